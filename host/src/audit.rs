@@ -1,0 +1,310 @@
+//! The append-only, hash-chained audit log.
+//!
+//! Every brokered call becomes one [`AuditEntry`]. The store seals entries into
+//! [`AuditRecord`]s: it gives each a sequence number and time, and chains it to the
+//! previous record with SHA-256 over a canonical, length-prefixed encoding. Records name
+//! fields, ids and reasons, never data values.
+//!
+//! [`verify`] recomputes the chain and names the first record that does not fit.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The hash the first record chains to.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Whether the broker allowed a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// The call went through (possibly with fields withheld).
+    Allow,
+    /// The call was refused.
+    Deny,
+}
+
+impl Decision {
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// A field left out of a response, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Withheld {
+    /// The field path.
+    pub field: String,
+    /// Why: `not declared in plugin.toml [data] read` or `not granted to this installation`.
+    pub reason: String,
+}
+
+/// One brokered call, before the store seals it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The installation that made the call.
+    pub installation: String,
+    /// Its plugin's name.
+    pub plugin: String,
+    /// Its plugin's version.
+    pub version: String,
+    /// The invocation the call belongs to.
+    pub invocation: String,
+    /// The event being handled.
+    pub event: String,
+    /// The call, e.g. `helpdesk.get-ticket`.
+    pub call: String,
+    /// The resource id the call named (ticket, user, ... id), or empty.
+    pub resource: String,
+    /// Field paths returned to (or written by) the plugin.
+    pub fields_returned: Vec<String>,
+    /// Field paths held back, with reasons.
+    pub fields_withheld: Vec<Withheld>,
+    /// Allowed or denied.
+    pub decision: Option<Decision>,
+    /// Why, in words: `ok`, the denial reason, or the invocation's failure kind.
+    pub reason: String,
+    /// Values masked by the redaction step, counted by data class.
+    pub redactions: BTreeMap<String, u32>,
+}
+
+/// A sealed audit record, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1, without gaps.
+    pub seq: u64,
+    /// RFC 3339 UTC time of sealing.
+    pub time: String,
+    /// The call this record describes.
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// The previous record's hash (hex), or [`GENESIS_HASH`].
+    pub prev_hash: String,
+    /// SHA-256 (hex) over `prev_hash` and this record's canonical encoding.
+    pub hash: String,
+}
+
+fn put_bytes(hasher: &mut Sha256, bytes: &[u8]) {
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
+}
+
+/// The chain hash of a record with the given position, time and entry.
+///
+/// ```
+/// use airlock_host::audit::{chain_hash, AuditEntry, GENESIS_HASH};
+/// let e = AuditEntry { call: "helpdesk.get-ticket".into(), ..Default::default() };
+/// let a = chain_hash(GENESIS_HASH, 1, "2026-01-01T00:00:00Z", &e);
+/// let b = chain_hash(GENESIS_HASH, 2, "2026-01-01T00:00:00Z", &e);
+/// assert_ne!(a, b);
+/// ```
+pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> String {
+    let mut h = Sha256::new();
+    h.update(b"airlock-audit-v1");
+    put_bytes(&mut h, prev_hash.as_bytes());
+    h.update(seq.to_le_bytes());
+    for text in [
+        time,
+        &e.installation,
+        &e.plugin,
+        &e.version,
+        &e.invocation,
+        &e.event,
+        &e.call,
+        &e.resource,
+    ] {
+        put_bytes(&mut h, text.as_bytes());
+    }
+    h.update((e.fields_returned.len() as u64).to_le_bytes());
+    for f in &e.fields_returned {
+        put_bytes(&mut h, f.as_bytes());
+    }
+    h.update((e.fields_withheld.len() as u64).to_le_bytes());
+    for w in &e.fields_withheld {
+        put_bytes(&mut h, w.field.as_bytes());
+        put_bytes(&mut h, w.reason.as_bytes());
+    }
+    put_bytes(&mut h, e.decision.map_or("", Decision::as_str).as_bytes());
+    put_bytes(&mut h, e.reason.as_bytes());
+    h.update((e.redactions.len() as u64).to_le_bytes());
+    for (class, count) in &e.redactions {
+        put_bytes(&mut h, class.as_bytes());
+        h.update(count.to_le_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Seals an entry as the record after `prev` (or the first record).
+pub fn seal(prev: Option<(u64, &str)>, time: String, entry: AuditEntry) -> AuditRecord {
+    let (seq, prev_hash) = match prev {
+        Some((seq, hash)) => (seq + 1, hash.to_string()),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = chain_hash(&prev_hash, seq, &time, &entry);
+    AuditRecord {
+        seq,
+        time,
+        entry,
+        prev_hash,
+        hash,
+    }
+}
+
+/// What is wrong with the log, at the first record that does not fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainError {
+    /// The sequence number expected at this position.
+    pub expected_seq: u64,
+    /// The sequence number found there (equal to `expected_seq` unless rows are missing
+    /// or reordered).
+    pub found_seq: u64,
+    /// What does not match.
+    pub problem: String,
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "audit record {}: {}", self.found_seq, self.problem)
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+/// Checks records in storage order, one at a time.
+///
+/// ```
+/// use airlock_host::audit::{seal, AuditEntry, ChainVerifier};
+/// let a = seal(None, "t".into(), AuditEntry::default());
+/// let b = seal(Some((a.seq, &a.hash)), "t".into(), AuditEntry::default());
+/// let mut v = ChainVerifier::default();
+/// v.check(&a).unwrap();
+/// v.check(&b).unwrap();
+/// assert_eq!(v.count(), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    last: Option<(u64, String)>,
+}
+
+impl ChainVerifier {
+    /// Checks the next record against the chain so far.
+    pub fn check(&mut self, r: &AuditRecord) -> Result<(), ChainError> {
+        let (expected_seq, expected_prev) = match &self.last {
+            Some((seq, hash)) => (seq + 1, hash.as_str()),
+            None => (1, GENESIS_HASH),
+        };
+        let fail = |problem: String| ChainError {
+            expected_seq,
+            found_seq: r.seq,
+            problem,
+        };
+        if r.seq != expected_seq {
+            return Err(fail(format!(
+                "expected sequence number {expected_seq} here: records are missing or out of order"
+            )));
+        }
+        if r.prev_hash != expected_prev {
+            return Err(fail(
+                "does not chain to the record before it (prev_hash mismatch)".into(),
+            ));
+        }
+        if chain_hash(&r.prev_hash, r.seq, &r.time, &r.entry) != r.hash {
+            return Err(fail("its contents do not match its hash: it was edited".into()));
+        }
+        self.last = Some((r.seq, r.hash.clone()));
+        Ok(())
+    }
+
+    /// The error for a record that could not even be decoded at the next position.
+    pub fn unreadable(&self, seq: Option<u64>, problem: String) -> ChainError {
+        let expected_seq = self.last.as_ref().map_or(1, |(s, _)| s + 1);
+        ChainError {
+            expected_seq,
+            found_seq: seq.unwrap_or(expected_seq),
+            problem,
+        }
+    }
+
+    /// How many records passed.
+    pub fn count(&self) -> u64 {
+        self.last.as_ref().map_or(0, |(seq, _)| *seq)
+    }
+}
+
+/// Filters for reading the audit log.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditFilter {
+    /// Only this installation.
+    pub installation: Option<String>,
+    /// Only this resource id.
+    pub resource: Option<String>,
+    /// Only records at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Only records before this RFC 3339 time.
+    pub until: Option<String>,
+    /// Only records after this sequence number.
+    pub after_seq: Option<u64>,
+    /// At most this many records (default 100, at most 10,000).
+    pub limit: Option<u32>,
+}
+
+/// The current time as RFC 3339 UTC with milliseconds; sortable as text.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&fmt).expect("formatting a UTC time cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: u64) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for i in 0..n {
+            let e = AuditEntry {
+                call: format!("call-{i}"),
+                decision: Some(Decision::Allow),
+                ..Default::default()
+            };
+            let prev = out.last().map(|r| (r.seq, r.hash.as_str()));
+            out.push(seal(prev, now_rfc3339(), e));
+        }
+        out
+    }
+
+    fn verify(records: &[AuditRecord]) -> Result<u64, ChainError> {
+        let mut v = ChainVerifier::default();
+        for r in records {
+            v.check(r)?;
+        }
+        Ok(v.count())
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        assert_eq!(verify(&chain(5)).unwrap(), 5);
+    }
+
+    #[test]
+    fn edit_delete_and_swap_are_named() {
+        let mut edited = chain(5);
+        edited[2].entry.resource = "t-9".into();
+        assert_eq!(verify(&edited).unwrap_err().found_seq, 3);
+
+        let mut deleted = chain(5);
+        deleted.remove(1);
+        assert_eq!(verify(&deleted).unwrap_err().found_seq, 3);
+
+        let mut swapped = chain(5);
+        swapped.swap(1, 3);
+        assert_eq!(verify(&swapped).unwrap_err().found_seq, 4);
+    }
+}

@@ -1,0 +1,90 @@
+//! The data directory: the database, installed components and the compiled-artifact
+//! cache. Files are reached only through a cap-std [`Dir`] rooted there, so a name taken
+//! from an upload cannot escape it.
+
+use anyhow::Context;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// SHA-256 of `bytes`, as lowercase hex.
+///
+/// ```
+/// assert_eq!(airlock_host::blobs::sha256_hex(b"").len(), 64);
+/// ```
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The data directory.
+pub struct DataDir {
+    path: PathBuf,
+    root: Dir,
+}
+
+impl DataDir {
+    /// Opens (creating if needed) a data directory and its `components/` and `cache/`.
+    pub fn open(path: &Path) -> anyhow::Result<DataDir> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create data directory {}", path.display()))?;
+        let root = Dir::open_ambient_dir(path, ambient_authority())
+            .with_context(|| format!("cannot open data directory {}", path.display()))?;
+        root.create_dir_all("components")?;
+        root.create_dir_all("cache")?;
+        Ok(DataDir {
+            path: path.to_path_buf(),
+            root,
+        })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.path.join("airlock.db")
+    }
+
+    /// The compiled-artifact cache folder.
+    pub fn cache_dir(&self) -> anyhow::Result<Dir> {
+        Ok(self.root.open_dir("cache")?)
+    }
+
+    /// Stores a component under its hash; returns the hash.
+    pub fn put_component(&self, bytes: &[u8]) -> anyhow::Result<String> {
+        let sha = sha256_hex(bytes);
+        let dir = self.root.open_dir("components")?;
+        let name = format!("{sha}.wasm");
+        if !dir.exists(&name) {
+            let tmp = format!("{name}.tmp");
+            dir.write(&tmp, bytes)?;
+            dir.rename(&tmp, &dir, &name)?;
+        }
+        Ok(sha)
+    }
+
+    /// Reads a stored component by hash.
+    pub fn component(&self, sha256: &str) -> anyhow::Result<Vec<u8>> {
+        anyhow::ensure!(
+            sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+            "not a component hash"
+        );
+        let dir = self.root.open_dir("components")?;
+        dir.read(format!("{sha256}.wasm"))
+            .with_context(|| format!("component {sha256} is missing from the data directory"))
+    }
+
+    /// Reads a small file at the root of the data directory, if present.
+    pub fn read_text(&self, name: &str) -> Option<String> {
+        self.root.read_to_string(name).ok()
+    }
+
+    /// Writes a small file at the root of the data directory.
+    pub fn write_text(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        self.root.write(name, text)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! Installation settings: the non-secret values an admin set, as JSON.
+
+use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, Need};
+
+/// `settings.get` (one key) and `settings.all` (no key).
+pub struct Settings;
+
+impl Capability for Settings {
+    /// The key asked for, or `None` for all settings.
+    type Request = Option<String>;
+    /// A JSON document: the value, the whole object, or `None` when unset.
+    type Output = Option<String>;
+
+    fn describe(&self, key: &Option<String>) -> Result<CallSpec, CallError> {
+        if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
+            return Err(CallError::Invalid("a settings key is 1-128 bytes".into()));
+        }
+        Ok(CallSpec {
+            call: match key {
+                Some(_) => "settings.get",
+                None => "settings.all",
+            },
+            resource: key.clone().unwrap_or_default(),
+            need: Need::Nothing,
+        })
+    }
+
+    fn perform(&self, ctx: &CallContext<'_>, key: Option<String>, _: &FieldPlan) -> Result<Option<String>, CallError> {
+        let settings = &ctx.installation.settings;
+        Ok(match key {
+            Some(key) => settings.get(&key).map(|v| v.to_string()),
+            None => Some(settings.to_string()),
+        })
+    }
+}

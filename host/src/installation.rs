@@ -1,0 +1,106 @@
+//! Installations: a plugin version installed in this helpdesk, with the fields an admin
+//! granted it and its settings.
+//!
+//! The effective field set is always *declared ∩ granted*. Installing grants nothing.
+
+use crate::manifest::Manifest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The fields an admin granted an installation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Field paths the installation may read.
+    #[serde(default)]
+    pub read: BTreeSet<String>,
+    /// Field paths the installation may write.
+    #[serde(default)]
+    pub write: BTreeSet<String>,
+}
+
+/// One installed plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Installation {
+    /// The installation id (the plugin's name unless the admin chose another).
+    pub id: String,
+    /// The validated manifest of the installed version.
+    pub manifest: Manifest,
+    /// SHA-256 (hex) of the component; names its file under `components/`.
+    pub component_sha256: String,
+    /// Disabled installations receive no events.
+    pub enabled: bool,
+    /// What an admin granted.
+    pub grants: Grants,
+    /// Admin-provided settings, valid against the manifest's settings schema.
+    pub settings: serde_json::Value,
+    /// When it was installed or last upgraded (RFC 3339).
+    pub installed_at: String,
+}
+
+impl Installation {
+    /// A fresh installation: enabled, with no grants and empty settings.
+    pub fn new(id: String, manifest: Manifest, component_sha256: String, now: String) -> Self {
+        Installation {
+            id,
+            manifest,
+            component_sha256,
+            enabled: true,
+            grants: Grants::default(),
+            settings: serde_json::json!({}),
+            installed_at: now,
+        }
+    }
+
+    /// Replaces the grants, refusing any field the manifest does not declare.
+    ///
+    /// ```
+    /// # use airlock_host::{installation::*, manifest::Manifest};
+    /// # let m = Manifest::parse("plugin.toml", r#"
+    /// #   name = "pp"
+    /// #   version = "1.0.0"
+    /// #   vendor = "v"
+    /// #   description = "d"
+    /// #   events = ["ticket-created"]
+    /// #   [data]
+    /// #   read = ["ticket.subject"]
+    /// # "#).unwrap();
+    /// let mut inst = Installation::new("p".into(), m, "00".into(), "now".into());
+    /// let mut g = Grants::default();
+    /// g.read.insert("requester.email".into());
+    /// assert!(inst.set_grants(g).unwrap_err().contains("requester.email"));
+    /// ```
+    pub fn set_grants(&mut self, grants: Grants) -> Result<(), String> {
+        for (what, asked, declared) in [
+            ("read", &grants.read, &self.manifest.data.read),
+            ("write", &grants.write, &self.manifest.data.write),
+        ] {
+            let undeclared: Vec<&str> = asked
+                .difference(declared)
+                .map(String::as_str)
+                .collect();
+            if !undeclared.is_empty() {
+                return Err(format!(
+                    "cannot grant {what} access to {}: plugin `{}` does not declare {} in plugin.toml [data] {what}",
+                    undeclared.join(", "),
+                    self.manifest.name,
+                    if undeclared.len() == 1 { "it" } else { "them" },
+                ));
+            }
+        }
+        self.grants = grants;
+        Ok(())
+    }
+
+    /// Drops grants the current manifest no longer declares (after an upgrade).
+    pub fn retain_declared_grants(&mut self) {
+        let data = &self.manifest.data;
+        self.grants.read.retain(|f| data.read.contains(f));
+        self.grants.write.retain(|f| data.write.contains(f));
+    }
+
+    /// True if the installation handles this event kind.
+    pub fn subscribes_to(&self, kind: crate::manifest::EventKind) -> bool {
+        self.enabled && self.manifest.events.contains(&kind)
+    }
+}

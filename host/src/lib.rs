@@ -1,0 +1,36 @@
+//! # Airlock host
+//!
+//! Airlock runs third-party helpdesk plugins as sandboxed WebAssembly components. Every
+//! call a plugin makes passes through one [broker](broker): it is authorized against the
+//! installation's grant, projected down to the granted fields, redacted, and recorded
+//! in a hash-chained [audit](audit) log.
+//!
+//! Modules, each with one job:
+//! - [`catalog`]: every field path and its sensitivity;
+//! - [`manifest`]: `plugin.toml` parsing and validation;
+//! - [`installation`]: installed plugins, grants and settings;
+//! - [`model`]: helpdesk records;
+//! - [`store`]: storage traits and the SQLite backend;
+//! - [`audit`]: the audit log's records, chain and verification;
+//! - [`broker`]: the pipeline; [`capability`]: what plugins can call through it;
+//! - [`runtime`]: the wasmtime sandbox;
+//! - [`service`]: the HTTP API; [`dispatch`]: events to installations.
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod audit;
+pub mod blobs;
+pub mod broker;
+pub mod capability;
+pub mod catalog;
+pub mod config;
+pub mod demo;
+pub mod dev;
+pub mod dispatch;
+pub mod installation;
+pub mod manifest;
+pub mod model;
+pub mod runtime;
+pub mod scaffold;
+pub mod service;
+pub mod store;

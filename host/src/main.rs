@@ -1,0 +1,314 @@
+//! `airlock`: the Airlock service and its command line. A thin layer over the library.
+
+use airlock_host::app::{Airlock, AppError};
+use airlock_host::config::Config;
+use airlock_host::installation::Grants;
+use airlock_host::{dev, scaffold};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Airlock runs helpdesk plugins as sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "airlock", version)]
+struct Cli {
+    /// The data directory: database, components and cache.
+    #[arg(long, global = true, env = "AIRLOCK_DATA_DIR", default_value = ".airlock")]
+    data_dir: PathBuf,
+    /// An optional config file (TOML): listen, admin_token, max_timeout_ms, max_memory_mib.
+    #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "AIRLOCK_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Import helpdesk data (organizations, users, tickets, comments) from a JSON file.
+    Import { file: PathBuf },
+    /// Print the demo data set as JSON.
+    DemoData {
+        /// How many tickets.
+        #[arg(long, default_value_t = 300)]
+        tickets: usize,
+    },
+    /// Manage installed plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run a plugin locally against fixture data and an event.
+    Dev {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// Its plugin.toml.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The event file (JSON).
+        #[arg(long)]
+        event: PathBuf,
+        /// Fixture data (JSON data set).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Settings (JSON object).
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// Grant only these read fields (comma-separated); default: all declared.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        grant_read: Option<Vec<String>>,
+        /// Grant only these write fields (comma-separated); default: all declared.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        grant_write: Option<Vec<String>>,
+        /// One JSON object per call, then one for the outcome.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a new plugin crate.
+    New {
+        /// The plugin's name (lowercase, dashes).
+        name: String,
+        /// Where to create it (default: ./<name>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Path to Airlock's SDK crate (default: the one this binary was built with).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Install or upgrade a plugin. It is granted nothing.
+    Install {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// Its plugin.toml.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Installation id (default: the plugin's name).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List installations.
+    List,
+    /// Replace an installation's grants.
+    Grant {
+        /// The installation.
+        id: String,
+        /// Fields it may read (comma-separated).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        read: Vec<String>,
+        /// Fields it may write (comma-separated).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        write: Vec<String>,
+    },
+    /// Replace an installation's settings with a JSON object (or @file).
+    Settings { id: String, json: String },
+    /// Enable an installation.
+    Enable { id: String },
+    /// Disable an installation: it receives no events.
+    Disable { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first bad record.
+    Verify,
+    /// Print the last records as JSON lines.
+    Tail {
+        /// How many.
+        #[arg(short = 'n', default_value_t = 20)]
+        count: u32,
+        /// Only this installation.
+        #[arg(long)]
+        installation: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn app_err(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!(e)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    let open = || Airlock::open(&cli.data_dir, config.limits());
+    match cli.command {
+        Command::Serve { listen } => {
+            let airlock = Arc::new(open()?);
+            let (token, generated) = config.admin_token(airlock.data_dir())?;
+            let listen = listen.unwrap_or(config.listen());
+            if generated {
+                println!("Generated an admin token (saved in {}/admin-token):", cli.data_dir.display());
+            } else {
+                println!("Admin token:");
+            }
+            println!("  {token}");
+            println!("Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(airlock_host::service::serve(airlock, &token, listen))?;
+        }
+        Command::Import { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let data = serde_json::from_str(&text).with_context(|| format!("{} is not a valid data set", file.display()))?;
+            let n = open()?.import(&data).map_err(app_err)?;
+            println!("imported {n} records from {}", file.display());
+        }
+        Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
+        Command::Plugin(cmd) => plugin(open()?, cmd)?,
+        Command::Audit(AuditCommand::Verify) => {
+            return match open()?.verify_audit()? {
+                Ok(n) => {
+                    println!("audit log OK: {n} records verified");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("audit log TAMPERED: first bad record is seq {}: {e}", e.found_seq);
+                    Ok(ExitCode::from(1))
+                }
+            };
+        }
+        Command::Audit(AuditCommand::Tail { count, installation }) => {
+            let airlock = open()?;
+            let total = airlock.store().count_audit()?;
+            let filter = airlock_host::audit::AuditFilter {
+                installation,
+                after_seq: Some(total.saturating_sub(count as u64)),
+                limit: Some(count),
+                ..Default::default()
+            };
+            for r in airlock.audit(&filter).map_err(app_err)? {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+        }
+        Command::Dev {
+            component,
+            manifest,
+            event,
+            data,
+            settings,
+            grant_read,
+            grant_write,
+            json,
+        } => {
+            let report = dev::run(&dev::DevOptions {
+                component,
+                manifest,
+                fixture: data,
+                event,
+                settings,
+                grant_read,
+                grant_write,
+            })?;
+            if json {
+                for line in report.json_lines() {
+                    println!("{line}");
+                }
+            } else {
+                print!("{}", report.text());
+            }
+            return Ok(match report.outcome {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            });
+        }
+        Command::New { name, dir, sdk } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            scaffold::create(&name, &dir, sdk.as_deref())?;
+            println!("created plugin `{name}` in {}", dir.display());
+            println!("build:  scripts/build-plugins.sh {}", dir.display());
+            println!(
+                "run:    airlock dev {0}/dist/{1}.wasm --manifest {0}/plugin.toml --data {0}/fixture.json --event {0}/event.json",
+                dir.display(),
+                name
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
+    match cmd {
+        PluginCommand::Install { component, manifest, id } => {
+            let bytes = std::fs::read(&component).with_context(|| format!("cannot read {}", component.display()))?;
+            let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+            let inst = airlock
+                .install(&manifest.display().to_string(), &text, &bytes, id.as_deref())
+                .map_err(app_err)?;
+            println!(
+                "installed `{}` ({} {}); it is granted nothing until you run `airlock plugin grant {}`",
+                inst.id, inst.manifest.name, inst.manifest.version, inst.id
+            );
+        }
+        PluginCommand::List => {
+            for i in airlock.installations().map_err(app_err)? {
+                let grants = |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+                println!(
+                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]",
+                    i.id,
+                    i.manifest.name,
+                    i.manifest.version,
+                    if i.enabled { "enabled" } else { "disabled" },
+                    grants(&i.grants.read),
+                    grants(&i.grants.write)
+                );
+            }
+        }
+        PluginCommand::Grant { id, read, write } => {
+            let grants = Grants {
+                read: read.into_iter().filter(|s| !s.is_empty()).collect(),
+                write: write.into_iter().filter(|s| !s.is_empty()).collect(),
+            };
+            let inst = airlock.set_grants(&id, grants).map_err(app_err)?;
+            println!("granted `{}` read {:?} write {:?}", inst.id, inst.grants.read, inst.grants.write);
+        }
+        PluginCommand::Settings { id, json } => {
+            let text = match json.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?,
+                None => json,
+            };
+            let value = serde_json::from_str(&text).context("settings must be a JSON object")?;
+            airlock.set_settings(&id, value).map_err(app_err)?;
+            println!("settings of `{id}` saved");
+        }
+        PluginCommand::Enable { id } => {
+            airlock.set_enabled(&id, true).map_err(app_err)?;
+            println!("`{id}` enabled");
+        }
+        PluginCommand::Disable { id } => {
+            airlock.set_enabled(&id, false).map_err(app_err)?;
+            println!("`{id}` disabled");
+        }
+    }
+    Ok(())
+}

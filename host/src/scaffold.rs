@@ -1,0 +1,105 @@
+//! `airlock new`: a plugin crate outside this repository that builds with
+//! `scripts/build-plugins.sh <dir>` and runs under `airlock dev` unchanged.
+
+use anyhow::{Context, bail};
+use std::path::Path;
+
+/// The SDK this binary was built with.
+pub const BUILT_IN_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+
+/// Creates the crate in `dir` (which must not exist or be empty).
+pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> {
+    let valid = name.len() >= 2
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        bail!("plugin names are 2-63 of lowercase letters, digits and dashes, starting with a letter");
+    }
+    if dir.exists() && dir.read_dir()?.next().is_some() {
+        bail!("{} already exists and is not empty; choose another --dir", dir.display());
+    }
+    let sdk = sdk.unwrap_or(Path::new(BUILT_IN_SDK));
+    let sdk = sdk
+        .canonicalize()
+        .with_context(|| format!("cannot find the Airlock SDK at {}; pass --sdk <path to sdk/>", sdk.display()))?;
+    let crate_name = name.replace('-', "_");
+    std::fs::create_dir_all(dir.join("src"))?;
+    let files = [
+        ("Cargo.toml", CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk.display().to_string())),
+        ("plugin.toml", PLUGIN_TOML.replace("{name}", name)),
+        ("src/lib.rs", LIB_RS.replace("{crate}", &crate_name)),
+        ("fixture.json", FIXTURE_JSON.to_string()),
+        ("event.json", EVENT_JSON.to_string()),
+        (".gitignore", "/target\n/dist\n".to_string()),
+    ];
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).with_context(|| format!("cannot write {file}"))?;
+    }
+    Ok(())
+}
+
+const CARGO_TOML: &str = r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+airlock-sdk = { path = "{sdk}" }
+
+# A standalone crate, not part of any enclosing workspace.
+[workspace]
+
+[profile.release]
+panic = "abort"
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = "debuginfo"
+"#;
+
+const PLUGIN_TOML: &str = r#"name = "{name}"
+version = "0.1.0"
+vendor = "Your company"
+description = "Says hello in an internal note on every new ticket."
+events = ["ticket-created"]
+
+[data]
+read = ["ticket.subject"]
+write = ["ticket.internal_notes"]
+"#;
+
+const LIB_RS: &str = r#"//! An Airlock plugin. Build: `scripts/build-plugins.sh <this dir>`.
+
+use airlock_sdk::{Error, Event, Outcome, Plugin, helpdesk};
+
+struct Hello;
+
+impl Plugin for Hello {
+    fn handle(event: Event) -> Result<Outcome, Error> {
+        let Event::TicketCreated(ticket) = event else {
+            return Ok(Outcome::new("ignored"));
+        };
+        let subject_len = ticket.subject.as_deref().map_or(0, str::len);
+        helpdesk::add_internal_note(&ticket.id, &format!("Hello from {crate}: the subject has {subject_len} bytes"))?;
+        Ok(Outcome::new("noted"))
+    }
+}
+
+airlock_sdk::export_plugin!(Hello);
+"#;
+
+const FIXTURE_JSON: &str = r#"{
+  "users": [{"id": "u-1", "name": "Ada Lovelace", "email": "ada@example.com"}],
+  "tickets": []
+}
+"#;
+
+const EVENT_JSON: &str = r#"{
+  "type": "ticket-created",
+  "ticket": {"id": "t-1", "subject": "Printer on fire", "requester_id": "u-1", "status": "new"}
+}
+"#;

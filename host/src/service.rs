@@ -1,0 +1,210 @@
+//! The HTTP API under `/api/v1`, protected by an admin bearer token.
+//!
+//! | method | path | what |
+//! | --- | --- | --- |
+//! | GET | `/api/v1/health` | liveness (no token needed) |
+//! | GET | `/api/v1/plugins` | installations |
+//! | POST | `/api/v1/plugins` | install: `{"manifest": "<plugin.toml text>", "component_base64": "…", "id": optional}` |
+//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...]}` |
+//! | PUT | `/api/v1/plugins/{id}/settings` | the settings object |
+//! | POST | `/api/v1/plugins/{id}/enable`, `/disable` | |
+//! | POST | `/api/v1/import` | a data set |
+//! | POST | `/api/v1/events` | a helpdesk event; answers after dispatch |
+//! | GET | `/api/v1/audit` | records; `installation`, `resource`, `since`, `until`, `after_seq`, `limit` |
+//! | GET | `/api/v1/audit/verify` | recompute the chain |
+
+use crate::app::{Airlock, AppError};
+use crate::audit::AuditFilter;
+use crate::dispatch::EventRequest;
+use crate::installation::{Grants, Installation};
+use crate::model::Dataset;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The largest request body accepted (component uploads), in bytes.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+#[derive(Clone)]
+struct AppState {
+    airlock: Arc<Airlock>,
+    token: Arc<str>,
+}
+
+/// An API error: a status and a JSON body `{"error": {"code", "message"}}`.
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.1, "message": self.2}});
+        (self.0, Json(body)).into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, "not-found", m),
+            AppError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
+            AppError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service could not complete the request; see its log".into(),
+                )
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Runs blocking work (SQLite, wasmtime) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker panicked".into()))?
+        .map_err(ApiError::from)
+}
+
+/// Compares in time independent of where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => next.run(request).await,
+        Some(_) => ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "wrong admin token".into()).into_response(),
+        None => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the admin token as `Authorization: Bearer <token>`".into(),
+        )
+        .into_response(),
+    }
+}
+
+/// The router, with the admin token required on every route but health.
+pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
+    let state = AppState {
+        airlock,
+        token: token.into(),
+    };
+    let protected = Router::new()
+        .route("/plugins", get(list_plugins).post(install_plugin))
+        .route("/plugins/{id}/grants", put(set_grants))
+        .route("/plugins/{id}/settings", put(set_settings))
+        .route("/plugins/{id}/enable", post(enable))
+        .route("/plugins/{id}/disable", post(disable))
+        .route("/import", post(import))
+        .route("/events", post(post_event))
+        .route("/audit", get(audit))
+        .route("/audit/verify", get(verify))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let api = Router::new().route("/health", get(health)).merge(protected);
+    Router::new()
+        .nest("/api/v1", api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
+    let airlock = s.airlock.clone();
+    let counts = blocking(move || airlock.counts()).await?;
+    Ok(Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": counts})))
+}
+
+async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<Installation>> {
+    Ok(Json(blocking(move || s.airlock.installations()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstallRequest {
+    manifest: String,
+    component_base64: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn install_plugin(State(s): State<AppState>, Json(req): Json<InstallRequest>) -> ApiResult<Installation> {
+    let component = base64::engine::general_purpose::STANDARD
+        .decode(req.component_base64.as_bytes())
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "invalid", format!("component_base64 is not base64: {e}")))?;
+    Ok(Json(
+        blocking(move || s.airlock.install("plugin.toml", &req.manifest, &component, req.id.as_deref())).await?,
+    ))
+}
+
+async fn set_grants(State(s): State<AppState>, Path(id): Path<String>, Json(grants): Json<Grants>) -> ApiResult<Installation> {
+    Ok(Json(blocking(move || s.airlock.set_grants(&id, grants)).await?))
+}
+
+async fn set_settings(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(settings): Json<serde_json::Value>,
+) -> ApiResult<Installation> {
+    Ok(Json(blocking(move || s.airlock.set_settings(&id, settings)).await?))
+}
+
+async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
+    Ok(Json(blocking(move || s.airlock.set_enabled(&id, true)).await?))
+}
+
+async fn disable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
+    Ok(Json(blocking(move || s.airlock.set_enabled(&id, false)).await?))
+}
+
+async fn import(State(s): State<AppState>, Json(data): Json<Dataset>) -> ApiResult<serde_json::Value> {
+    let n = blocking(move || s.airlock.import(&data)).await?;
+    Ok(Json(json!({"imported": n})))
+}
+
+async fn post_event(State(s): State<AppState>, Json(event): Json<EventRequest>) -> ApiResult<serde_json::Value> {
+    let results = blocking(move || s.airlock.handle_event(event)).await?;
+    Ok(Json(json!({"results": results})))
+}
+
+async fn audit(State(s): State<AppState>, Query(filter): Query<AuditFilter>) -> ApiResult<serde_json::Value> {
+    let records = blocking(move || s.airlock.audit(&filter)).await?;
+    Ok(Json(json!({"records": records})))
+}
+
+async fn verify(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
+    let result = blocking(move || Ok(s.airlock.verify_audit()?)).await?;
+    Ok(Json(match result {
+        Ok(n) => json!({"ok": true, "records": n}),
+        Err(e) => json!({"ok": false, "first_bad_seq": e.found_seq, "problem": e.to_string()}),
+    }))
+}
+
+/// Serves the API until ctrl-c.
+pub async fn serve(airlock: Arc<Airlock>, token: &str, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; is another service using the port? Pass --listen to choose another"))?;
+    tracing::info!(address = %listener.local_addr()?, "airlock listening");
+    axum::serve(listener, router(airlock, token))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

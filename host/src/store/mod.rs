@@ -1,0 +1,81 @@
+//! Storage behind narrow traits: helpdesk data, installations and the audit log.
+//!
+//! [`SqliteStore`] (embedded SQLite) is the default. Each trait is small so that a
+//! PostgreSQL backend for several hosts can implement the same three.
+
+mod sqlite;
+
+pub use sqlite::{Durability, SqliteStore};
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::installation::Installation;
+use crate::model::{Kind, Record};
+
+/// Errors from a store, without data values.
+pub type StoreResult<T> = anyhow::Result<T>;
+
+/// How to select tickets in a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketQuery {
+    /// Tickets of this requester id.
+    Requester(String),
+    /// Tickets with this tag.
+    Tag(String),
+    /// Tickets with this status.
+    Status(String),
+}
+
+/// Helpdesk records: tickets, users, organizations and comments.
+pub trait HelpdeskStore: Send + Sync {
+    /// One record by kind and id.
+    fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>>;
+    /// Inserts or replaces records, all in one transaction.
+    fn put_many(&self, records: &[(Kind, String, Record)]) -> StoreResult<()>;
+    /// Up to `limit` comments of a ticket, oldest first.
+    fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>>;
+    /// Up to `limit` tickets matching the query, newest first.
+    fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>>;
+    /// How many records of a kind are stored.
+    fn count(&self, kind: Kind) -> StoreResult<u64>;
+}
+
+/// Installations and their grants and settings.
+pub trait InstallationStore: Send + Sync {
+    /// Inserts or replaces an installation.
+    fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
+    /// One installation by id.
+    fn installation(&self, id: &str) -> StoreResult<Option<Installation>>;
+    /// All installations, by id.
+    fn installations(&self) -> StoreResult<Vec<Installation>>;
+}
+
+/// The append-only audit log.
+pub trait AuditStore: Send + Sync {
+    /// Seals and appends entries atomically, in order; returns the sealed records.
+    /// Sealing uses [`crate::audit::seal`] so every backend chains the same way.
+    fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>>;
+    /// Records matching a filter, in sequence order.
+    fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// How many records the log holds.
+    fn count_audit(&self) -> StoreResult<u64>;
+    /// Visits every record in storage order, for verification. A row that cannot be
+    /// decoded is visited as an [`UnreadableRecord`] rather than ending the scan.
+    fn scan(
+        &self,
+        visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+}
+
+/// An audit row that cannot be decoded: tampered with or corrupt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRecord {
+    /// The sequence number the row claims, if readable.
+    pub seq: Option<u64>,
+    /// What could not be decoded.
+    pub problem: String,
+}
+
+/// Everything the service needs from storage.
+pub trait Store: HelpdeskStore + InstallationStore + AuditStore {}
+
+impl<T: HelpdeskStore + InstallationStore + AuditStore> Store for T {}

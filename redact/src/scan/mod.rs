@@ -1,0 +1,135 @@
+//! The single-pass scanner for the built-in detectors.
+//!
+//! The text is walked once, byte by byte, with a 256-entry byte-class table.
+//! Only a few byte kinds start a closer look: a digit or `+`/`(` before a
+//! digit (cards, national IDs, phones, IPv4), the start of a word (IBAN, NINO,
+//! token prefixes, `password=`-style keys, DOB labels, IPv6), `@` (email),
+//! `-----BEGIN` (private keys) and `::` (IPv6). Whole words are consumed at
+//! once, so a detector never looks at the middle of a word.
+
+mod numeric;
+mod words;
+
+use crate::{Class, Span};
+
+const K_OTHER: u8 = 0;
+const K_DIGIT: u8 = 1;
+const K_ALPHA: u8 = 2;
+const K_AT: u8 = 3;
+const K_PLUS: u8 = 4;
+const K_LPAREN: u8 = 5;
+const K_DASH: u8 = 6;
+const K_COLON: u8 = 7;
+
+const TABLE: [u8; 256] = {
+    let mut t = [K_OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            K_DIGIT
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            K_ALPHA
+        } else {
+            match b {
+                b'@' => K_AT,
+                b'+' => K_PLUS,
+                b'(' => K_LPAREN,
+                b'-' => K_DASH,
+                b':' => K_COLON,
+                _ => K_OTHER,
+            }
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Byte at `i`, or 0 past the end.
+#[inline]
+pub(crate) fn at(b: &[u8], i: usize) -> u8 {
+    if i < b.len() { b[i] } else { 0 }
+}
+
+/// Word byte: ASCII alphanumeric or `_`.
+#[inline]
+pub(crate) fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// End of the word starting at `i`.
+#[inline]
+pub(crate) fn word_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_word(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+pub(crate) const BULLET: &[u8] = "•".as_bytes();
+
+/// Whether position `i` directly follows a partial-mask bullet, possibly with
+/// one separator in between (`••••-4242`): such text is already masked.
+#[inline]
+pub(crate) fn after_bullet(b: &[u8], i: usize) -> bool {
+    let ends = |e: usize| e >= 3 && &b[e - 3..e] == BULLET;
+    ends(i)
+        || (i >= 1 && matches!(b[i - 1], b'-' | b'.' | b' ' | b':' | b'/' | b'@') && ends(i - 1))
+}
+
+/// Which built-in detectors run.
+#[derive(Clone, Debug)]
+pub(crate) struct Scanner {
+    pub on: [bool; 10],
+}
+
+/// Output sink shared by the detectors.
+pub(crate) struct Out<'a> {
+    pub scanner: &'a Scanner,
+    pub spans: &'a mut Vec<Span>,
+}
+
+impl Out<'_> {
+    /// Record a span of a built-in class if that detector is on (and it does
+    /// not overlap the previous span; only email looks backwards, bounded).
+    #[inline]
+    pub fn emit(&mut self, class: Class, start: usize, end: usize) {
+        let idx = class.builtin_index().unwrap_or(0);
+        if !self.scanner.on[idx] || start >= end {
+            return;
+        }
+        if self.spans.last().is_some_and(|s| s.end > start) {
+            return;
+        }
+        self.spans.push(Span { class, start, end });
+    }
+}
+
+impl Scanner {
+    /// Append the built-in spans of `text` to `spans`, sorted and non-overlapping.
+    pub fn scan(&self, text: &str, spans: &mut Vec<Span>) {
+        let b = text.as_bytes();
+        let mut out = Out {
+            scanner: self,
+            spans,
+        };
+        let mut i = 0;
+        while i < b.len() {
+            let k = TABLE[b[i] as usize];
+            if k == K_OTHER {
+                i += 1;
+                continue;
+            }
+            let next = match k {
+                K_DIGIT => numeric::scan_digits(b, i, &mut out),
+                K_ALPHA => words::scan_word(b, i, &mut out),
+                K_AT => words::email(b, i, &mut out),
+                K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out),
+                K_DASH => words::private_key(b, i, &mut out),
+                _ => words::colon(b, i, &mut out),
+            };
+            debug_assert!(next > i);
+            i = next.max(i + 1);
+        }
+    }
+}

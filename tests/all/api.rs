@@ -1,0 +1,160 @@
+//! The HTTP API on loopback: the admin token is required, and the admin's path works end
+//! to end: install, grant, configure, post an event, read the audit log.
+
+use crate::support::{TestHost, component, manifest};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+struct Server {
+    base: String,
+    _host: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn serve() -> Server {
+    let TestHost { dir, airlock } = TestHost::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let router = airlock_host::service::router(Arc::new(airlock), TOKEN);
+    runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Server {
+        base,
+        _host: dir,
+        _runtime: runtime,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let agent = agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut response = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call().unwrap()
+        }
+        (m, body) => {
+            let mut r = match m {
+                "PUT" => agent.put(url),
+                _ => agent.post(url),
+            };
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.send_json(body.unwrap_or(json!({}))).unwrap()
+        }
+    };
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[test]
+fn requests_without_the_right_token_are_refused() {
+    let server = serve();
+    let url = format!("{}/plugins", server.base);
+    let (status, body) = call("GET", &url, None, None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    for wrong in ["wrong", "test-token-0123456789abcdeX", ""] {
+        let (status, _) = call("GET", &url, Some(wrong), None);
+        assert_eq!(status, 401, "token {wrong:?} was accepted");
+    }
+    let (status, _) = call("POST", &format!("{}/events", server.base), Some("nope"), Some(json!({})));
+    assert_eq!(status, 401);
+    let (status, _) = call("GET", &url, Some(TOKEN), None);
+    assert_eq!(status, 200);
+    let (status, body) = call("GET", &format!("{}/health", server.base), None, None);
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+}
+
+#[test]
+fn admin_path_end_to_end() {
+    let server = serve();
+    let b = &server.base;
+    let install = json!({
+        "manifest": manifest("auto-tagger"),
+        "component_base64": base64::engine::general_purpose::STANDARD.encode(component("auto-tagger")),
+    });
+    let (status, body) = call("POST", &format!("{b}/plugins"), Some(TOKEN), Some(install));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grants"], json!({"read": [], "write": []}));
+
+    let grants = json!({"read": ["ticket.subject", "ticket.description"], "write": ["ticket.tags"]});
+    let (status, body) = call("PUT", &format!("{b}/plugins/auto-tagger/grants"), Some(TOKEN), Some(grants));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        "PUT",
+        &format!("{b}/plugins/auto-tagger/grants"),
+        Some(TOKEN),
+        Some(json!({"read": ["requester.email"]})),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    let settings = json!({"rules": [{"keyword": "refund", "tag": "billing"}]});
+    let (status, _) = call("PUT", &format!("{b}/plugins/auto-tagger/settings"), Some(TOKEN), Some(settings));
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        "PUT",
+        &format!("{b}/plugins/auto-tagger/settings"),
+        Some(TOKEN),
+        Some(json!({"rules": "nope"})),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    let event = json!({"type": "ticket-created", "ticket": {"id": "t-api", "subject": "Refund!", "requester_id": "u-2"}});
+    let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "ok", "{body}");
+    assert_eq!(body["results"][0]["summary"], "added 1 tag(s)");
+
+    let (status, body) = call("GET", &format!("{b}/audit?resource=t-api"), Some(TOKEN), None);
+    assert_eq!(status, 200);
+    let calls: Vec<&str> = body["records"].as_array().unwrap().iter().map(|r| r["call"].as_str().unwrap()).collect();
+    assert!(calls.contains(&"event.prefetch-ticket") && calls.contains(&"helpdesk.add-tags"), "{calls:?}");
+    let (_, body) = call("GET", &format!("{b}/audit?installation=nobody"), Some(TOKEN), None);
+    assert_eq!(body["records"], json!([]));
+    let (_, body) = call("GET", &format!("{b}/audit/verify"), Some(TOKEN), None);
+    assert_eq!(body["ok"], true, "{body}");
+
+    let (status, _) = call("POST", &format!("{b}/plugins/auto-tagger/disable"), Some(TOKEN), None);
+    assert_eq!(status, 200);
+    let event = json!({"type": "ticket-created", "ticket": {"id": "t-api2", "subject": "Refund!"}});
+    let (_, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
+    assert_eq!(body["results"], json!([]));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_not_a_crash() {
+    let server = serve();
+    let b = &server.base;
+    let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(json!({"type": "nonsense"})));
+    assert_eq!(status, 422, "{body}");
+    let event = json!({"type": "ticket-created", "ticket": {"id": "../../etc"}});
+    let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = call("PUT", &format!("{b}/plugins/ghost/grants"), Some(TOKEN), Some(json!({})));
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        "POST",
+        &format!("{b}/plugins"),
+        Some(TOKEN),
+        Some(json!({"manifest": "x", "component_base64": "!!!"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call("GET", &format!("{b}/health"), None, None);
+    assert_eq!(status, 200, "still serving: {body}");
+}

@@ -1,0 +1,118 @@
+//! The plugin author's path through the real `airlock` binary: `airlock dev` shows each
+//! call, and `airlock new` scaffolds a crate that builds and runs unchanged.
+
+use crate::support::root;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn airlock(args: &[&str], cwd: &Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .current_dir(cwd)
+        .env("AIRLOCK_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_fixtures(dir: &Path) {
+    let data = serde_json::to_string(&crate::support::fixture()).unwrap();
+    std::fs::write(dir.join("data.json"), data).unwrap();
+    std::fs::write(
+        dir.join("event.json"),
+        r#"{"type": "ticket-created", "ticket": {"id": "t-1", "subject": "Refund", "description": "crash", "requester_id": "u-vip"}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("settings.json"), r#"{"rules": [{"keyword": "refund", "tag": "billing"}]}"#).unwrap();
+}
+
+#[test]
+fn dev_prints_each_call_and_what_was_withheld() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_fixtures(tmp.path());
+    let root = root();
+    let wasm = root.join("plugins/dist/auto-tagger.wasm");
+    let manifest = root.join("plugins/auto-tagger/plugin.toml");
+    let base = [
+        "dev",
+        wasm.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--data",
+        "data.json",
+        "--event",
+        "event.json",
+        "--settings",
+        "settings.json",
+    ];
+    let (ok, text, err) = airlock(&base, tmp.path());
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("event.prefetch-ticket t-1 → allow"), "{text}");
+    assert!(
+        text.contains("ticket.requester_id withheld: not declared in plugin.toml [data] read"),
+        "{text}"
+    );
+    assert!(text.contains("outcome: ok: added 1 tag(s)"), "{text}");
+
+    // Grant only the subject: the description is withheld as not granted.
+    let mut args = base.to_vec();
+    args.extend(["--json", "--grant-read", "ticket.subject", "--grant-write", "ticket.tags"]);
+    let (ok, text, err) = airlock(&args, tmp.path());
+    assert!(ok, "{text}{err}");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let prefetch = &lines[0];
+    assert_eq!(prefetch["call"], "event.prefetch-ticket");
+    assert_eq!(prefetch["decision"], "allow");
+    assert_eq!(prefetch["fields_returned"], serde_json::json!(["ticket.subject"]));
+    let withheld = prefetch["fields_withheld"].as_array().unwrap();
+    assert!(withheld.iter().any(|w| w["field"] == "ticket.description" && w["reason"] == "not granted to this installation"));
+    for key in ["call", "resource", "fields_returned", "fields_withheld", "decision", "reason"] {
+        assert!(prefetch.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(lines.last().unwrap()["outcome"], "ok");
+
+    // Without the write grant the write is denied and the run fails.
+    let mut args = base.to_vec();
+    args.extend(["--json", "--grant-write"]);
+    let (ok, text, _) = airlock(&args, tmp.path());
+    assert!(!ok);
+    assert!(text.lines().any(|l| l.contains("\"helpdesk.add-tags\"") && l.contains("\"deny\"")), "{text}");
+}
+
+#[test]
+fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hello-notes");
+    let (ok, text, err) = airlock(&["new", "hello-notes", "--dir", dir.to_str().unwrap()], tmp.path());
+    assert!(ok, "{text}{err}");
+    let build = Command::new(root().join("scripts/build-plugins.sh"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let wasm = dir.join("dist/hello-notes.wasm");
+    let (ok, text, err) = airlock(
+        &[
+            "dev",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            "plugin.toml",
+            "--data",
+            "fixture.json",
+            "--event",
+            "event.json",
+        ],
+        &dir,
+    );
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("helpdesk.add-internal-note t-1 → allow"), "{text}");
+    assert!(text.contains("outcome: ok: noted"), "{text}");
+
+    let (ok, _, err) = airlock(&["new", "hello-notes", "--dir", dir.to_str().unwrap()], tmp.path());
+    assert!(!ok && err.contains("not empty"), "{err}");
+}
