@@ -231,8 +231,8 @@ while IFS=$'\t' read -r manifest wasm; do
   [ -f "$crate/plugin.toml" ] || die "$crate has no plugin.toml (every plugin crate needs one)"
   # The manifest's top-level `name = "..."` (before the first table).
   name=$(awk '/^\[/ { exit } /^[[:space:]]*name[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*$/, ""); print; exit }' "$crate/plugin.toml")
-  [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$ ]] \
-    || die "$crate/plugin.toml: name \"$name\" must be 2-63 lowercase letters, digits or dashes"
+  [[ "$name" =~ ^[a-z][a-z0-9-]{1,62}$ ]] \
+    || die "$crate/plugin.toml: name \"$name\" must be 2-63 lowercase letters, digits or dashes, starting with a letter"
   "$TOOL_BIN" "$wasm" "$DIST/$name.wasm" | sed "s|^$ROOT/||"
   built=$((built + 1))
 done < <(grep '"reason":"compiler-artifact"' "$MESSAGES" | grep '"cdylib"' \

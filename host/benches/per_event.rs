@@ -21,7 +21,9 @@ mod floor {
 use floor::airlock::plugin::{helpdesk, log, settings, types};
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 fn description() -> String {
@@ -41,13 +43,27 @@ impl helpdesk::Host for Trivial {
     fn get_user(&mut self, _: String, _: Vec<String>) -> Result<types::User, types::Error> {
         Err(types::Error::NotFound(String::new()))
     }
-    fn get_organization(&mut self, _: String, _: Vec<String>) -> Result<types::Organization, types::Error> {
+    fn get_organization(
+        &mut self,
+        _: String,
+        _: Vec<String>,
+    ) -> Result<types::Organization, types::Error> {
         Err(types::Error::NotFound(String::new()))
     }
-    fn list_comments(&mut self, _: String, _: Vec<String>, _: u32) -> Result<Vec<types::Comment>, types::Error> {
+    fn list_comments(
+        &mut self,
+        _: String,
+        _: Vec<String>,
+        _: u32,
+    ) -> Result<Vec<types::Comment>, types::Error> {
         Ok(Vec::new())
     }
-    fn search_tickets(&mut self, _: types::TicketQuery, _: Vec<String>, _: u32) -> Result<Vec<types::Ticket>, types::Error> {
+    fn search_tickets(
+        &mut self,
+        _: types::TicketQuery,
+        _: Vec<String>,
+        _: u32,
+    ) -> Result<Vec<types::Ticket>, types::Error> {
         Ok(Vec::new())
     }
     fn add_tags(&mut self, _: String, _: Vec<String>) -> Result<(), types::Error> {
@@ -91,7 +107,8 @@ fn floor_ticket(id: String) -> types::Ticket {
 }
 
 fn bench(c: &mut Criterion) {
-    let wasm = std::fs::read(repo("plugins/dist/auto-tagger.wasm")).expect("run `make plugins` first");
+    let wasm =
+        std::fs::read(repo("plugins/dist/auto-tagger.wasm")).expect("run `make plugins` first");
     let manifest = std::fs::read_to_string(repo("plugins/auto-tagger/plugin.toml")).unwrap();
 
     // Airlock: the whole brokered path.
@@ -116,7 +133,9 @@ fn bench(c: &mut Criterion) {
             ..Default::default()
         })
         .unwrap();
-    let inst = airlock.install("plugin.toml", &manifest, &wasm, None).unwrap();
+    let inst = airlock
+        .install("plugin.toml", &manifest, &wasm, None)
+        .unwrap();
     airlock
         .set_grants(
             &inst.id,
@@ -127,7 +146,10 @@ fn bench(c: &mut Criterion) {
         )
         .unwrap();
     let inst = airlock
-        .set_settings(&inst.id, serde_json::json!({"rules": [{"keyword": "refund", "tag": "billing"}]}))
+        .set_settings(
+            &inst.id,
+            serde_json::json!({"rules": [{"keyword": "refund", "tag": "billing"}]}),
+        )
         .unwrap();
     let input = EventInput::TicketCreated {
         ticket_id: "t-bench".into(),
@@ -135,7 +157,10 @@ fn bench(c: &mut Criterion) {
 
     // The floor: same component, same engine settings, trivial imports.
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(64).total_core_instances(512).total_memories(128).total_tables(512);
+    pool.total_component_instances(64)
+        .total_core_instances(512)
+        .total_memories(128)
+        .total_tables(512);
     let mut config = Config::new();
     config
         .wasm_component_model(true)

@@ -74,7 +74,10 @@ impl Airlock {
     /// Opens the data directory with chosen options.
     pub fn open_with(data_dir: &Path, options: Options) -> anyhow::Result<Airlock> {
         let data = DataDir::open(data_dir)?;
-        let store = Arc::new(SqliteStore::open_with(&data.database_path(), options.durability)?);
+        let store = Arc::new(SqliteStore::open_with(
+            &data.database_path(),
+            options.durability,
+        )?);
         let runtime = Runtime::new(options.limits, Some(data.cache_dir()?))?;
         let services = Services {
             store: store.clone(),
@@ -113,8 +116,15 @@ impl Airlock {
     ///
     /// The component must import only Airlock's interfaces. A new installation is
     /// granted nothing; an upgrade keeps the grants the new manifest still declares.
-    pub fn install(&self, manifest_file: &str, manifest_text: &str, component: &[u8], id: Option<&str>) -> AppResult<Installation> {
-        let manifest = Manifest::parse(manifest_file, manifest_text).map_err(|e| AppError::Invalid(e.to_string()))?;
+    pub fn install(
+        &self,
+        manifest_file: &str,
+        manifest_text: &str,
+        component: &[u8],
+        id: Option<&str>,
+    ) -> AppResult<Installation> {
+        let manifest = Manifest::parse(manifest_file, manifest_text)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
         let id = id.unwrap_or(&manifest.name).to_string();
         if !crate::model::valid_id(&id) {
             return Err(AppError::Invalid(
@@ -133,7 +143,11 @@ impl Airlock {
                 existing.component_sha256 = sha.clone();
                 existing.installed_at = now;
                 existing.retain_declared_grants();
-                if existing.manifest.validate_settings(&existing.settings).is_err() {
+                if existing
+                    .manifest
+                    .validate_settings(&existing.settings)
+                    .is_err()
+                {
                     existing.settings = serde_json::json!({});
                 }
                 existing
@@ -154,9 +168,11 @@ impl Airlock {
 
     /// One installation, or `NotFound`.
     pub fn installation(&self, id: &str) -> AppResult<Installation> {
-        self.store
-            .installation(id)?
-            .ok_or_else(|| AppError::NotFound(format!("no installation `{id}`; `airlock plugin list` shows them")))
+        self.store.installation(id)?.ok_or_else(|| {
+            AppError::NotFound(format!(
+                "no installation `{id}`; `airlock plugin list` shows them"
+            ))
+        })
     }
 
     /// All installations.
@@ -196,7 +212,10 @@ impl Airlock {
         let records = dataset
             .records()
             .map_err(|e| AppError::Invalid(format!("bad data set: {e}")))?;
-        if let Some((kind, id, _)) = records.iter().find(|(_, id, _)| !crate::model::valid_id(id)) {
+        if let Some((kind, id, _)) = records
+            .iter()
+            .find(|(_, id, _)| !crate::model::valid_id(id))
+        {
             return Err(AppError::Invalid(format!(
                 "{kind} #{} has an invalid id: ids are 1-128 of [A-Za-z0-9._:-]",
                 records.iter().position(|(_, i, _)| i == id).unwrap_or(0)
@@ -208,7 +227,12 @@ impl Airlock {
 
     /// The compiled plugin of an installation, loading it on first use.
     pub fn loaded_plugin(&self, inst: &Installation) -> AppResult<LoadedPlugin> {
-        if let Some(p) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&inst.component_sha256) {
+        if let Some(p) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&inst.component_sha256)
+        {
             return Ok(p.clone());
         }
         let bytes = self.data.component(&inst.component_sha256)?;

@@ -71,6 +71,11 @@ pub struct AuditEntry {
     pub reason: String,
     /// Values masked by the redaction step, counted by data class.
     pub redactions: BTreeMap<String, u32>,
+    /// Capability-specific facts about the call (for egress: `destination`, `method`,
+    /// `path`, `status`, `bytes_out`, `bytes_in`, `classes`). Names and numbers only,
+    /// never data values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
 }
 
 /// A sealed audit record, as stored.
@@ -135,6 +140,11 @@ pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> Stri
     for (class, count) in &e.redactions {
         put_bytes(&mut h, class.as_bytes());
         h.update(count.to_le_bytes());
+    }
+    h.update((e.details.len() as u64).to_le_bytes());
+    for (key, value) in &e.details {
+        put_bytes(&mut h, key.as_bytes());
+        put_bytes(&mut h, value.as_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -214,7 +224,9 @@ impl ChainVerifier {
             ));
         }
         if chain_hash(&r.prev_hash, r.seq, &r.time, &r.entry) != r.hash {
-            return Err(fail("its contents do not match its hash: it was edited".into()));
+            return Err(fail(
+                "its contents do not match its hash: it was edited".into(),
+            ));
         }
         self.last = Some((r.seq, r.hash.clone()));
         Ok(())

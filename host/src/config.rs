@@ -32,7 +32,8 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
     }
 
@@ -48,15 +49,21 @@ impl Config {
 
     /// The listen address.
     pub fn listen(&self) -> SocketAddr {
-        self.listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+        self.listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
     }
 
     /// The admin token: `AIRLOCK_ADMIN_TOKEN`, the config file, or the one saved in the
     /// data directory; generated and saved on first start. Returns (token, generated).
     pub fn admin_token(&self, data: &DataDir) -> anyhow::Result<(String, bool)> {
-        let from_env = std::env::var("AIRLOCK_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+        let from_env = std::env::var("AIRLOCK_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
         if let Some(token) = from_env.or_else(|| self.admin_token.clone()) {
-            anyhow::ensure!(token.len() >= 16, "the admin token must be at least 16 characters");
+            anyhow::ensure!(
+                token.len() >= 16,
+                "the admin token must be at least 16 characters"
+            );
             return Ok((token, false));
         }
         if let Some(saved) = data.read_text(TOKEN_FILE) {
@@ -67,7 +74,10 @@ impl Config {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(data.path().join(TOKEN_FILE), std::fs::Permissions::from_mode(0o600));
+            let _ = std::fs::set_permissions(
+                data.path().join(TOKEN_FILE),
+                std::fs::Permissions::from_mode(0o600),
+            );
         }
         Ok((token, true))
     }

@@ -26,12 +26,30 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger", "Radia", "Tim",
-    "Hedy", "John", "Karen", "Niklaus", "Sophie", "Yuki", "Amara", "Mateo",
+    "Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger",
+    "Radia", "Tim", "Hedy", "John", "Karen", "Niklaus", "Sophie", "Yuki", "Amara", "Mateo",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen", "Dijkstra",
-    "Perlman", "Berners-Lee", "Lamarr", "Backus", "Jones", "Wirth", "Wilson", "Tanaka", "Okafor", "Garcia",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Backus",
+    "Jones",
+    "Wirth",
+    "Wilson",
+    "Tanaka",
+    "Okafor",
+    "Garcia",
 ];
 const ORGS: &[(&str, &str)] = &[
     ("Big Corp", "bigcorp.example"),
@@ -115,9 +133,18 @@ pub fn dataset(tickets: usize) -> Dataset {
             rng.below(28) + 1
         );
         match i % 10 {
-            0 => description.push_str(&format!(" My card is {} if you need it.", rng.pick(TEST_CARDS))),
-            3 => description.push_str(&format!(" My SSN is {} for verification.", rng.pick(SSN_SHAPED))),
-            6 => description.push_str(&format!(" Call me back on {}.", user.phone.as_deref().unwrap_or(""))),
+            0 => description.push_str(&format!(
+                " My card is {} if you need it.",
+                rng.pick(TEST_CARDS)
+            )),
+            3 => description.push_str(&format!(
+                " My SSN is {} for verification.",
+                rng.pick(SSN_SHAPED)
+            )),
+            6 => description.push_str(&format!(
+                " Call me back on {}.",
+                user.phone.as_deref().unwrap_or("")
+            )),
             _ => {}
         }
         let day = 1 + i % 28;
@@ -126,7 +153,10 @@ pub fn dataset(tickets: usize) -> Dataset {
             subject: Some(format!("{subject} #{}", 5000 + i)),
             description: Some(description),
             status: Some(rng.pick(&["new", "open", "pending", "solved"]).to_string()),
-            priority: Some(rng.pick(&["low", "normal", "normal", "high", "urgent"]).to_string()),
+            priority: Some(
+                rng.pick(&["low", "normal", "normal", "high", "urgent"])
+                    .to_string(),
+            ),
             tags: vec![],
             requester_id: Some(user.id.clone()),
             assignee_id: Some(format!("agent-{}", 1 + rng.below(5))),

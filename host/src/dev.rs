@@ -89,7 +89,11 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
         anyhow::bail!(
             "plugin `{}` does not subscribe to this event; its manifest lists events {:?}",
             inst.manifest.name,
-            inst.manifest.events.iter().map(|e| e.as_str()).collect::<Vec<_>>()
+            inst.manifest
+                .events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
         );
     };
     let calls = airlock.audit(&crate::audit::AuditFilter {
@@ -138,7 +142,10 @@ impl DevReport {
         let mut out = String::new();
         for c in self.calls.iter().filter(|c| c.call != "handler.handle") {
             let decision = c.decision.map_or("?", Decision::as_str);
-            out.push_str(&format!("{} {} → {decision} ({})\n", c.call, c.resource, c.reason));
+            out.push_str(&format!(
+                "{} {} → {decision} ({})\n",
+                c.call, c.resource, c.reason
+            ));
             if !c.fields_returned.is_empty() {
                 out.push_str(&format!("  returned: {}\n", c.fields_returned.join(", ")));
             }
@@ -154,7 +161,11 @@ impl DevReport {
         }
         match &self.outcome {
             Ok(summary) => out.push_str(&format!("outcome: ok: {summary}\n")),
-            Err(f) => out.push_str(&format!("outcome: failed ({}): {}\n", f.kind.as_str(), f.message)),
+            Err(f) => out.push_str(&format!(
+                "outcome: failed ({}): {}\n",
+                f.kind.as_str(),
+                f.message
+            )),
         }
         out
     }

@@ -86,8 +86,11 @@ impl Airlock {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(AppError::Internal(anyhow::anyhow!("an invocation thread panicked"))))
+                    h.join().unwrap_or_else(|_| {
+                        Err(AppError::Internal(anyhow::anyhow!(
+                            "an invocation thread panicked"
+                        )))
+                    })
                 })
                 .collect()
         })

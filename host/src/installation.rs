@@ -75,10 +75,7 @@ impl Installation {
             ("read", &grants.read, &self.manifest.data.read),
             ("write", &grants.write, &self.manifest.data.write),
         ] {
-            let undeclared: Vec<&str> = asked
-                .difference(declared)
-                .map(String::as_str)
-                .collect();
+            let undeclared: Vec<&str> = asked.difference(declared).map(String::as_str).collect();
             if !undeclared.is_empty() {
                 return Err(format!(
                     "cannot grant {what} access to {}: plugin `{}` does not declare {} in plugin.toml [data] {what}",

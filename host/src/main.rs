@@ -15,7 +15,12 @@ use std::sync::Arc;
 #[command(name = "airlock", version)]
 struct Cli {
     /// The data directory: database, components and cache.
-    #[arg(long, global = true, env = "AIRLOCK_DATA_DIR", default_value = ".airlock")]
+    #[arg(
+        long,
+        global = true,
+        env = "AIRLOCK_DATA_DIR",
+        default_value = ".airlock"
+    )]
     data_dir: PathBuf,
     /// An optional config file (TOML): listen, admin_token, max_timeout_ms, max_memory_mib.
     #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
@@ -169,7 +174,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (token, generated) = config.admin_token(airlock.data_dir())?;
             let listen = listen.unwrap_or(config.listen());
             if generated {
-                println!("Generated an admin token (saved in {}/admin-token):", cli.data_dir.display());
+                println!(
+                    "Generated an admin token (saved in {}/admin-token):",
+                    cli.data_dir.display()
+                );
             } else {
                 println!("Admin token:");
             }
@@ -179,8 +187,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(airlock_host::service::serve(airlock, &token, listen))?;
         }
         Command::Import { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let data = serde_json::from_str(&text).with_context(|| format!("{} is not a valid data set", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let data = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid data set", file.display()))?;
             let n = open()?.import(&data).map_err(app_err)?;
             println!("imported {n} records from {}", file.display());
         }
@@ -193,12 +203,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    eprintln!("audit log TAMPERED: first bad record is seq {}: {e}", e.found_seq);
+                    eprintln!(
+                        "audit log TAMPERED: first bad record is seq {}: {e}",
+                        e.found_seq
+                    );
                     Ok(ExitCode::from(1))
                 }
             };
         }
-        Command::Audit(AuditCommand::Tail { count, installation }) => {
+        Command::Audit(AuditCommand::Tail {
+            count,
+            installation,
+        }) => {
             let airlock = open()?;
             let total = airlock.store().count_audit()?;
             let filter = airlock_host::audit::AuditFilter {
@@ -259,11 +275,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
     match cmd {
-        PluginCommand::Install { component, manifest, id } => {
-            let bytes = std::fs::read(&component).with_context(|| format!("cannot read {}", component.display()))?;
-            let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+        PluginCommand::Install {
+            component,
+            manifest,
+            id,
+        } => {
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("cannot read {}", component.display()))?;
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("cannot read {}", manifest.display()))?;
             let inst = airlock
-                .install(&manifest.display().to_string(), &text, &bytes, id.as_deref())
+                .install(
+                    &manifest.display().to_string(),
+                    &text,
+                    &bytes,
+                    id.as_deref(),
+                )
                 .map_err(app_err)?;
             println!(
                 "installed `{}` ({} {}); it is granted nothing until you run `airlock plugin grant {}`",
@@ -272,7 +299,9 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::List => {
             for i in airlock.installations().map_err(app_err)? {
-                let grants = |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+                let grants = |s: &std::collections::BTreeSet<String>| {
+                    s.iter().cloned().collect::<Vec<_>>().join(",")
+                };
                 println!(
                     "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]",
                     i.id,
@@ -290,11 +319,16 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 write: write.into_iter().filter(|s| !s.is_empty()).collect(),
             };
             let inst = airlock.set_grants(&id, grants).map_err(app_err)?;
-            println!("granted `{}` read {:?} write {:?}", inst.id, inst.grants.read, inst.grants.write);
+            println!(
+                "granted `{}` read {:?} write {:?}",
+                inst.id, inst.grants.read, inst.grants.write
+            );
         }
         PluginCommand::Settings { id, json } => {
             let text = match json.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?,
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?
+                }
                 None => json,
             };
             let value = serde_json::from_str(&text).context("settings must be a JSON object")?;

@@ -259,7 +259,12 @@ impl Manifest {
                     "" => "settings".to_string(),
                     p => format!("settings.{}", pointer_to_key(p)),
                 };
-                let rule = e.schema_path.as_str().rsplit('/').next().unwrap_or("schema");
+                let rule = e
+                    .schema_path
+                    .as_str()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("schema");
                 format!("{at}: breaks the `{rule}` rule of the settings schema")
             })
             .collect();

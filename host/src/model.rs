@@ -221,7 +221,9 @@ pub type Record = Map<String, Value>;
 pub fn to_record<T: Serialize>(value: &T) -> Result<Record, serde_json::Error> {
     match serde_json::to_value(value)? {
         Value::Object(map) => Ok(map),
-        _ => Err(serde::ser::Error::custom("a record must serialize to an object")),
+        _ => Err(serde::ser::Error::custom(
+            "a record must serialize to an object",
+        )),
     }
 }
 

@@ -12,21 +12,36 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
     let valid = name.len() >= 2
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !valid {
-        bail!("plugin names are 2-63 of lowercase letters, digits and dashes, starting with a letter");
+        bail!(
+            "plugin names are 2-63 of lowercase letters, digits and dashes, starting with a letter"
+        );
     }
     if dir.exists() && dir.read_dir()?.next().is_some() {
-        bail!("{} already exists and is not empty; choose another --dir", dir.display());
+        bail!(
+            "{} already exists and is not empty; choose another --dir",
+            dir.display()
+        );
     }
     let sdk = sdk.unwrap_or(Path::new(BUILT_IN_SDK));
-    let sdk = sdk
-        .canonicalize()
-        .with_context(|| format!("cannot find the Airlock SDK at {}; pass --sdk <path to sdk/>", sdk.display()))?;
+    let sdk = sdk.canonicalize().with_context(|| {
+        format!(
+            "cannot find the Airlock SDK at {}; pass --sdk <path to sdk/>",
+            sdk.display()
+        )
+    })?;
     let crate_name = name.replace('-', "_");
     std::fs::create_dir_all(dir.join("src"))?;
     let files = [
-        ("Cargo.toml", CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk.display().to_string())),
+        (
+            "Cargo.toml",
+            CARGO_TOML
+                .replace("{name}", name)
+                .replace("{sdk}", &sdk.display().to_string()),
+        ),
         ("plugin.toml", PLUGIN_TOML.replace("{name}", name)),
         ("src/lib.rs", LIB_RS.replace("{crate}", &crate_name)),
         ("fixture.json", FIXTURE_JSON.to_string()),

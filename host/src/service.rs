@@ -73,7 +73,13 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker panicked".into()))?
+        .map_err(|_| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "a worker panicked".into(),
+            )
+        })?
         .map_err(ApiError::from)
 }
 
@@ -89,8 +95,15 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => next.run(request).await,
-        Some(_) => ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "wrong admin token".into()).into_response(),
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            next.run(request).await
+        }
+        Some(_) => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "wrong admin token".into(),
+        )
+        .into_response(),
         None => ApiError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -127,7 +140,9 @@ pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
 async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     let airlock = s.airlock.clone();
     let counts = blocking(move || airlock.counts()).await?;
-    Ok(Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": counts})))
+    Ok(Json(
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": counts}),
+    ))
 }
 
 async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<Installation>> {
@@ -143,17 +158,36 @@ struct InstallRequest {
     id: Option<String>,
 }
 
-async fn install_plugin(State(s): State<AppState>, Json(req): Json<InstallRequest>) -> ApiResult<Installation> {
+async fn install_plugin(
+    State(s): State<AppState>,
+    Json(req): Json<InstallRequest>,
+) -> ApiResult<Installation> {
     let component = base64::engine::general_purpose::STANDARD
         .decode(req.component_base64.as_bytes())
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "invalid", format!("component_base64 is not base64: {e}")))?;
+        .map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("component_base64 is not base64: {e}"),
+            )
+        })?;
     Ok(Json(
-        blocking(move || s.airlock.install("plugin.toml", &req.manifest, &component, req.id.as_deref())).await?,
+        blocking(move || {
+            s.airlock
+                .install("plugin.toml", &req.manifest, &component, req.id.as_deref())
+        })
+        .await?,
     ))
 }
 
-async fn set_grants(State(s): State<AppState>, Path(id): Path<String>, Json(grants): Json<Grants>) -> ApiResult<Installation> {
-    Ok(Json(blocking(move || s.airlock.set_grants(&id, grants)).await?))
+async fn set_grants(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(grants): Json<Grants>,
+) -> ApiResult<Installation> {
+    Ok(Json(
+        blocking(move || s.airlock.set_grants(&id, grants)).await?,
+    ))
 }
 
 async fn set_settings(
@@ -161,28 +195,43 @@ async fn set_settings(
     Path(id): Path<String>,
     Json(settings): Json<serde_json::Value>,
 ) -> ApiResult<Installation> {
-    Ok(Json(blocking(move || s.airlock.set_settings(&id, settings)).await?))
+    Ok(Json(
+        blocking(move || s.airlock.set_settings(&id, settings)).await?,
+    ))
 }
 
 async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
-    Ok(Json(blocking(move || s.airlock.set_enabled(&id, true)).await?))
+    Ok(Json(
+        blocking(move || s.airlock.set_enabled(&id, true)).await?,
+    ))
 }
 
 async fn disable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
-    Ok(Json(blocking(move || s.airlock.set_enabled(&id, false)).await?))
+    Ok(Json(
+        blocking(move || s.airlock.set_enabled(&id, false)).await?,
+    ))
 }
 
-async fn import(State(s): State<AppState>, Json(data): Json<Dataset>) -> ApiResult<serde_json::Value> {
+async fn import(
+    State(s): State<AppState>,
+    Json(data): Json<Dataset>,
+) -> ApiResult<serde_json::Value> {
     let n = blocking(move || s.airlock.import(&data)).await?;
     Ok(Json(json!({"imported": n})))
 }
 
-async fn post_event(State(s): State<AppState>, Json(event): Json<EventRequest>) -> ApiResult<serde_json::Value> {
+async fn post_event(
+    State(s): State<AppState>,
+    Json(event): Json<EventRequest>,
+) -> ApiResult<serde_json::Value> {
     let results = blocking(move || s.airlock.handle_event(event)).await?;
     Ok(Json(json!({"results": results})))
 }
 
-async fn audit(State(s): State<AppState>, Query(filter): Query<AuditFilter>) -> ApiResult<serde_json::Value> {
+async fn audit(
+    State(s): State<AppState>,
+    Query(filter): Query<AuditFilter>,
+) -> ApiResult<serde_json::Value> {
     let records = blocking(move || s.airlock.audit(&filter)).await?;
     Ok(Json(json!({"records": records})))
 }
@@ -196,7 +245,11 @@ async fn verify(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
 }
 
 /// Serves the API until ctrl-c.
-pub async fn serve(airlock: Arc<Airlock>, token: &str, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(
+    airlock: Arc<Airlock>,
+    token: &str,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; is another service using the port? Pass --listen to choose another"))?;

@@ -17,7 +17,9 @@ struct Server {
 fn serve() -> Server {
     let TestHost { dir, airlock } = TestHost::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let router = airlock_host::service::router(Arc::new(airlock), TOKEN);
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -58,7 +60,10 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
         }
     };
     let status = response.status().as_u16();
-    let body = response.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+    let body = response
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap_or(Value::Null);
     (status, body)
 }
 
@@ -73,7 +78,12 @@ fn requests_without_the_right_token_are_refused() {
         let (status, _) = call("GET", &url, Some(wrong), None);
         assert_eq!(status, 401, "token {wrong:?} was accepted");
     }
-    let (status, _) = call("POST", &format!("{}/events", server.base), Some("nope"), Some(json!({})));
+    let (status, _) = call(
+        "POST",
+        &format!("{}/events", server.base),
+        Some("nope"),
+        Some(json!({})),
+    );
     assert_eq!(status, 401);
     let (status, _) = call("GET", &url, Some(TOKEN), None);
     assert_eq!(status, 200);
@@ -93,8 +103,14 @@ fn admin_path_end_to_end() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["grants"], json!({"read": [], "write": []}));
 
-    let grants = json!({"read": ["ticket.subject", "ticket.description"], "write": ["ticket.tags"]});
-    let (status, body) = call("PUT", &format!("{b}/plugins/auto-tagger/grants"), Some(TOKEN), Some(grants));
+    let grants =
+        json!({"read": ["ticket.subject", "ticket.description"], "write": ["ticket.tags"]});
+    let (status, body) = call(
+        "PUT",
+        &format!("{b}/plugins/auto-tagger/grants"),
+        Some(TOKEN),
+        Some(grants),
+    );
     assert_eq!(status, 200, "{body}");
     let (status, body) = call(
         "PUT",
@@ -105,7 +121,12 @@ fn admin_path_end_to_end() {
     assert_eq!(status, 400, "{body}");
 
     let settings = json!({"rules": [{"keyword": "refund", "tag": "billing"}]});
-    let (status, _) = call("PUT", &format!("{b}/plugins/auto-tagger/settings"), Some(TOKEN), Some(settings));
+    let (status, _) = call(
+        "PUT",
+        &format!("{b}/plugins/auto-tagger/settings"),
+        Some(TOKEN),
+        Some(settings),
+    );
     assert_eq!(status, 200);
     let (status, body) = call(
         "PUT",
@@ -121,16 +142,39 @@ fn admin_path_end_to_end() {
     assert_eq!(body["results"][0]["status"], "ok", "{body}");
     assert_eq!(body["results"][0]["summary"], "added 1 tag(s)");
 
-    let (status, body) = call("GET", &format!("{b}/audit?resource=t-api"), Some(TOKEN), None);
+    let (status, body) = call(
+        "GET",
+        &format!("{b}/audit?resource=t-api"),
+        Some(TOKEN),
+        None,
+    );
     assert_eq!(status, 200);
-    let calls: Vec<&str> = body["records"].as_array().unwrap().iter().map(|r| r["call"].as_str().unwrap()).collect();
-    assert!(calls.contains(&"event.prefetch-ticket") && calls.contains(&"helpdesk.add-tags"), "{calls:?}");
-    let (_, body) = call("GET", &format!("{b}/audit?installation=nobody"), Some(TOKEN), None);
+    let calls: Vec<&str> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["call"].as_str().unwrap())
+        .collect();
+    assert!(
+        calls.contains(&"event.prefetch-ticket") && calls.contains(&"helpdesk.add-tags"),
+        "{calls:?}"
+    );
+    let (_, body) = call(
+        "GET",
+        &format!("{b}/audit?installation=nobody"),
+        Some(TOKEN),
+        None,
+    );
     assert_eq!(body["records"], json!([]));
     let (_, body) = call("GET", &format!("{b}/audit/verify"), Some(TOKEN), None);
     assert_eq!(body["ok"], true, "{body}");
 
-    let (status, _) = call("POST", &format!("{b}/plugins/auto-tagger/disable"), Some(TOKEN), None);
+    let (status, _) = call(
+        "POST",
+        &format!("{b}/plugins/auto-tagger/disable"),
+        Some(TOKEN),
+        None,
+    );
     assert_eq!(status, 200);
     let event = json!({"type": "ticket-created", "ticket": {"id": "t-api2", "subject": "Refund!"}});
     let (_, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
@@ -141,12 +185,22 @@ fn admin_path_end_to_end() {
 fn bad_input_gets_a_clear_error_not_a_crash() {
     let server = serve();
     let b = &server.base;
-    let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(json!({"type": "nonsense"})));
+    let (status, body) = call(
+        "POST",
+        &format!("{b}/events"),
+        Some(TOKEN),
+        Some(json!({"type": "nonsense"})),
+    );
     assert_eq!(status, 422, "{body}");
     let event = json!({"type": "ticket-created", "ticket": {"id": "../../etc"}});
     let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
     assert_eq!(status, 400, "{body}");
-    let (status, _) = call("PUT", &format!("{b}/plugins/ghost/grants"), Some(TOKEN), Some(json!({})));
+    let (status, _) = call(
+        "PUT",
+        &format!("{b}/plugins/ghost/grants"),
+        Some(TOKEN),
+        Some(json!({})),
+    );
     assert_eq!(status, 404);
     let (status, body) = call(
         "POST",

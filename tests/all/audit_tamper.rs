@@ -8,13 +8,19 @@ use std::process::Command;
 /// A data directory with a few invocations' worth of audit records; returns the count.
 fn audited_dir() -> (tempfile::TempDir, i64) {
     let host = TestHost::new();
-    host.install("pii-probe", &["ticket.subject", "ticket.requester_id", "requester.email"], &[]);
+    host.install(
+        "pii-probe",
+        &["ticket.subject", "ticket.requester_id", "requester.email"],
+        &[],
+    );
     for i in 0..3 {
         host.ticket_created(ticket(&format!("t-{i}"), "s", "d", "u-2"));
     }
     let TestHost { dir, airlock } = host;
     drop(airlock);
-    let n = sql(dir.path()).query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0)).unwrap();
+    let n = sql(dir.path())
+        .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
     (dir, n)
 }
 
@@ -29,7 +35,11 @@ fn verify(dir: &Path) -> (bool, String) {
         .args(["audit", "verify"])
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -45,33 +55,63 @@ fn intact_log_verifies() {
 #[test]
 fn every_edit_is_detected_at_its_row() {
     let (dir, n) = audited_dir();
-    let columns = ["time", "installation", "call", "resource", "fields_returned", "fields_withheld", "decision", "reason"];
+    let columns = [
+        "time",
+        "installation",
+        "call",
+        "resource",
+        "fields_returned",
+        "fields_withheld",
+        "decision",
+        "reason",
+    ];
     for seq in 1..=n {
         let column = columns[(seq as usize) % columns.len()];
         let conn = sql(dir.path());
         let original: String = conn
-            .query_row(&format!("SELECT {column} FROM audit WHERE seq = ?1"), [seq], |r| r.get(0))
+            .query_row(
+                &format!("SELECT {column} FROM audit WHERE seq = ?1"),
+                [seq],
+                |r| r.get(0),
+            )
             .unwrap();
-        conn.execute(&format!("UPDATE audit SET {column} = {column} || 'x' WHERE seq = ?1"), [seq])
-            .unwrap();
+        conn.execute(
+            &format!("UPDATE audit SET {column} = {column} || 'x' WHERE seq = ?1"),
+            [seq],
+        )
+        .unwrap();
         let (ok, text) = verify(dir.path());
         assert!(!ok, "edit of {column} at {seq} went unnoticed");
-        assert!(text.contains(&format!("seq {seq}:")), "edit at {seq}: {text}");
-        conn.execute(&format!("UPDATE audit SET {column} = ?1 WHERE seq = ?2"), rusqlite::params![original, seq])
-            .unwrap();
+        assert!(
+            text.contains(&format!("seq {seq}:")),
+            "edit at {seq}: {text}"
+        );
+        conn.execute(
+            &format!("UPDATE audit SET {column} = ?1 WHERE seq = ?2"),
+            rusqlite::params![original, seq],
+        )
+        .unwrap();
     }
-    assert!(verify(dir.path()).0, "restoring every edit restores the chain");
+    assert!(
+        verify(dir.path()).0,
+        "restoring every edit restores the chain"
+    );
 }
 
 #[test]
 fn a_deleted_row_is_detected() {
     let (dir, n) = audited_dir();
     let victim = n / 2;
-    sql(dir.path()).execute("DELETE FROM audit WHERE seq = ?1", [victim]).unwrap();
+    sql(dir.path())
+        .execute("DELETE FROM audit WHERE seq = ?1", [victim])
+        .unwrap();
     let (ok, text) = verify(dir.path());
     assert!(!ok);
     assert!(text.contains(&format!("seq {}", victim + 1)), "{text}");
-    assert!(text.contains(&format!("expected sequence number {victim}")), "{text}");
+    assert!(
+        text.contains(&format!("expected sequence number {victim}")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -100,5 +140,8 @@ fn reordered_rows_are_detected() {
     .unwrap();
     let (ok, text) = verify(dir.path());
     assert!(!ok);
-    assert!(text.contains("seq 3:") && text.contains("expected sequence number 2"), "{text}");
+    assert!(
+        text.contains("seq 3:") && text.contains("expected sequence number 2"),
+        "{text}"
+    );
 }

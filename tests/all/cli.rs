@@ -28,7 +28,11 @@ fn write_fixtures(dir: &Path) {
         r#"{"type": "ticket-created", "ticket": {"id": "t-1", "subject": "Refund", "description": "crash", "requester_id": "u-vip"}}"#,
     )
     .unwrap();
-    std::fs::write(dir.join("settings.json"), r#"{"rules": [{"keyword": "refund", "tag": "billing"}]}"#).unwrap();
+    std::fs::write(
+        dir.join("settings.json"),
+        r#"{"rules": [{"keyword": "refund", "tag": "billing"}]}"#,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -61,17 +65,39 @@ fn dev_prints_each_call_and_what_was_withheld() {
 
     // Grant only the subject: the description is withheld as not granted.
     let mut args = base.to_vec();
-    args.extend(["--json", "--grant-read", "ticket.subject", "--grant-write", "ticket.tags"]);
+    args.extend([
+        "--json",
+        "--grant-read",
+        "ticket.subject",
+        "--grant-write",
+        "ticket.tags",
+    ]);
     let (ok, text, err) = airlock(&args, tmp.path());
     assert!(ok, "{text}{err}");
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let prefetch = &lines[0];
     assert_eq!(prefetch["call"], "event.prefetch-ticket");
     assert_eq!(prefetch["decision"], "allow");
-    assert_eq!(prefetch["fields_returned"], serde_json::json!(["ticket.subject"]));
+    assert_eq!(
+        prefetch["fields_returned"],
+        serde_json::json!(["ticket.subject"])
+    );
     let withheld = prefetch["fields_withheld"].as_array().unwrap();
-    assert!(withheld.iter().any(|w| w["field"] == "ticket.description" && w["reason"] == "not granted to this installation"));
-    for key in ["call", "resource", "fields_returned", "fields_withheld", "decision", "reason"] {
+    assert!(
+        withheld.iter().any(|w| w["field"] == "ticket.description"
+            && w["reason"] == "not granted to this installation")
+    );
+    for key in [
+        "call",
+        "resource",
+        "fields_returned",
+        "fields_withheld",
+        "decision",
+        "reason",
+    ] {
         assert!(prefetch.get(key).is_some(), "missing {key}");
     }
     assert_eq!(lines.last().unwrap()["outcome"], "ok");
@@ -81,20 +107,31 @@ fn dev_prints_each_call_and_what_was_withheld() {
     args.extend(["--json", "--grant-write"]);
     let (ok, text, _) = airlock(&args, tmp.path());
     assert!(!ok);
-    assert!(text.lines().any(|l| l.contains("\"helpdesk.add-tags\"") && l.contains("\"deny\"")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"helpdesk.add-tags\"") && l.contains("\"deny\"")),
+        "{text}"
+    );
 }
 
 #[test]
 fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("hello-notes");
-    let (ok, text, err) = airlock(&["new", "hello-notes", "--dir", dir.to_str().unwrap()], tmp.path());
+    let (ok, text, err) = airlock(
+        &["new", "hello-notes", "--dir", dir.to_str().unwrap()],
+        tmp.path(),
+    );
     assert!(ok, "{text}{err}");
     let build = Command::new(root().join("scripts/build-plugins.sh"))
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let wasm = dir.join("dist/hello-notes.wasm");
     let (ok, text, err) = airlock(
         &[
@@ -110,9 +147,15 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
         &dir,
     );
     assert!(ok, "{text}{err}");
-    assert!(text.contains("helpdesk.add-internal-note t-1 → allow"), "{text}");
+    assert!(
+        text.contains("helpdesk.add-internal-note t-1 → allow"),
+        "{text}"
+    );
     assert!(text.contains("outcome: ok: noted"), "{text}");
 
-    let (ok, _, err) = airlock(&["new", "hello-notes", "--dir", dir.to_str().unwrap()], tmp.path());
+    let (ok, _, err) = airlock(
+        &["new", "hello-notes", "--dir", dir.to_str().unwrap()],
+        tmp.path(),
+    );
     assert!(!ok && err.contains("not empty"), "{err}");
 }

@@ -23,7 +23,12 @@ fn auto_tagger_tags_by_keyword_rules() {
             ]}),
         )
         .unwrap();
-    let results = host.ticket_created(ticket("t-1", "Refund please", "The app CRASHED twice", "u-2"));
+    let results = host.ticket_created(ticket(
+        "t-1",
+        "Refund please",
+        "The app CRASHED twice",
+        "u-2",
+    ));
     let r = TestHost::result_of(&results, "auto-tagger");
     assert_eq!(r.status, "ok", "{r:?}");
     let mut tags = host.ticket("t-1").tags;
@@ -49,9 +54,16 @@ fn auto_tagger_tags_by_keyword_rules() {
 #[test]
 fn auto_tagger_cannot_write_tags_without_the_grant() {
     let host = TestHost::new();
-    host.install("auto-tagger", &["ticket.subject", "ticket.description"], &[]);
+    host.install(
+        "auto-tagger",
+        &["ticket.subject", "ticket.description"],
+        &[],
+    );
     host.airlock
-        .set_settings("auto-tagger", json!({"rules": [{"keyword": "refund", "tag": "billing"}]}))
+        .set_settings(
+            "auto-tagger",
+            json!({"rules": [{"keyword": "refund", "tag": "billing"}]}),
+        )
         .unwrap();
     let results = host.ticket_created(ticket("t-2", "Refund", "", "u-2"));
     let r = TestHost::result_of(&results, "auto-tagger");
@@ -63,7 +75,11 @@ fn auto_tagger_cannot_write_tags_without_the_grant() {
         .find(|r| r.entry.call == "helpdesk.add-tags")
         .expect("denied write audited");
     assert_eq!(denied.entry.decision, Some(Decision::Deny));
-    assert!(denied.entry.reason.contains("not granted"), "{}", denied.entry.reason);
+    assert!(
+        denied.entry.reason.contains("not granted"),
+        "{}",
+        denied.entry.reason
+    );
 }
 
 #[test]
@@ -71,24 +87,50 @@ fn vip_escalation_escalates_vip_domains_only() {
     let host = TestHost::new();
     host.install_all_granted("vip-escalation");
     host.airlock
-        .set_settings("vip-escalation", json!({"vip_domains": ["bigcorp.example"]}))
+        .set_settings(
+            "vip-escalation",
+            json!({"vip_domains": ["bigcorp.example"]}),
+        )
         .unwrap();
 
     let results = host.ticket_created(ticket("t-vip", "Help", "Hi", "u-vip"));
     assert_eq!(TestHost::result_of(&results, "vip-escalation").status, "ok");
     let t = host.ticket("t-vip");
-    assert_eq!(t.custom_fields.get("escalation").map(String::as_str), Some("vip"));
+    assert_eq!(
+        t.custom_fields.get("escalation").map(String::as_str),
+        Some("vip")
+    );
     let notes = host.airlock.store().comments("t-vip", 10).unwrap();
     assert_eq!(notes.len(), 1, "one internal note");
     assert_eq!(notes[0]["public"], json!(false));
     let body = notes[0]["body"].as_str().unwrap();
-    assert!(!body.contains("vera@bigcorp.example"), "the note must not copy the email");
+    assert!(
+        !body.contains("vera@bigcorp.example"),
+        "the note must not copy the email"
+    );
 
     let results = host.ticket_created(ticket("t-small", "Help", "Hi", "u-2"));
     assert_eq!(TestHost::result_of(&results, "vip-escalation").status, "ok");
-    assert!(host.ticket("t-small").custom_fields.get("escalation").is_none());
-    assert!(host.airlock.store().comments("t-small", 10).unwrap().is_empty());
-    assert!(host.airlock.store().get(Kind::Ticket, "t-small").unwrap().is_some());
+    assert!(
+        host.ticket("t-small")
+            .custom_fields
+            .get("escalation")
+            .is_none()
+    );
+    assert!(
+        host.airlock
+            .store()
+            .comments("t-small", 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        host.airlock
+            .store()
+            .get(Kind::Ticket, "t-small")
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]

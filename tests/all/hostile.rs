@@ -23,7 +23,11 @@ fn failure_kind(host: &TestHost, plugin: &str, id: &str) -> String {
         .rev()
         .find(|r| r.entry.call == "handler.handle")
         .expect("outcome audited");
-    assert!(outcome.entry.reason.starts_with(&format!("{kind}:")), "{}", outcome.entry.reason);
+    assert!(
+        outcome.entry.reason.starts_with(&format!("{kind}:")),
+        "{}",
+        outcome.entry.reason
+    );
     kind
 }
 
@@ -56,7 +60,10 @@ fn panic_message_reaches_the_host() {
     let r = TestHost::result_of(&results, "panicker");
     let failure = r.failure.as_ref().expect("failed");
     assert_eq!(failure.kind.as_str(), "panic");
-    assert!(failure.message.contains("probe panic: intentional"), "{failure:?}");
+    assert!(
+        failure.message.contains("probe panic: intentional"),
+        "{failure:?}"
+    );
 }
 
 #[test]
@@ -69,7 +76,13 @@ fn enormous_result_is_refused() {
 #[test]
 fn a_well_behaved_plugin_keeps_serving_while_hostile_ones_run() {
     let host = TestHost::new();
-    for hostile in ["looper", "memory-hog", "stack-overflow", "panicker", "huge-result"] {
+    for hostile in [
+        "looper",
+        "memory-hog",
+        "stack-overflow",
+        "panicker",
+        "huge-result",
+    ] {
         host.install(hostile, &[], &[]);
     }
     host.install("counter", &[], &[]);
@@ -98,5 +111,8 @@ fn a_well_behaved_plugin_keeps_serving_while_hostile_ones_run() {
         }
         worker.join().unwrap()
     });
-    assert!(served > 0, "the counter served no event while hostile plugins ran");
+    assert!(
+        served > 0,
+        "the counter served no event while hostile plugins ran"
+    );
 }

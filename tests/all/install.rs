@@ -7,7 +7,10 @@ use airlock_host::installation::Grants;
 use serde_json::json;
 
 fn rejected(host: &TestHost, manifest_text: &str, wasm: &[u8]) -> String {
-    match host.airlock.install("plugins/x/plugin.toml", manifest_text, wasm, None) {
+    match host
+        .airlock
+        .install("plugins/x/plugin.toml", manifest_text, wasm, None)
+    {
         Err(AppError::Invalid(message)) => message,
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -19,17 +22,38 @@ fn bad_manifests_are_rejected_with_the_problem_named() {
     let good = manifest("auto-tagger");
     let wasm = component("auto-tagger");
     let cases = [
-        (good.replace("\"ticket.description\"", "\"requester.shoe_size\""), "unknown field path `requester.shoe_size`"),
-        (good.replace("\"ticket-created\"", "\"ticket-exploded\""), "events[0]"),
-        (good.replace("type = \"array\"", "type = \"arrray\""), "key `settings`: not a valid JSON Schema"),
+        (
+            good.replace("\"ticket.description\"", "\"requester.shoe_size\""),
+            "unknown field path `requester.shoe_size`",
+        ),
+        (
+            good.replace("\"ticket-created\"", "\"ticket-exploded\""),
+            "events[0]",
+        ),
+        (
+            good.replace("type = \"array\"", "type = \"arrray\""),
+            "key `settings`: not a valid JSON Schema",
+        ),
         (good.replace("[data]", "[data"), "invalid TOML"),
-        (good.replace("name = \"auto-tagger\"", "name = \"Auto Tagger!\""), "key `name`"),
-        (good.replace("write = [\"ticket.tags\"]", "write = [\"ticket.subject\"]"), "cannot be written"),
+        (
+            good.replace("name = \"auto-tagger\"", "name = \"Auto Tagger!\""),
+            "key `name`",
+        ),
+        (
+            good.replace("write = [\"ticket.tags\"]", "write = [\"ticket.subject\"]"),
+            "cannot be written",
+        ),
     ];
     for (text, expected) in cases {
         let message = rejected(&host, &text, &wasm);
-        assert!(message.contains(expected), "expected {expected:?} in: {message}");
-        assert!(message.starts_with("plugins/x/plugin.toml"), "names the file: {message}");
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in: {message}"
+        );
+        assert!(
+            message.starts_with("plugins/x/plugin.toml"),
+            "names the file: {message}"
+        );
     }
     assert!(host.airlock.installations().unwrap().is_empty());
 }
@@ -61,7 +85,12 @@ fn installing_grants_nothing_and_grants_must_be_declared() {
     let host = TestHost::new();
     let inst = host
         .airlock
-        .install("plugin.toml", &manifest("auto-tagger"), &component("auto-tagger"), None)
+        .install(
+            "plugin.toml",
+            &manifest("auto-tagger"),
+            &component("auto-tagger"),
+            None,
+        )
         .unwrap();
     assert!(inst.grants.read.is_empty() && inst.grants.write.is_empty());
 
@@ -73,7 +102,10 @@ fn installing_grants_nothing_and_grants_must_be_declared() {
         Err(AppError::Invalid(m)) => assert!(m.contains("requester.email"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(host.airlock.set_grants("nope", Grants::default()), Err(AppError::NotFound(_))));
+    assert!(matches!(
+        host.airlock.set_grants("nope", Grants::default()),
+        Err(AppError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -86,6 +118,11 @@ fn settings_are_validated_against_the_schema_when_saved() {
         other => panic!("{other:?}"),
     }
     let good = json!({"rules": [{"keyword": "refund", "tag": "billing"}]});
-    host.airlock.set_settings("auto-tagger", good.clone()).unwrap();
-    assert_eq!(host.airlock.installation("auto-tagger").unwrap().settings, good);
+    host.airlock
+        .set_settings("auto-tagger", good.clone())
+        .unwrap();
+    assert_eq!(
+        host.airlock.installation("auto-tagger").unwrap().settings,
+        good
+    );
 }

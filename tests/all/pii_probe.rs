@@ -18,7 +18,9 @@ fn probe_is_denied_undeclared_and_withheld_ungranted() {
     let r = TestHost::result_of(&results, "pii-probe");
     assert_eq!(
         r.summary.as_deref(),
-        Some("requester.notes=denied ticket.description=denied requester.phone=none requester.email=present"),
+        Some(
+            "requester.notes=denied ticket.description=denied requester.phone=none requester.email=present"
+        ),
         "{r:?}"
     );
 
@@ -63,8 +65,17 @@ fn probe_is_denied_undeclared_and_withheld_ungranted() {
     // Values never reach the audit log.
     for record in &records {
         let text = serde_json::to_string(record).unwrap();
-        for value in ["vera@bigcorp.example", "555 0100", "SECRET DESCRIPTION", "private agent note"] {
-            assert!(!text.contains(value), "audit record {} leaks a value", record.seq);
+        for value in [
+            "vera@bigcorp.example",
+            "555 0100",
+            "SECRET DESCRIPTION",
+            "private agent note",
+        ] {
+            assert!(
+                !text.contains(value),
+                "audit record {} leaks a value",
+                record.seq
+            );
         }
     }
 }
@@ -78,7 +89,9 @@ fn probe_with_no_grants_sees_nothing() {
     // Without ticket.requester_id granted, the probe cannot even learn who asked.
     assert_eq!(
         r.summary.as_deref(),
-        Some("requester.notes=skipped ticket.description=denied requester.phone=skipped requester.email=skipped"),
+        Some(
+            "requester.notes=skipped ticket.description=denied requester.phone=skipped requester.email=skipped"
+        ),
         "{r:?}"
     );
 }

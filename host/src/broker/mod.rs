@@ -104,6 +104,20 @@ pub struct CallSpec {
     pub resource: String,
     /// What the call needs from the grant.
     pub need: Need,
+    /// Facts about the call for its audit record, known before it runs.
+    pub details: BTreeMap<String, String>,
+}
+
+impl CallSpec {
+    /// A call with no extra audit details.
+    pub fn new(call: &'static str, resource: impl Into<String>, need: Need) -> CallSpec {
+        CallSpec {
+            call,
+            resource: resource.into(),
+            need,
+            details: BTreeMap::new(),
+        }
+    }
 }
 
 /// A capability: one kind of host call, behind the broker.
@@ -133,6 +147,17 @@ pub struct CallContext<'a> {
     pub installation: &'a Installation,
     /// The store.
     pub store: &'a dyn Store,
+    details: std::cell::RefCell<BTreeMap<String, String>>,
+}
+
+impl CallContext<'_> {
+    /// Adds a fact to the call's audit record (`details`), whether the call succeeds or
+    /// fails. Names and numbers only, never data values.
+    pub fn note(&self, key: &str, value: impl ToString) {
+        self.details
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
+    }
 }
 
 /// A response the broker can project to granted fields and redact.
@@ -140,7 +165,12 @@ pub trait Brokered {
     /// Removes every field the plan does not allow; reports what was kept and withheld.
     fn project(&mut self, plan: &FieldPlan, report: &mut Report);
     /// Masks sensitive values in every string the plugin will see.
-    fn redact(&mut self, redaction: &dyn Redaction, installation: &Installation, report: &mut Report);
+    fn redact(
+        &mut self,
+        redaction: &dyn Redaction,
+        installation: &Installation,
+        report: &mut Report,
+    );
 }
 
 /// What projection and redaction did to one response.
@@ -152,6 +182,8 @@ pub struct Report {
     pub withheld: BTreeMap<String, String>,
     /// Redactions by data class.
     pub redactions: BTreeMap<String, u32>,
+    /// Capability-specific facts for the audit record (see [`AuditEntry::details`]).
+    pub details: BTreeMap<String, String>,
 }
 
 impl Brokered for () {
@@ -263,27 +295,34 @@ impl Invocation {
             return Err(e);
         }
         // 1. authorize
+        let mut report = Report {
+            details: spec.details.clone(),
+            ..Report::default()
+        };
         let plan = match FieldPlan::authorize(&self.installation, &spec.need) {
             Ok(plan) => plan,
             Err(e) => {
-                self.record(spec.call, &spec.resource, &Report::default(), Err(&e));
+                self.record(spec.call, &spec.resource, &report, Err(&e));
                 return Err(e);
             }
         };
+        report.withheld = plan.withheld.clone();
         // 2. fetch (or perform the write)
         let ctx = CallContext {
             installation: &self.installation,
             store: self.services.store.as_ref(),
+            details: Default::default(),
         };
-        let mut output = match capability.perform(&ctx, request, &plan) {
+        let performed = capability.perform(&ctx, request, &plan);
+        report.details.extend(ctx.details.into_inner());
+        let mut output = match performed {
             Ok(output) => output,
             Err(e) => {
-                self.record(spec.call, &spec.resource, &plan.base_report(), Err(&e));
+                self.record(spec.call, &spec.resource, &report, Err(&e));
                 return Err(e);
             }
         };
         // 3. project, 4. redact
-        let mut report = plan.base_report();
         output.project(&plan, &mut report);
         output.redact(
             self.services.redaction.as_ref(),
@@ -337,6 +376,7 @@ impl Invocation {
             })
             .collect();
         entry.redactions = report.redactions.clone();
+        entry.details = report.details.clone();
         match result {
             Ok(()) => {
                 entry.decision = Some(Decision::Allow);
@@ -346,7 +386,9 @@ impl Invocation {
                 // Refused calls are denials; calls that were allowed but found nothing
                 // or failed in the host are not.
                 entry.decision = Some(match e {
-                    CallError::Denied(_) | CallError::Limit(_) | CallError::Invalid(_) => Decision::Deny,
+                    CallError::Denied(_) | CallError::Limit(_) | CallError::Invalid(_) => {
+                        Decision::Deny
+                    }
                     CallError::NotFound(_) | CallError::Unavailable(_) => Decision::Allow,
                 });
                 entry.reason = e.to_string();

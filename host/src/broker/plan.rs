@@ -110,9 +110,7 @@ impl FieldPlan {
                             )));
                         }
                         if !declared.contains(path) {
-                            return Err(CallError::Denied(format!(
-                                "{path} {NOT_DECLARED_READ}"
-                            )));
+                            return Err(CallError::Denied(format!("{path} {NOT_DECLARED_READ}")));
                         }
                     }
                     fields.iter().cloned().collect()
@@ -126,14 +124,6 @@ impl FieldPlan {
                 }
                 Ok(plan)
             }
-        }
-    }
-
-    /// A report that starts with the plan's known withheld fields.
-    pub fn base_report(&self) -> Report {
-        Report {
-            withheld: self.withheld.clone(),
-            ..Default::default()
         }
     }
 

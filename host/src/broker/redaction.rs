@@ -10,8 +10,11 @@ use std::collections::BTreeMap;
 pub trait Redaction: Send + Sync {
     /// Returns the masked text and counts by data class, or `None` when nothing in
     /// `text` needs masking for this installation.
-    fn redact(&self, installation: &Installation, text: &str)
-    -> Option<(String, BTreeMap<String, u32>)>;
+    fn redact(
+        &self,
+        installation: &Installation,
+        text: &str,
+    ) -> Option<(String, BTreeMap<String, u32>)>;
 }
 
 /// A redaction step that changes nothing.
@@ -46,7 +49,12 @@ pub(super) fn redact_record(
     }
 }
 
-fn redact_value(redaction: &dyn Redaction, inst: &Installation, value: &mut Value, report: &mut Report) {
+fn redact_value(
+    redaction: &dyn Redaction,
+    inst: &Installation,
+    value: &mut Value,
+    report: &mut Report,
+) {
     match value {
         Value::String(text) => {
             if let Some((masked, counts)) = redaction.redact(inst, text) {

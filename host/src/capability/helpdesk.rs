@@ -65,18 +65,23 @@ impl Capability for GetRecord {
 
     fn describe(&self, r: &GetRequest) -> Result<CallSpec, CallError> {
         check_id(r.kind.path_prefix(), &r.id)?;
-        Ok(CallSpec {
-            call: call_name(r.kind),
-            resource: r.id.clone(),
-            need: Need::Read {
+        Ok(CallSpec::new(
+            call_name(r.kind),
+            r.id.clone(),
+            Need::Read {
                 kind: r.kind,
                 fields: r.fields.clone(),
                 filter: None,
             },
-        })
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, r: GetRequest, _: &FieldPlan) -> Result<KindRecord, CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        r: GetRequest,
+        _: &FieldPlan,
+    ) -> Result<KindRecord, CallError> {
         Ok(KindRecord {
             kind: r.kind,
             record: load(ctx, r.kind, &r.id)?,
@@ -94,18 +99,23 @@ impl Capability for PrefetchTicket {
 
     fn describe(&self, id: &String) -> Result<CallSpec, CallError> {
         check_id("ticket", id)?;
-        Ok(CallSpec {
-            call: "event.prefetch-ticket",
-            resource: id.clone(),
-            need: Need::Read {
+        Ok(CallSpec::new(
+            "event.prefetch-ticket",
+            id.clone(),
+            Need::Read {
                 kind: Kind::Ticket,
                 fields: Vec::new(),
                 filter: None,
             },
-        })
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, id: String, _: &FieldPlan) -> Result<KindRecord, CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        id: String,
+        _: &FieldPlan,
+    ) -> Result<KindRecord, CallError> {
         Ok(KindRecord {
             kind: Kind::Ticket,
             record: load(ctx, Kind::Ticket, &id)?,
@@ -132,18 +142,23 @@ impl Capability for ListComments {
 
     fn describe(&self, r: &ListCommentsRequest) -> Result<CallSpec, CallError> {
         check_id("ticket", &r.ticket_id)?;
-        Ok(CallSpec {
-            call: "helpdesk.list-comments",
-            resource: r.ticket_id.clone(),
-            need: Need::Read {
+        Ok(CallSpec::new(
+            "helpdesk.list-comments",
+            r.ticket_id.clone(),
+            Need::Read {
                 kind: Kind::Comment,
                 fields: r.fields.clone(),
                 filter: None,
             },
-        })
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, r: ListCommentsRequest, _: &FieldPlan) -> Result<Vec<KindRecord>, CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        r: ListCommentsRequest,
+        _: &FieldPlan,
+    ) -> Result<Vec<KindRecord>, CallError> {
         let records = ctx
             .store
             .comments(&r.ticket_id, r.limit.min(MAX_PAGE))
@@ -182,20 +197,27 @@ impl Capability for SearchTickets {
             TicketQuery::Status(v) => ("ticket.status", v),
         };
         if value.is_empty() || value.len() > 128 {
-            return Err(CallError::Invalid("search value must be 1-128 bytes".into()));
+            return Err(CallError::Invalid(
+                "search value must be 1-128 bytes".into(),
+            ));
         }
-        Ok(CallSpec {
-            call: "helpdesk.search-tickets",
-            resource: format!("{filter}"),
-            need: Need::Read {
+        Ok(CallSpec::new(
+            "helpdesk.search-tickets",
+            filter,
+            Need::Read {
                 kind: Kind::Ticket,
                 fields: r.fields.clone(),
                 filter: Some(filter.to_string()),
             },
-        })
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, r: SearchRequest, _: &FieldPlan) -> Result<Vec<KindRecord>, CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        r: SearchRequest,
+        _: &FieldPlan,
+    ) -> Result<Vec<KindRecord>, CallError> {
         let records = ctx
             .store
             .search_tickets(&r.query, r.limit.min(MAX_PAGE))
@@ -239,9 +261,9 @@ pub struct WriteRequest {
 fn valid_tag(tag: &str) -> bool {
     !tag.is_empty()
         && tag.len() <= 64
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b':'))
+        && tag.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b':')
+        })
 }
 
 impl Capability for WriteTicket {
@@ -270,7 +292,10 @@ impl Capability for WriteTicket {
                         "a note must be 1-{MAX_NOTE_BYTES} bytes"
                     )));
                 }
-                ("helpdesk.add-internal-note", "ticket.internal_notes".to_string())
+                (
+                    "helpdesk.add-internal-note",
+                    "ticket.internal_notes".to_string(),
+                )
             }
             TicketWrite::SetCustomField { name, value } => {
                 if !catalog::valid_custom_name(name) {
@@ -283,17 +308,25 @@ impl Capability for WriteTicket {
                         "a custom field value is at most {MAX_CUSTOM_VALUE_BYTES} bytes"
                     )));
                 }
-                ("helpdesk.set-custom-field", format!("{}{name}", catalog::CUSTOM_FIELD_PREFIX))
+                (
+                    "helpdesk.set-custom-field",
+                    format!("{}{name}", catalog::CUSTOM_FIELD_PREFIX),
+                )
             }
         };
-        Ok(CallSpec {
+        Ok(CallSpec::new(
             call,
-            resource: r.ticket_id.clone(),
-            need: Need::Write { field },
-        })
+            r.ticket_id.clone(),
+            Need::Write { field },
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, r: WriteRequest, _: &FieldPlan) -> Result<(), CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        r: WriteRequest,
+        _: &FieldPlan,
+    ) -> Result<(), CallError> {
         let mut ticket = load(ctx, Kind::Ticket, &r.ticket_id)?;
         let now = now_rfc3339();
         let mut records = Vec::new();
@@ -320,7 +353,9 @@ impl Capability for WriteTicket {
                     "public": false,
                     "created_at": now,
                 });
-                let Value::Object(note) = note else { unreachable!() };
+                let Value::Object(note) = note else {
+                    unreachable!()
+                };
                 records.push((Kind::Comment, id, note));
             }
             TicketWrite::SetCustomField { name, value } => {

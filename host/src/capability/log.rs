@@ -1,6 +1,8 @@
 //! Plugin logging: leveled lines into the host's structured log, redacted first.
 
-use crate::broker::{Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Redaction, Report};
+use crate::broker::{
+    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Redaction, Report,
+};
 use crate::installation::Installation;
 
 /// The longest log line kept, in bytes; longer lines are cut.
@@ -68,17 +70,22 @@ impl Capability for Log {
     type Output = LogLine;
 
     fn describe(&self, line: &LogLine) -> Result<CallSpec, CallError> {
-        Ok(CallSpec {
-            call: match line.level {
+        Ok(CallSpec::new(
+            match line.level {
                 Level::Panic => "log.report-panic",
                 _ => "log.write",
             },
-            resource: line.level.as_str().to_string(),
-            need: crate::broker::Need::Nothing,
-        })
+            line.level.as_str().to_string(),
+            crate::broker::Need::Nothing,
+        ))
     }
 
-    fn perform(&self, _: &CallContext<'_>, mut line: LogLine, _: &FieldPlan) -> Result<LogLine, CallError> {
+    fn perform(
+        &self,
+        _: &CallContext<'_>,
+        mut line: LogLine,
+        _: &FieldPlan,
+    ) -> Result<LogLine, CallError> {
         if line.message.len() > MAX_LINE_BYTES {
             let cut = line.message.floor_char_boundary(MAX_LINE_BYTES);
             line.message.truncate(cut);

@@ -15,17 +15,22 @@ impl Capability for Settings {
         if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
             return Err(CallError::Invalid("a settings key is 1-128 bytes".into()));
         }
-        Ok(CallSpec {
-            call: match key {
+        Ok(CallSpec::new(
+            match key {
                 Some(_) => "settings.get",
                 None => "settings.all",
             },
-            resource: key.clone().unwrap_or_default(),
-            need: Need::Nothing,
-        })
+            key.clone().unwrap_or_default(),
+            Need::Nothing,
+        ))
     }
 
-    fn perform(&self, ctx: &CallContext<'_>, key: Option<String>, _: &FieldPlan) -> Result<Option<String>, CallError> {
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        key: Option<String>,
+        _: &FieldPlan,
+    ) -> Result<Option<String>, CallError> {
         let settings = &ctx.installation.settings;
         Ok(match key {
             Some(key) => settings.get(&key).map(|v| v.to_string()),

@@ -25,7 +25,12 @@ impl ArtifactCache {
     }
 
     /// The component, from cache when possible; compiled and cached otherwise.
-    pub fn component(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> anyhow::Result<Component> {
+    pub fn component(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<Component> {
         let name = format!("{sha256}-{}.cwasm", self.engine_key);
         if let Ok(artifact) = self.dir.read(&name) {
             // SAFETY: the cache folder is inside the data directory, which only this

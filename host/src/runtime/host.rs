@@ -24,15 +24,28 @@ pub struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.exceeded = true;
-            return Err(wasmtime::Error::msg(format!("memory cap of {} bytes reached", self.cap)));
+            return Err(wasmtime::Error::msg(format!(
+                "memory cap of {} bytes reached",
+                self.cap
+            )));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -102,7 +115,9 @@ impl HostState {
         let ticket = match self.declares(Kind::Ticket) {
             true => match self.invocation.call(&PrefetchTicket, ticket_id.clone()) {
                 Ok(t) => convert::ticket(&t.record),
-                Err(CallError::NotFound(_) | CallError::Denied(_)) => convert::bare_ticket(&ticket_id),
+                Err(CallError::NotFound(_) | CallError::Denied(_)) => {
+                    convert::bare_ticket(&ticket_id)
+                }
                 Err(e) => anyhow::bail!("cannot pre-fetch the event's ticket: {e}"),
             },
             false => convert::bare_ticket(&ticket_id),
@@ -146,7 +161,12 @@ impl HostState {
         })
     }
 
-    fn get(&mut self, kind: Kind, id: String, fields: Vec<String>) -> Result<crate::model::Record, types::Error> {
+    fn get(
+        &mut self,
+        kind: Kind,
+        id: String,
+        fields: Vec<String>,
+    ) -> Result<crate::model::Record, types::Error> {
         self.invocation
             .call(&GetRecord, GetRequest { kind, id, fields })
             .map(|r| r.record)
@@ -185,33 +205,62 @@ impl types::Host for HostState {}
 
 impl helpdesk::Host for HostState {
     fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<Ticket, types::Error> {
-        self.get(Kind::Ticket, id, fields).map(|r| convert::ticket(&r))
+        self.get(Kind::Ticket, id, fields)
+            .map(|r| convert::ticket(&r))
     }
 
     fn get_user(&mut self, id: String, fields: Vec<String>) -> Result<User, types::Error> {
         self.get(Kind::User, id, fields).map(|r| convert::user(&r))
     }
 
-    fn get_organization(&mut self, id: String, fields: Vec<String>) -> Result<Organization, types::Error> {
+    fn get_organization(
+        &mut self,
+        id: String,
+        fields: Vec<String>,
+    ) -> Result<Organization, types::Error> {
         self.get(Kind::Organization, id, fields)
             .map(|r| convert::organization(&r))
     }
 
-    fn list_comments(&mut self, ticket_id: String, fields: Vec<String>, limit: u32) -> Result<Vec<Comment>, types::Error> {
+    fn list_comments(
+        &mut self,
+        ticket_id: String,
+        fields: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<Comment>, types::Error> {
         self.invocation
-            .call(&ListComments, ListCommentsRequest { ticket_id, fields, limit })
+            .call(
+                &ListComments,
+                ListCommentsRequest {
+                    ticket_id,
+                    fields,
+                    limit,
+                },
+            )
             .map(|rs| rs.iter().map(|r| convert::comment(&r.record)).collect())
             .map_err(convert::error)
     }
 
-    fn search_tickets(&mut self, query: TicketQuery, fields: Vec<String>, limit: u32) -> Result<Vec<Ticket>, types::Error> {
+    fn search_tickets(
+        &mut self,
+        query: TicketQuery,
+        fields: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, types::Error> {
         let query = match query {
             TicketQuery::Requester(v) => StoreQuery::Requester(v),
             TicketQuery::Tag(v) => StoreQuery::Tag(v),
             TicketQuery::Status(v) => StoreQuery::Status(v),
         };
         self.invocation
-            .call(&SearchTickets, SearchRequest { query, fields, limit })
+            .call(
+                &SearchTickets,
+                SearchRequest {
+                    query,
+                    fields,
+                    limit,
+                },
+            )
             .map(|rs| rs.iter().map(|r| convert::ticket(&r.record)).collect())
             .map_err(convert::error)
     }
@@ -224,7 +273,12 @@ impl helpdesk::Host for HostState {
         self.write(ticket_id, TicketWrite::AddInternalNote(body))
     }
 
-    fn set_custom_field(&mut self, ticket_id: String, name: String, value: String) -> Result<(), types::Error> {
+    fn set_custom_field(
+        &mut self,
+        ticket_id: String,
+        name: String,
+        value: String,
+    ) -> Result<(), types::Error> {
         self.write(ticket_id, TicketWrite::SetCustomField { name, value })
     }
 }

@@ -180,7 +180,10 @@ pub struct Runtime {
 
 impl Runtime {
     /// Creates the runtime. `cache_dir`, when given, keeps compiled artifacts on disk.
-    pub fn new(limits: RuntimeLimits, cache_dir: Option<cap_std::fs::Dir>) -> anyhow::Result<Runtime> {
+    pub fn new(
+        limits: RuntimeLimits,
+        cache_dir: Option<cap_std::fs::Dir>,
+    ) -> anyhow::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::default();
         let n = limits.max_concurrent_instances;
         pool.total_component_instances(n)
@@ -197,7 +200,9 @@ impl Runtime {
             .epoch_interruption(true)
             .max_wasm_stack(1 << 20)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot create the wasmtime engine")?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot create the wasmtime engine")?;
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
@@ -236,13 +241,21 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .context("cannot link the component against Airlock's world")?;
-        let pre = PluginPre::new(pre).map_err(anyhow::Error::from).context("the component does not match Airlock's world")?;
+        let pre = PluginPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("the component does not match Airlock's world")?;
         Ok(LoadedPlugin { pre, sha256 })
     }
 
     /// Runs one event in a fresh instance under the manifest's limits (capped by the
     /// admin's), and returns what happened. Never panics on guest misbehaviour.
-    pub fn invoke(&self, plugin: &LoadedPlugin, manifest: &Manifest, invocation: Invocation, event: &EventInput) -> InvocationResult {
+    pub fn invoke(
+        &self,
+        plugin: &LoadedPlugin,
+        manifest: &Manifest,
+        invocation: Invocation,
+        event: &EventInput,
+    ) -> InvocationResult {
         let started = Instant::now();
         let timeout_ms = manifest.timeout_ms().min(self.limits.max_timeout_ms);
         let memory_bytes = (manifest.memory_mib().min(self.limits.max_memory_mib) as usize) << 20;
@@ -291,9 +304,14 @@ impl Runtime {
         };
         let (decision, reason) = match &result.outcome {
             Ok(_) => (crate::audit::Decision::Allow, "ok".to_string()),
-            Err(f) => (crate::audit::Decision::Deny, format!("{}: {}", f.kind.as_str(), f.message)),
+            Err(f) => (
+                crate::audit::Decision::Deny,
+                format!("{}: {}", f.kind.as_str(), f.message),
+            ),
         };
-        result.invocation.record_outcome("handler.handle", decision, &reason);
+        result
+            .invocation
+            .record_outcome("handler.handle", decision, &reason);
         result
     }
 }
@@ -301,17 +319,28 @@ impl Runtime {
 fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Failure {
     let fail = |kind, message: String| Failure { kind, message };
     if let Some(message) = state.panic_message() {
-        return fail(FailureKind::Panic, format!("the plugin panicked: {message}"));
+        return fail(
+            FailureKind::Panic,
+            format!("the plugin panicked: {message}"),
+        );
     }
     if state.memory_exceeded() {
         return fail(
             FailureKind::Memory,
-            format!("the plugin tried to grow memory past its cap of {} MiB", state.memory_cap() >> 20),
+            format!(
+                "the plugin tried to grow memory past its cap of {} MiB",
+                state.memory_cap() >> 20
+            ),
         );
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => fail(FailureKind::Timeout, format!("the plugin ran past its {timeout_ms} ms deadline")),
-        Some(Trap::StackOverflow) => fail(FailureKind::Stack, "the plugin overflowed its stack".into()),
+        Some(Trap::Interrupt) => fail(
+            FailureKind::Timeout,
+            format!("the plugin ran past its {timeout_ms} ms deadline"),
+        ),
+        Some(Trap::StackOverflow) => {
+            fail(FailureKind::Stack, "the plugin overflowed its stack".into())
+        }
         Some(Trap::MemoryOutOfBounds) if deep_recursion(error) => fail(
             FailureKind::Stack,
             "the plugin overflowed its stack (its shadow stack in linear memory)".into(),
@@ -330,10 +359,10 @@ fn deep_recursion(error: &wasmtime::Error) -> bool {
     };
     let frames = trace.frames();
     frames.len() >= 16
-        && frames
-            .iter()
-            .skip(1)
-            .all(|f| f.func_index() == frames[1].func_index() && f.module().name() == frames[1].module().name())
+        && frames.iter().skip(1).all(|f| {
+            f.func_index() == frames[1].func_index()
+                && f.module().name() == frames[1].module().name()
+        })
 }
 
 fn check_world(engine: &Engine, component: &Component) -> anyhow::Result<()> {
@@ -346,16 +375,22 @@ fn check_world(engine: &Engine, component: &Component) -> anyhow::Result<()> {
     if !foreign.is_empty() {
         bail!(
             "the component imports {} outside Airlock's world: {}. Plugins may import only {}; build it against wit/airlock.wit with the Airlock SDK",
-            if foreign.len() == 1 { "an interface" } else { "interfaces" },
+            if foreign.len() == 1 {
+                "an interface"
+            } else {
+                "interfaces"
+            },
             foreign.join(", "),
             ALLOWED_IMPORTS.join(", ")
         );
     }
-    let exports_handler = ty
-        .exports(engine)
-        .any(|(name, item)| name == HANDLER_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)));
+    let exports_handler = ty.exports(engine).any(|(name, item)| {
+        name == HANDLER_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_))
+    });
     if !exports_handler {
-        bail!("the component does not export {HANDLER_EXPORT}; plugins must export the handler (use airlock_sdk::export_plugin!)");
+        bail!(
+            "the component does not export {HANDLER_EXPORT}; plugins must export the handler (use airlock_sdk::export_plugin!)"
+        );
     }
     Ok(())
 }

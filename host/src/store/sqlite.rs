@@ -1,6 +1,8 @@
 //! The embedded SQLite store.
 
-use super::{AuditStore, HelpdeskStore, InstallationStore, StoreResult, TicketQuery, UnreadableRecord};
+use super::{
+    AuditStore, HelpdeskStore, InstallationStore, StoreResult, TicketQuery, UnreadableRecord,
+};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
 use crate::installation::Installation;
 use crate::model::{Kind, Record};
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS audit (
     decision TEXT NOT NULL,
     reason TEXT NOT NULL,
     redactions TEXT NOT NULL,
+    details TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
@@ -256,13 +259,17 @@ impl InstallationStore for SqliteStore {
     }
 }
 
-const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, prev_hash, hash";
+const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
 fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
-    fn json<T: serde::de::DeserializeOwned>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
+    fn json<T: serde::de::DeserializeOwned>(
+        row: &rusqlite::Row<'_>,
+        i: usize,
+    ) -> rusqlite::Result<T> {
         let text: String = row.get(i)?;
-        serde_json::from_str(&text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
     }
     let decision: String = row.get(11)?;
     Ok(AuditRecord {
@@ -285,9 +292,10 @@ fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
             },
             reason: row.get(12)?,
             redactions: json(row, 13)?,
+            details: json(row, 14)?,
         },
-        prev_hash: row.get(14)?,
-        hash: row.get(15)?,
+        prev_hash: row.get(15)?,
+        hash: row.get(16)?,
     })
 }
 
@@ -313,7 +321,7 @@ impl AuditStore for SqliteStore {
         let mut sealed = Vec::with_capacity(entries.len());
         {
             let sql = format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             );
             let mut stmt = tx.prepare_cached(&sql)?;
             for entry in entries {
@@ -336,6 +344,7 @@ impl AuditStore for SqliteStore {
                     e.decision.map_or("", Decision::as_str),
                     e.reason,
                     serde_json::to_string(&e.redactions)?,
+                    serde_json::to_string(&e.details)?,
                     r.prev_hash,
                     r.hash,
                 ])?;
@@ -378,7 +387,9 @@ impl AuditStore for SqliteStore {
 
     fn count_audit(&self) -> StoreResult<u64> {
         let inner = self.lock();
-        Ok(inner.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(inner
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     fn scan(

@@ -28,7 +28,9 @@ fn parse_rules(rules: Option<&Json>) -> Result<Vec<Rule>, Error> {
                 rule[name]
                     .as_str()
                     .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| Error::invalid(format!("rules[{i}].{name} must be a non-empty string")))
+                    .ok_or_else(|| {
+                        Error::invalid(format!("rules[{i}].{name} must be a non-empty string"))
+                    })
             };
             Ok(Rule {
                 keyword: field("keyword")?.to_lowercase(),
@@ -88,7 +90,10 @@ mod tests {
         );
         let tags = matching_tags(
             &rules,
-            &[Some("REFUND for my invoice"), Some("The app CRASHES on start")],
+            &[
+                Some("REFUND for my invoice"),
+                Some("The app CRASHES on start"),
+            ],
         );
         assert_eq!(tags, ["billing", "bug"]);
     }
@@ -103,8 +108,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_rules() {
-        for bad in [r#"{"keyword": "x"}"#, r#"[{"keyword": "x"}]"#, r#"[{"keyword": " ", "tag": "t"}]"#, r#"[1]"#] {
-            assert!(parse_rules(Some(&Json::parse(bad).unwrap())).is_err(), "{bad}");
+        for bad in [
+            r#"{"keyword": "x"}"#,
+            r#"[{"keyword": "x"}]"#,
+            r#"[{"keyword": " ", "tag": "t"}]"#,
+            r#"[1]"#,
+        ] {
+            assert!(
+                parse_rules(Some(&Json::parse(bad).unwrap())).is_err(),
+                "{bad}"
+            );
         }
     }
 }

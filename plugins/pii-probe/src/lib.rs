@@ -34,7 +34,9 @@ impl Plugin for PiiProbe {
         let skipped = || "skipped".to_owned();
 
         let notes = match ticket.requester_id.as_deref() {
-            Some(id) => classify(&helpdesk::get_user_with(id, &["requester.notes"]), |u| u.notes.is_some()),
+            Some(id) => classify(&helpdesk::get_user_with(id, &["requester.notes"]), |u| {
+                u.notes.is_some()
+            }),
             None => skipped(),
         };
         let description = classify(

@@ -43,7 +43,10 @@ fn organization_name(org_id: Option<&str>) -> Option<String> {
     match helpdesk::get_organization_with(org_id, &["organization.name"]) {
         Ok(org) => org.name,
         Err(e) => {
-            log::warn!("organization lookup failed ({}); escalating without its name", e.kind());
+            log::warn!(
+                "organization lookup failed ({}); escalating without its name",
+                e.kind()
+            );
             None
         }
     }
@@ -94,7 +97,10 @@ mod tests {
     #[test]
     fn domains_are_normalized() {
         let json = Json::parse(r#"["BigCorp.Example", " @vip.example "]"#).unwrap();
-        assert_eq!(vip_domains(Some(&json)).unwrap(), ["bigcorp.example", "vip.example"]);
+        assert_eq!(
+            vip_domains(Some(&json)).unwrap(),
+            ["bigcorp.example", "vip.example"]
+        );
         assert!(vip_domains(None).unwrap().is_empty());
         assert!(vip_domains(Some(&Json::parse(r#"[1]"#).unwrap())).is_err());
         assert!(vip_domains(Some(&Json::parse(r#""x""#).unwrap())).is_err());
@@ -102,16 +108,28 @@ mod tests {
 
     #[test]
     fn note_never_needs_the_email() {
-        assert_eq!(note(Some("Big Corp")), "VIP customer (Big Corp): escalated by vip-escalation");
-        assert_eq!(note(Some("  ")), "VIP customer: escalated by vip-escalation");
+        assert_eq!(
+            note(Some("Big Corp")),
+            "VIP customer (Big Corp): escalated by vip-escalation"
+        );
+        assert_eq!(
+            note(Some("  ")),
+            "VIP customer: escalated by vip-escalation"
+        );
         assert_eq!(note(None), "VIP customer: escalated by vip-escalation");
     }
 
     #[test]
     fn skips_without_host_calls() {
         let mut t = Ticket::new("1");
-        t.custom_fields.push(CustomField { name: FIELD.into(), value: VALUE.into() });
+        t.custom_fields.push(CustomField {
+            name: FIELD.into(),
+            value: VALUE.into(),
+        });
         assert_eq!(escalate(&t).unwrap().summary, "skipped: already escalated");
-        assert_eq!(escalate(&Ticket::new("2")).unwrap().summary, "not escalated: requester unknown");
+        assert_eq!(
+            escalate(&Ticket::new("2")).unwrap().summary,
+            "not escalated: requester unknown"
+        );
     }
 }

@@ -387,11 +387,41 @@ pub(super) fn dob(r: &mut Rng) -> (String, String) {
 /// A near-miss: text that must not produce any span.
 pub(super) fn near_miss(r: &mut Rng) -> String {
     match r.below(30) {
-        24 => format!("last digits {} {} {}", digits(r, 4), digits(r, 4), digits(r, 4)),
-        25 => format!("ISBN 978-{}-{}-{}-{}", r.below(10), digits(r, 2), digits(r, 6), r.below(10)),
-        26 => format!("USPS 9400 {} {} {} {} {}", digits(r, 4), digits(r, 4), digits(r, 4), digits(r, 4), digits(r, 2)),
-        27 => format!("invoice {}-{:06} dated {:02}/{:02}/20{}", 2020 + r.below(6), r.below(999_999), 1 + r.below(28), 1 + r.below(12), 10 + r.below(15)),
-        28 => format!("order {} placed, qty {} x {}", digits(r, 10), 1 + r.below(9), digits(r, 5)),
+        24 => format!(
+            "last digits {} {} {}",
+            digits(r, 4),
+            digits(r, 4),
+            digits(r, 4)
+        ),
+        25 => format!(
+            "ISBN 978-{}-{}-{}-{}",
+            r.below(10),
+            digits(r, 2),
+            digits(r, 6),
+            r.below(10)
+        ),
+        26 => format!(
+            "USPS 9400 {} {} {} {} {}",
+            digits(r, 4),
+            digits(r, 4),
+            digits(r, 4),
+            digits(r, 4),
+            digits(r, 2)
+        ),
+        27 => format!(
+            "invoice {}-{:06} dated {:02}/{:02}/20{}",
+            2020 + r.below(6),
+            r.below(999_999),
+            1 + r.below(28),
+            1 + r.below(12),
+            10 + r.below(15)
+        ),
+        28 => format!(
+            "order {} placed, qty {} x {}",
+            digits(r, 10),
+            1 + r.below(9),
+            digits(r, 5)
+        ),
         0 => format!("Order #{}", digits(r, 6)),
         1 => format!("ORD-{}-{}", 2020 + r.below(6), digits(r, 6)),
         2 => format!(

@@ -20,7 +20,9 @@ const ALLOWED_PREFIX: &str = "airlock:plugin/";
 const HANDLER_EXPORT: &str = "airlock:plugin/handler@0.1.0";
 
 fn usage() -> ExitCode {
-    eprintln!("usage: componentize <core.wasm> <out.wasm>\n       componentize --check <component.wasm>...");
+    eprintln!(
+        "usage: componentize <core.wasm> <out.wasm>\n       componentize --check <component.wasm>..."
+    );
     ExitCode::from(2)
 }
 
@@ -62,7 +64,9 @@ fn hint(module: &str) -> &'static str {
 fn componentize(core_path: &str, out_path: &str) -> Result<(), String> {
     let module = read(core_path)?;
     if Parser::is_component(&module) {
-        return Err(format!("{core_path} is already a component, expected a core module"));
+        return Err(format!(
+            "{core_path} is already a component, expected a core module"
+        ));
     }
     let mut foreign = Vec::new();
     for payload in Parser::new(0).parse_all(&module) {
@@ -136,15 +140,29 @@ fn inspect(bytes: &[u8]) -> Result<String, String> {
             _ => {}
         }
     }
-    let foreign: Vec<&String> = imports.iter().filter(|i| !i.starts_with(ALLOWED_PREFIX)).collect();
+    let foreign: Vec<&String> = imports
+        .iter()
+        .filter(|i| !i.starts_with(ALLOWED_PREFIX))
+        .collect();
     if !foreign.is_empty() {
         return Err(format!(
             "imports that are not Airlock's: {} (only {ALLOWED_PREFIX}* is allowed)",
-            foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            foreign
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if !exports.iter().any(|e| e == HANDLER_EXPORT) {
-        return Err(format!("does not export {HANDLER_EXPORT} (exports: {})", exports.join(", ")));
+        return Err(format!(
+            "does not export {HANDLER_EXPORT} (exports: {})",
+            exports.join(", ")
+        ));
     }
-    Ok(format!("imports [{}]; exports [{}]", imports.join(", "), exports.join(", ")))
+    Ok(format!(
+        "imports [{}]; exports [{}]",
+        imports.join(", "),
+        exports.join(", ")
+    ))
 }

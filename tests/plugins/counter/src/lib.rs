@@ -27,6 +27,9 @@ mod tests {
     fn counts_within_one_instance() {
         let a = Counter::handle(Event::TicketCreated(Ticket::new("1"))).unwrap();
         let b = Counter::handle(Event::TicketCreated(Ticket::new("1"))).unwrap();
-        assert_eq!((a.summary.as_str(), b.summary.as_str()), ("count=1", "count=2"));
+        assert_eq!(
+            (a.summary.as_str(), b.summary.as_str()),
+            ("count=1", "count=2")
+        );
     }
 }

@@ -19,7 +19,10 @@ impl Plugin for MemoryHog {
             }
             blocks.push(core::hint::black_box(block));
         }
-        Ok(Outcome::new(format!("allocated {} MiB", core::hint::black_box(&blocks).len())))
+        Ok(Outcome::new(format!(
+            "allocated {} MiB",
+            core::hint::black_box(&blocks).len()
+        )))
     }
 }
 
