@@ -9,7 +9,10 @@
 #                                         verify built components (only airlock:plugin/* imports)
 #
 # <name> is the `name` in the crate's plugin.toml. Output is byte-reproducible for a given
-# toolchain: paths of the checkout, of $CARGO_HOME and of the Rust sysroot are remapped.
+# toolchain: paths of the checkout, of $CARGO_HOME and of the Rust sysroot are remapped, and
+# the workspace is built through the fixed symlink /tmp/airlock-guest-src -> this checkout
+# (cargo hashes absolute paths of out-of-workspace path dependencies into symbols).
+# Guest artifacts go to plugins/target (shared by standalone crates, so std is built once).
 #
 # Toolchain: rustup's stable with the wasm32-unknown-unknown target if installed; otherwise
 # Debian's rustc-web/cargo-web/rust-web-src + lld-<LLVM major> (installed with apt-get
@@ -36,7 +39,7 @@ MODE=workspace
 CRATE_DIR=
 case "${1:-}" in
   "") ;;
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   --check) MODE=check; shift; [ $# -gt 0 ] || die "--check needs component files" ;;
   -*) die "unknown option $1 (see --help)" ;;
   *)

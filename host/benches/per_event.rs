@@ -142,6 +142,7 @@ fn bench(c: &mut Criterion) {
             Grants {
                 read: inst.manifest.data.read.clone(),
                 write: inst.manifest.data.write.clone(),
+                ..Default::default()
             },
         )
         .unwrap();

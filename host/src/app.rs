@@ -1,9 +1,11 @@
 //! The application: the data directory, store and runtime composed, with the
 //! operations both the CLI and the HTTP API use.
 
-use crate::audit::{AuditFilter, AuditRecord, ChainError, ChainVerifier};
+use crate::audit::{AuditFilter, AuditRecord};
 use crate::blobs::DataDir;
 use crate::broker::{Invocation, PassThrough, Redaction, Services};
+use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
+use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 use crate::installation::{Grants, Installation};
 use crate::manifest::Manifest;
 use crate::model::{Dataset, Kind};
@@ -38,6 +40,19 @@ pub struct Options {
     pub redaction: Arc<dyn Redaction>,
     /// How durable each audit commit is.
     pub durability: Durability,
+    /// Outbound HTTP settings (dev mode, limits, data-loss action).
+    pub egress: EgressConfig,
+    /// How outbound requests resolve host names (the system's resolver by default).
+    pub resolver: Arc<dyn Resolve>,
+    /// The master key for secret settings; `None` reads `AIRLOCK_MASTER_KEY` or
+    /// `<data-dir>/master.key` (generated on first use).
+    pub master_key: Option<[u8; 32]>,
+    /// Alert thresholds and the alert webhook (`[alerts]` in the config file).
+    pub alerts: crate::monitor::AlertConfig,
+    /// A token that may read `GET /metrics` (the admin token always may).
+    pub metrics_token: Option<String>,
+    /// Sign a checkpoint after this many new audit records.
+    pub checkpoint_every: u64,
 }
 
 impl Default for Options {
@@ -46,6 +61,12 @@ impl Default for Options {
             limits: RuntimeLimits::default(),
             redaction: Arc::new(PassThrough),
             durability: Durability::Full,
+            egress: EgressConfig::default(),
+            resolver: Arc::new(SystemResolver),
+            master_key: None,
+            alerts: crate::monitor::AlertConfig::default(),
+            metrics_token: None,
+            checkpoint_every: 100,
         }
     }
 }
@@ -57,6 +78,11 @@ pub struct Airlock {
     runtime: Runtime,
     services: Services,
     loaded: Mutex<HashMap<String, LoadedPlugin>>,
+    monitor: crate::monitor::Monitor,
+    metrics_token: Option<String>,
+    signer: crate::checkpoint::Signer25519,
+    checkpoint_every: u64,
+    last_checkpoint: std::sync::atomic::AtomicU64,
 }
 
 impl Airlock {
@@ -79,9 +105,17 @@ impl Airlock {
             options.durability,
         )?);
         let runtime = Runtime::new(options.limits, Some(data.cache_dir()?))?;
+        let signer = crate::checkpoint::Signer25519::load_or_create(&data)?;
+        let last_checkpoint = store.checkpoints()?.last().map_or(0, |c| c.size);
+        let monitor = crate::monitor::Monitor::new(store.clone(), options.alerts);
+        let key = match options.master_key {
+            Some(key) => MasterKey::fixed(key),
+            None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
+        };
         let services = Services {
             store: store.clone(),
             redaction: options.redaction,
+            egress: Arc::new(Egress::new(options.egress, options.resolver, key)),
         };
         Ok(Airlock {
             data,
@@ -89,6 +123,11 @@ impl Airlock {
             runtime,
             services,
             loaded: Mutex::new(HashMap::new()),
+            monitor,
+            metrics_token: options.metrics_token,
+            signer,
+            checkpoint_every: options.checkpoint_every.max(1),
+            last_checkpoint: last_checkpoint.into(),
         })
     }
 
@@ -105,6 +144,16 @@ impl Airlock {
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The activity monitor: counters, alerts, exports and reviews.
+    pub fn monitor(&self) -> &crate::monitor::Monitor {
+        &self.monitor
+    }
+
+    /// The token that may read `GET /metrics` besides the admin token, if configured.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref()
     }
 
     /// The services invocations use.
@@ -143,12 +192,12 @@ impl Airlock {
                 existing.component_sha256 = sha.clone();
                 existing.installed_at = now;
                 existing.retain_declared_grants();
-                if existing
-                    .manifest
-                    .validate_settings(&existing.settings)
+                if self
+                    .validate_with_secrets(&existing, &existing.settings)
                     .is_err()
                 {
                     existing.settings = serde_json::json!({});
+                    existing.secrets.clear();
                 }
                 existing
             }
@@ -189,14 +238,66 @@ impl Airlock {
     }
 
     /// Replaces an installation's settings after validating them against its schema.
+    ///
+    /// Secret settings (`writeOnly = true` in the schema) are sealed with the master key
+    /// and kept apart from the plain settings, so neither the API nor the plugin can read
+    /// them back. A secret left out keeps its current value; `null` removes it.
     pub fn set_settings(&self, id: &str, settings: serde_json::Value) -> AppResult<Installation> {
         let mut inst = self.installation(id)?;
-        inst.manifest
-            .validate_settings(&settings)
+        let secret_names = inst.manifest.secret_settings();
+        let mut plain = settings;
+        let mut secrets = inst.secrets.clone();
+        if let Some(map) = plain.as_object_mut() {
+            for name in &secret_names {
+                match map.remove(name) {
+                    Some(serde_json::Value::Null) => {
+                        secrets.remove(name);
+                    }
+                    Some(serde_json::Value::String(value)) => {
+                        let sealed = self.services.egress.key().seal(&inst.id, name, &value)?;
+                        secrets.insert(name.clone(), sealed);
+                    }
+                    Some(_) => {
+                        return Err(AppError::Invalid(format!(
+                            "settings rejected: settings.{name} is a secret and must be a string"
+                        )));
+                    }
+                    None => {}
+                }
+            }
+        }
+        let candidate = Installation {
+            secrets,
+            ..inst.clone()
+        };
+        self.validate_with_secrets(&candidate, &plain)
             .map_err(|e| AppError::Invalid(format!("settings rejected: {e}")))?;
-        inst.settings = settings;
+        inst.settings = plain;
+        inst.secrets = candidate.secrets;
         self.store.put_installation(&inst)?;
         Ok(inst)
+    }
+
+    /// Validates plain settings together with the installation's secrets (opened only
+    /// for validation; errors name settings, never values).
+    fn validate_with_secrets(
+        &self,
+        inst: &Installation,
+        plain: &serde_json::Value,
+    ) -> Result<(), String> {
+        let mut merged = plain.clone();
+        if let Some(map) = merged.as_object_mut() {
+            for (name, sealed) in &inst.secrets {
+                let value = self
+                    .services
+                    .egress
+                    .key()
+                    .open(&inst.id, name, sealed)
+                    .map_err(|e| e.to_string())?;
+                map.insert(name.clone(), serde_json::Value::String(value));
+            }
+        }
+        inst.manifest.validate_settings(&merged)
     }
 
     /// Enables or disables an installation.
@@ -248,12 +349,61 @@ impl Airlock {
 
     /// Reads audit records.
     pub fn audit(&self, filter: &AuditFilter) -> AppResult<Vec<AuditRecord>> {
-        Ok(self.store.query(filter)?)
+        let mut filter = filter.clone();
+        crate::monitor::normalize_filter(&mut filter)?;
+        Ok(self.store.query(&filter)?)
     }
 
-    /// Recomputes the audit chain; returns how many records verified.
-    pub fn verify_audit(&self) -> anyhow::Result<Result<u64, ChainError>> {
-        verify_store(self.store.as_ref())
+    /// Checks the audit log's chain, Merkle tree and checkpoints.
+    pub fn verify_audit(
+        &self,
+        options: &crate::integrity::VerifyOptions,
+    ) -> anyhow::Result<Result<crate::integrity::Verified, crate::integrity::Tampered>> {
+        crate::integrity::verify(self.store.as_ref(), options)
+    }
+
+    /// The checkpoint signer (its public key is `airlock audit key`).
+    pub fn signer(&self) -> &crate::checkpoint::Signer25519 {
+        &self.signer
+    }
+
+    /// Signs and stores a checkpoint of the log as it is now.
+    pub fn checkpoint(&self) -> anyhow::Result<crate::checkpoint::Checkpoint> {
+        let cp = crate::integrity::checkpoint(self.store.as_ref(), &self.signer)?;
+        self.last_checkpoint
+            .fetch_max(cp.size, std::sync::atomic::Ordering::Relaxed);
+        Ok(cp)
+    }
+
+    /// Signs a checkpoint when enough records were appended since the last one.
+    pub fn checkpoint_if_due(&self) -> anyhow::Result<()> {
+        let (size, _, _) = self.store.merkle_head()?;
+        let last = self
+            .last_checkpoint
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if size >= last + self.checkpoint_every {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// The inclusion proof of one audit record.
+    pub fn inclusion_proof(&self, seq: u64) -> AppResult<crate::integrity::InclusionProof> {
+        crate::integrity::inclusion_proof(self.store.as_ref(), &self.signer, seq)?
+            .ok_or_else(|| AppError::NotFound(format!("no audit record {seq}")))
+    }
+
+    /// Deletes audit records older than `days`, keeping the log verifiable from a signed
+    /// checkpoint at the cut; the pruning is audited. Returns how many were deleted.
+    pub fn prune_audit(&self, days: u64) -> anyhow::Result<u64> {
+        let cut = time::OffsetDateTime::now_utc() - time::Duration::days(days as i64);
+        let fmt = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        let before = cut.format(&fmt)?;
+        let n = crate::integrity::prune_before(self.store.as_ref(), &self.signer, &before)?;
+        self.checkpoint()?;
+        Ok(n)
     }
 
     /// How many records of each kind the store holds.
@@ -264,24 +414,4 @@ impl Airlock {
         }
         Ok(out.into())
     }
-}
-
-/// Recomputes the audit chain of any store.
-pub fn verify_store(store: &dyn Store) -> anyhow::Result<Result<u64, ChainError>> {
-    let mut verifier = ChainVerifier::default();
-    let mut failure = None;
-    store.scan(&mut |record| {
-        if failure.is_none() {
-            let checked = match record {
-                Ok(record) => verifier.check(&record),
-                Err(bad) => Err(verifier.unreadable(bad.seq, bad.problem)),
-            };
-            failure = checked.err();
-        }
-        Ok(())
-    })?;
-    Ok(match failure {
-        Some(e) => Err(e),
-        None => Ok(verifier.count()),
-    })
 }

@@ -202,6 +202,14 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A verifier that resumes after record `seq` with chain hash `hash` (the last
+    /// record removed by retention).
+    pub fn resume(seq: u64, hash: String) -> ChainVerifier {
+        ChainVerifier {
+            last: Some((seq, hash)),
+        }
+    }
+
     /// Checks the next record against the chain so far.
     pub fn check(&mut self, r: &AuditRecord) -> Result<(), ChainError> {
         let (expected_seq, expected_prev) = match &self.last {
@@ -255,6 +263,18 @@ pub struct AuditFilter {
     pub installation: Option<String>,
     /// Only this resource id.
     pub resource: Option<String>,
+    /// Only this plugin (by name).
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// Only records naming this field path, returned or withheld.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Only allowed (`allow`) or denied (`deny`) calls.
+    #[serde(default)]
+    pub decision: Option<Decision>,
+    /// Only this call, e.g. `helpdesk.get-user` or `http.request`.
+    #[serde(default)]
+    pub call: Option<String>,
     /// Only records at or after this RFC 3339 time.
     pub since: Option<String>,
     /// Only records before this RFC 3339 time.

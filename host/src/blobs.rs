@@ -87,4 +87,23 @@ impl DataDir {
         self.root.write(name, text)?;
         Ok(())
     }
+
+    /// Writes a file only its owner may read (mode 0600): tokens and keys.
+    pub fn write_secret(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        use cap_std::fs::OpenOptions;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use cap_std::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = self
+            .root
+            .open_with(name, &options)
+            .with_context(|| format!("cannot create {name} in the data directory"))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        Ok(())
+    }
 }

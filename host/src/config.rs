@@ -24,6 +24,24 @@ pub struct Config {
     pub max_timeout_ms: Option<u64>,
     /// The largest memory cap a manifest may ask for, in MiB.
     pub max_memory_mib: Option<u64>,
+    /// Dev mode: plugins may send plain http to loopback addresses (also `serve --dev`).
+    pub dev_mode: Option<bool>,
+    /// The largest outbound request (URL, headers, body), in bytes.
+    pub egress_max_request_bytes: Option<usize>,
+    /// The largest outbound response body, in bytes.
+    pub egress_max_response_bytes: Option<usize>,
+    /// The deadline of one outbound request, in ms.
+    pub egress_timeout_ms: Option<u64>,
+    /// Outbound requests per installation per minute.
+    pub egress_rate_per_minute: Option<u32>,
+    /// Redirects followed at most (each to an approved destination).
+    pub egress_max_redirects: Option<u32>,
+    /// What to do with data a destination may not receive: `block` (default) or `mask`.
+    pub egress_dlp: Option<crate::egress::DlpAction>,
+    /// A token that may read `GET /metrics` besides the admin token (for a scraper).
+    pub metrics_token: Option<String>,
+    /// `[alerts]`: thresholds and the webhook (see [`crate::monitor::AlertConfig`]).
+    pub alerts: Option<crate::monitor::AlertConfig>,
 }
 
 impl Config {
@@ -44,6 +62,36 @@ impl Config {
             max_timeout_ms: self.max_timeout_ms.unwrap_or(d.max_timeout_ms),
             max_memory_mib: self.max_memory_mib.unwrap_or(d.max_memory_mib),
             ..d
+        }
+    }
+
+    /// The egress settings: these keys over the defaults.
+    pub fn egress(&self) -> crate::egress::EgressConfig {
+        let d = crate::egress::EgressConfig::default();
+        crate::egress::EgressConfig {
+            dev_mode: self.dev_mode.unwrap_or(d.dev_mode),
+            max_request_bytes: self.egress_max_request_bytes.unwrap_or(d.max_request_bytes),
+            max_response_bytes: self
+                .egress_max_response_bytes
+                .unwrap_or(d.max_response_bytes),
+            timeout: self
+                .egress_timeout_ms
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(d.timeout),
+            rate_per_minute: self.egress_rate_per_minute.unwrap_or(d.rate_per_minute),
+            max_redirects: self.egress_max_redirects.unwrap_or(d.max_redirects),
+            dlp: self.egress_dlp.unwrap_or(d.dlp),
+        }
+    }
+
+    /// Options to open the service with: limits and egress settings from this file.
+    pub fn options(&self) -> crate::app::Options {
+        crate::app::Options {
+            limits: self.limits(),
+            egress: self.egress(),
+            alerts: self.alerts.clone().unwrap_or_default(),
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            ..crate::app::Options::default()
         }
     }
 
@@ -70,15 +118,7 @@ impl Config {
             return Ok((saved.trim().to_string(), false));
         }
         let token = format!("alk_{}", hex::encode(rand::random::<[u8; 24]>()));
-        data.write_text(TOKEN_FILE, &token)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(
-                data.path().join(TOKEN_FILE),
-                std::fs::Permissions::from_mode(0o600),
-            );
-        }
+        data.write_secret(TOKEN_FILE, &token)?;
         Ok((token, true))
     }
 }

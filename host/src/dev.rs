@@ -65,6 +65,13 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
             .clone()
             .map(|v| v.into_iter().collect())
             .unwrap_or_else(|| declared.write.clone()),
+        // Every declared destination, as with fields.
+        egress: inst
+            .manifest
+            .egress
+            .iter()
+            .map(|r| r.destination.clone())
+            .collect(),
     };
     airlock.set_grants(&inst.id, grants)?;
     if let Some(path) = &opts.settings {

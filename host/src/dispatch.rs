@@ -108,6 +108,10 @@ impl Airlock {
         let installation = invocation.installation.id.clone();
         let invocation_id = invocation.id.clone();
         let records = invocation.finish()?;
+        self.observe(&records);
+        if let Err(e) = self.checkpoint_if_due() {
+            tracing::error!(error = %format!("{e:#}"), "cannot sign an audit checkpoint");
+        }
         let (status, summary, failure) = match outcome {
             Ok(summary) => ("ok", Some(summary), None),
             Err(f) => ("failed", None, Some(f)),

@@ -17,6 +17,10 @@ pub struct Grants {
     /// Field paths the installation may write.
     #[serde(default)]
     pub write: BTreeSet<String>,
+    /// `[[egress]]` destinations (`scheme://host[:port]`) the installation may send
+    /// outbound HTTP requests to.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub egress: BTreeSet<String>,
 }
 
 /// One installed plugin.
@@ -36,6 +40,19 @@ pub struct Installation {
     pub settings: serde_json::Value,
     /// When it was installed or last upgraded (RFC 3339).
     pub installed_at: String,
+    /// Secret settings (`writeOnly` in the settings schema), sealed with AES-256-GCM
+    /// under the master key, by name. Never returned by the API ([`Installation::public`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, String>,
+}
+
+/// An installation as the API and CLI show it: secret settings are listed by name only.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicInstallation {
+    #[serde(flatten)]
+    installation: Installation,
+    /// The names of the secret settings that are set.
+    secrets_set: Vec<String>,
 }
 
 impl Installation {
@@ -49,6 +66,17 @@ impl Installation {
             grants: Grants::default(),
             settings: serde_json::json!({}),
             installed_at: now,
+            secrets: Default::default(),
+        }
+    }
+
+    /// The installation without its sealed secrets, for the API and CLI.
+    pub fn public(self) -> PublicInstallation {
+        let mut installation = self;
+        let secrets = std::mem::take(&mut installation.secrets);
+        PublicInstallation {
+            installation,
+            secrets_set: secrets.into_keys().collect(),
         }
     }
 
@@ -85,6 +113,24 @@ impl Installation {
                 ));
             }
         }
+        let mut grants = grants;
+        let mut egress = BTreeSet::new();
+        for asked in &grants.egress {
+            let canonical = crate::egress::destination::canonical(asked)?;
+            if !self
+                .manifest
+                .egress
+                .iter()
+                .any(|r| r.destination == canonical)
+            {
+                return Err(format!(
+                    "cannot approve egress to {canonical}: plugin `{}` does not declare it in plugin.toml [[egress]]",
+                    self.manifest.name
+                ));
+            }
+            egress.insert(canonical);
+        }
+        grants.egress = egress;
         self.grants = grants;
         Ok(())
     }
@@ -94,6 +140,12 @@ impl Installation {
         let data = &self.manifest.data;
         self.grants.read.retain(|f| data.read.contains(f));
         self.grants.write.retain(|f| data.write.contains(f));
+        let egress = &self.manifest.egress;
+        self.grants
+            .egress
+            .retain(|d| egress.iter().any(|r| &r.destination == d));
+        let secrets = self.manifest.secret_settings();
+        self.secrets.retain(|name, _| secrets.contains(name));
     }
 
     /// True if the installation handles this event kind.

@@ -13,23 +13,31 @@
 //! - [`store`]: storage traits and the SQLite backend;
 //! - [`audit`]: the audit log's records, chain and verification;
 //! - [`broker`]: the pipeline; [`capability`]: what plugins can call through it;
+//! - [`egress`]: brokered outbound HTTP (destinations, secrets, data-loss checks);
 //! - [`runtime`]: the wasmtime sandbox;
+//! - [`monitor`]: activity counters, alerts, audit exports and access reviews;
 //! - [`service`]: the HTTP API; [`dispatch`]: events to installations.
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod audit;
+pub mod audit_cli;
 pub mod blobs;
 pub mod broker;
 pub mod capability;
 pub mod catalog;
+pub mod checkpoint;
 pub mod config;
 pub mod demo;
 pub mod dev;
 pub mod dispatch;
+pub mod egress;
 pub mod installation;
+pub mod integrity;
 pub mod manifest;
+pub mod merkle;
 pub mod model;
+pub mod monitor;
 pub mod runtime;
 pub mod scaffold;
 pub mod service;

@@ -36,6 +36,10 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, env = "AIRLOCK_LISTEN")]
         listen: Option<std::net::SocketAddr>,
+        /// Dev mode: plugins may send plain-http requests to loopback addresses (for local
+        /// test servers). Never use in production.
+        #[arg(long)]
+        dev: bool,
     },
     /// Import helpdesk data (organizations, users, tickets, comments) from a JSON file.
     Import { file: PathBuf },
@@ -51,6 +55,13 @@ enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// List alerts raised by the activity monitor.
+    Alerts(airlock_host::monitor::cli::AlertsArgs),
+    /// Print the activity counters in Prometheus text format.
+    Metrics,
+    /// Access review: unused grants and the data map.
+    #[command(subcommand)]
+    Review(airlock_host::monitor::cli::ReviewCommand),
     /// Run a plugin locally against fixture data and an event.
     Dev {
         /// The component (.wasm).
@@ -115,6 +126,10 @@ enum PluginCommand {
         /// Fields it may write (comma-separated).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         write: Vec<String>,
+        /// `[[egress]]` destinations it may send HTTP requests to (comma-separated
+        /// `scheme://host[:port]`).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        egress: Vec<String>,
     },
     /// Replace an installation's settings with a JSON object (or @file).
     Settings { id: String, json: String },
@@ -126,8 +141,24 @@ enum PluginCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 naming the first bad record.
-    Verify,
+    /// Stream matching records to stdout as CSV or JSON Lines.
+    Export(airlock_host::monitor::cli::ExportArgs),
+    /// Everything an installation read, wrote and sent out in a time window.
+    BlastRadius(airlock_host::monitor::cli::BlastRadiusArgs),
+    /// Check the hash chain, Merkle tree and signed checkpoints; exit 1 naming the first
+    /// bad record.
+    Verify(airlock_host::audit_cli::VerifyArgs),
+    /// Print the public key that signs checkpoints.
+    Key,
+    /// Sign a checkpoint now, or `export` them all.
+    Checkpoint(airlock_host::audit_cli::CheckpointArgs),
+    /// Print the inclusion proof of one record.
+    Proof {
+        /// The record's sequence number.
+        seq: u64,
+    },
+    /// Delete records past the retention period (verifiable from the cut's checkpoint).
+    Prune(airlock_host::audit_cli::PruneArgs),
     /// Print the last records as JSON lines.
     Tail {
         /// How many.
@@ -169,8 +200,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let open = || Airlock::open(&cli.data_dir, config.limits());
     match cli.command {
-        Command::Serve { listen } => {
-            let airlock = Arc::new(open()?);
+        Command::Serve { listen, dev } => {
+            let mut options = config.options();
+            options.egress.dev_mode |= dev;
+            if options.egress.dev_mode {
+                eprintln!("warning: dev mode: plugins may send plain http to loopback addresses");
+            }
+            let airlock = Arc::new(Airlock::open_with(&cli.data_dir, options)?);
+            airlock.warm_monitor().map_err(app_err)?;
             let (token, generated) = config.admin_token(airlock.data_dir())?;
             let listen = listen.unwrap_or(config.listen());
             if generated {
@@ -196,20 +233,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
         Command::Plugin(cmd) => plugin(open()?, cmd)?,
-        Command::Audit(AuditCommand::Verify) => {
-            return match open()?.verify_audit()? {
-                Ok(n) => {
-                    println!("audit log OK: {n} records verified");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!(
-                        "audit log TAMPERED: first bad record is seq {}: {e}",
-                        e.found_seq
-                    );
-                    Ok(ExitCode::from(1))
-                }
-            };
+        Command::Audit(AuditCommand::Export(args)) => {
+            airlock_host::monitor::cli::export(&open()?, args)?
+        }
+        Command::Audit(AuditCommand::BlastRadius(args)) => {
+            airlock_host::monitor::cli::blast_radius(&open()?, args)?
+        }
+        Command::Alerts(args) => airlock_host::monitor::cli::alerts(&open()?, args)?,
+        Command::Metrics => airlock_host::monitor::cli::metrics(&open()?)?,
+        Command::Review(cmd) => airlock_host::monitor::cli::review(&open()?, cmd)?,
+        Command::Audit(AuditCommand::Verify(args)) => {
+            return airlock_host::audit_cli::verify(&open()?, &args);
+        }
+        Command::Audit(AuditCommand::Key) => airlock_host::audit_cli::key(&open()?),
+        Command::Audit(AuditCommand::Checkpoint(args)) => {
+            airlock_host::audit_cli::checkpoint(&open()?, &args)?
+        }
+        Command::Audit(AuditCommand::Proof { seq }) => {
+            airlock_host::audit_cli::proof(&open()?, seq)?
+        }
+        Command::Audit(AuditCommand::Prune(args)) => {
+            airlock_host::audit_cli::prune(&open()?, &args)?
         }
         Command::Audit(AuditCommand::Tail {
             count,
@@ -302,26 +346,35 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 let grants = |s: &std::collections::BTreeSet<String>| {
                     s.iter().cloned().collect::<Vec<_>>().join(",")
                 };
+                // Secret settings are listed by name only, never their values.
                 println!(
-                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]",
+                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]\tegress=[{}]\tsecrets=[{}]",
                     i.id,
                     i.manifest.name,
                     i.manifest.version,
                     if i.enabled { "enabled" } else { "disabled" },
                     grants(&i.grants.read),
-                    grants(&i.grants.write)
+                    grants(&i.grants.write),
+                    grants(&i.grants.egress),
+                    i.secrets.keys().cloned().collect::<Vec<_>>().join(",")
                 );
             }
         }
-        PluginCommand::Grant { id, read, write } => {
+        PluginCommand::Grant {
+            id,
+            read,
+            write,
+            egress,
+        } => {
             let grants = Grants {
                 read: read.into_iter().filter(|s| !s.is_empty()).collect(),
                 write: write.into_iter().filter(|s| !s.is_empty()).collect(),
+                egress: egress.into_iter().filter(|s| !s.is_empty()).collect(),
             };
             let inst = airlock.set_grants(&id, grants).map_err(app_err)?;
             println!(
-                "granted `{}` read {:?} write {:?}",
-                inst.id, inst.grants.read, inst.grants.write
+                "granted `{}` read {:?} write {:?} egress {:?}",
+                inst.id, inst.grants.read, inst.grants.write, inst.grants.egress
             );
         }
         PluginCommand::Settings { id, json } => {

@@ -87,6 +87,9 @@ pub struct Manifest {
     /// The JSON Schema of its settings, if it takes any.
     #[serde(default)]
     pub settings: Option<serde_json::Value>,
+    /// `[[egress]]`: where it may send outbound HTTP requests, and what.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<crate::egress::EgressRule>,
 }
 
 /// Why a manifest was rejected: the file, the key and what is wrong.
@@ -171,7 +174,7 @@ impl Manifest {
             let key = pointer_to_key(error.instance_path.as_str());
             return Err(fail(&key, schema_message(&error)));
         }
-        let manifest: Manifest =
+        let mut manifest: Manifest =
             serde_json::from_value(json).map_err(|e| fail("", format!("{e}")))?;
 
         for (section, paths, readable) in [
@@ -205,12 +208,20 @@ impl Manifest {
         if let Some(schema) = &manifest.settings {
             check_settings_schema(schema).map_err(|message| fail("settings", message))?;
         }
+        crate::egress::rules::validate(&mut manifest.egress, manifest.settings.as_ref())
+            .map_err(|(key, message)| fail(&key, message))?;
         Ok(manifest)
     }
 
     /// The deadline the plugin asked for, or the default.
     pub fn timeout_ms(&self) -> u64 {
         self.limits.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
+    }
+
+    /// The names of its secret settings (`writeOnly = true` in `[settings]`): write-only
+    /// for admins, sealed at rest, never readable by the plugin.
+    pub fn secret_settings(&self) -> std::collections::BTreeSet<String> {
+        crate::egress::secret_settings(self.settings.as_ref())
     }
 
     /// The memory cap the plugin asked for, or the default.

@@ -5,18 +5,22 @@
 //! | GET | `/api/v1/health` | liveness (no token needed) |
 //! | GET | `/api/v1/plugins` | installations |
 //! | POST | `/api/v1/plugins` | install: `{"manifest": "<plugin.toml text>", "component_base64": "…", "id": optional}` |
-//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...]}` |
-//! | PUT | `/api/v1/plugins/{id}/settings` | the settings object |
+//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...], "egress": [...]}` |
+//! | PUT | `/api/v1/plugins/{id}/settings` | the settings object (secret settings are write-only) |
 //! | POST | `/api/v1/plugins/{id}/enable`, `/disable` | |
 //! | POST | `/api/v1/import` | a data set |
 //! | POST | `/api/v1/events` | a helpdesk event; answers after dispatch |
 //! | GET | `/api/v1/audit` | records; `installation`, `resource`, `since`, `until`, `after_seq`, `limit` |
-//! | GET | `/api/v1/audit/verify` | recompute the chain |
+//! | GET | `/api/v1/audit/verify` | check the chain, Merkle tree and checkpoints |
+//! | GET | `/api/v1/audit/proof/{seq}` | one record's inclusion proof, against a signed checkpoint |
+//! | GET | `/api/v1/audit/checkpoints` | the signed checkpoints and the public key |
+//! | GET | `/api/v1/audit/export`, `/audit/blast-radius`, `/alerts`, `/activity`, `/review/unused`, `/review/data-map` | monitoring: see [`crate::monitor::http`] |
+//! | GET | `/metrics` | Prometheus counters; admin or metrics token |
 
 use crate::app::{Airlock, AppError};
 use crate::audit::AuditFilter;
 use crate::dispatch::EventRequest;
-use crate::installation::{Grants, Installation};
+use crate::installation::{Grants, Installation, PublicInstallation};
 use crate::model::Dataset;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -129,10 +133,17 @@ pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
         .route("/events", post(post_event))
         .route("/audit", get(audit))
         .route("/audit/verify", get(verify))
+        .route("/audit/proof/{seq}", get(proof))
+        .route("/audit/checkpoints", get(checkpoints))
+        .merge(crate::monitor::http::api_routes(state.airlock.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let api = Router::new().route("/health", get(health)).merge(protected);
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::monitor::http::metrics_routes(
+            state.airlock.clone(),
+            token,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -145,8 +156,10 @@ async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     ))
 }
 
-async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<Installation>> {
-    Ok(Json(blocking(move || s.airlock.installations()).await?))
+async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<PublicInstallation>> {
+    // Secret settings are never returned: only their names.
+    let all = blocking(move || s.airlock.installations()).await?;
+    Ok(Json(all.into_iter().map(Installation::public).collect()))
 }
 
 #[derive(Deserialize)]
@@ -161,7 +174,7 @@ struct InstallRequest {
 async fn install_plugin(
     State(s): State<AppState>,
     Json(req): Json<InstallRequest>,
-) -> ApiResult<Installation> {
+) -> ApiResult<PublicInstallation> {
     let component = base64::engine::general_purpose::STANDARD
         .decode(req.component_base64.as_bytes())
         .map_err(|e| {
@@ -175,6 +188,7 @@ async fn install_plugin(
         blocking(move || {
             s.airlock
                 .install("plugin.toml", &req.manifest, &component, req.id.as_deref())
+                .map(Installation::public)
         })
         .await?,
     ))
@@ -184,9 +198,9 @@ async fn set_grants(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Json(grants): Json<Grants>,
-) -> ApiResult<Installation> {
+) -> ApiResult<PublicInstallation> {
     Ok(Json(
-        blocking(move || s.airlock.set_grants(&id, grants)).await?,
+        blocking(move || s.airlock.set_grants(&id, grants).map(Installation::public)).await?,
     ))
 }
 
@@ -194,21 +208,32 @@ async fn set_settings(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Json(settings): Json<serde_json::Value>,
-) -> ApiResult<Installation> {
+) -> ApiResult<PublicInstallation> {
     Ok(Json(
-        blocking(move || s.airlock.set_settings(&id, settings)).await?,
+        blocking(move || {
+            s.airlock
+                .set_settings(&id, settings)
+                .map(Installation::public)
+        })
+        .await?,
     ))
 }
 
-async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
+async fn enable(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<PublicInstallation> {
     Ok(Json(
-        blocking(move || s.airlock.set_enabled(&id, true)).await?,
+        blocking(move || s.airlock.set_enabled(&id, true).map(Installation::public)).await?,
     ))
 }
 
-async fn disable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Installation> {
+async fn disable(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<PublicInstallation> {
     Ok(Json(
-        blocking(move || s.airlock.set_enabled(&id, false)).await?,
+        blocking(move || s.airlock.set_enabled(&id, false).map(Installation::public)).await?,
     ))
 }
 
@@ -237,11 +262,32 @@ async fn audit(
 }
 
 async fn verify(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
-    let result = blocking(move || Ok(s.airlock.verify_audit()?)).await?;
+    let options = crate::integrity::VerifyOptions::default();
+    let result = blocking(move || Ok(s.airlock.verify_audit(&options)?)).await?;
     Ok(Json(match result {
-        Ok(n) => json!({"ok": true, "records": n}),
-        Err(e) => json!({"ok": false, "first_bad_seq": e.found_seq, "problem": e.to_string()}),
+        Ok(v) => {
+            json!({"ok": true, "records": v.records, "pruned": v.pruned, "checkpoints": v.checkpoints})
+        }
+        Err(t) => json!({"ok": false, "first_bad_seq": t.first_bad_seq, "problem": t.problem}),
     }))
+}
+
+async fn proof(
+    State(s): State<AppState>,
+    Path(seq): Path<u64>,
+) -> ApiResult<crate::integrity::InclusionProof> {
+    Ok(Json(
+        blocking(move || s.airlock.inclusion_proof(seq)).await?,
+    ))
+}
+
+async fn checkpoints(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
+    let (key, list) = blocking(move || {
+        let list = s.airlock.store().checkpoints()?;
+        Ok((s.airlock.signer().public_key_hex(), list))
+    })
+    .await?;
+    Ok(Json(json!({"public_key": key, "checkpoints": list})))
 }
 
 /// Serves the API until ctrl-c.

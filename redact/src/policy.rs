@@ -228,7 +228,18 @@ pub fn write_label(out: &mut String, class: &Class) {
             out.push_str("CUSTOM:");
             out.push_str(n);
         }
-        c => out.extend(c.tag().chars().map(|c| c.to_ascii_uppercase())),
+        c => out.push_str(match c {
+            Class::CreditCard => "CARD",
+            Class::UsSsn => "SSN",
+            Class::UkNino => "NINO",
+            Class::CaSin => "SIN",
+            Class::Iban => "IBAN",
+            Class::Email => "EMAIL",
+            Class::Phone => "PHONE",
+            Class::Secret => "SECRET",
+            Class::IpAddress => "IP",
+            _ => "DOB",
+        }),
     }
     out.push(']');
 }

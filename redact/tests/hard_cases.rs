@@ -148,6 +148,9 @@ fn credentials() {
         "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----",
     );
     none("password reset; Password: expired");
+    none(
+        "println!(\"Admin token:\");\n curl -H 'Authorization: Bearer {token}' password=${DB_PASS}",
+    );
 }
 
 #[test]
@@ -160,6 +163,7 @@ fn ip_addresses_and_versions() {
     );
     one("lo ::1", "ip_address", "::1");
     none("v1.2.3.4 version 1.2.3.4 build 10.0.0.1 256.1.1.1 10:30:45 std::vector");
+    none("see RFC 9162 §2.1.3.2 and section 4.1.2.3");
 }
 
 #[test]
@@ -257,4 +261,20 @@ fn config_from_toml_and_json() {
         })
         .is_err()
     );
+}
+
+#[test]
+fn redactor_is_send_sync_and_shareable() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Redactor>();
+    let r = std::sync::Arc::new(Redactor::default());
+    let h: Vec<_> = (0..2)
+        .map(|_| {
+            let r = r.clone();
+            std::thread::spawn(move || r.find_spans("SSN 123-45-6789").len())
+        })
+        .collect();
+    for t in h {
+        assert_eq!(t.join().unwrap(), 1);
+    }
 }

@@ -51,8 +51,9 @@
 //! * **No threads**: `std::thread::spawn` fails; there is exactly one thread.
 //! * **No environment**: `std::env::var` finds nothing; configuration comes from
 //!   [`settings`].
-//! * **No network**: there are no sockets. Brokered outbound HTTP will come as a separate
-//!   interface later.
+//! * **No network**: there are no sockets. Outbound HTTP goes through the host with
+//!   [`http::Request`], only to destinations declared in `plugin.toml` (`[[egress]]`) and
+//!   approved by the admin; secrets are referred to by placeholder and never readable.
 //! * **No randomness source** from the host, and **no state between events**: each event
 //!   runs in a fresh instance, so `static`s start over every time.
 //!
@@ -65,6 +66,7 @@
 
 mod error;
 pub mod helpdesk;
+pub mod http;
 mod json;
 pub mod log;
 mod panic;

@@ -4,8 +4,11 @@
 mod api;
 mod audit_tamper;
 mod cli;
+mod egress;
 mod examples;
 mod hostile;
 mod install;
+mod integrity;
+mod monitoring;
 mod pii_probe;
 mod support;

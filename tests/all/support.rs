@@ -60,6 +60,7 @@ impl TestHost {
         let grants = Grants {
             read: read.iter().map(|s| s.to_string()).collect(),
             write: write.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
         };
         self.airlock.set_grants(&inst.id, grants).unwrap()
     }
@@ -73,6 +74,7 @@ impl TestHost {
         let grants = Grants {
             read: inst.manifest.data.read.clone(),
             write: inst.manifest.data.write.clone(),
+            ..Default::default()
         };
         self.airlock.set_grants(&inst.id, grants).unwrap()
     }

@@ -171,6 +171,18 @@ pub trait Brokered {
         installation: &Installation,
         report: &mut Report,
     );
+    /// Lists the helpdesk field values the plugin will see (after projection and
+    /// redaction), so outbound requests can be checked for them ([`Invocation::seen`]).
+    fn seen(&self, _out: &mut Vec<Seen>) {}
+}
+
+/// A helpdesk field value handed to the plugin in this invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Its field path, e.g. `requester.email`.
+    pub path: String,
+    /// The value as the plugin got it.
+    pub value: String,
 }
 
 /// What projection and redaction did to one response.
@@ -218,6 +230,39 @@ impl Brokered for KindRecord {
     fn redact(&mut self, redaction: &dyn Redaction, inst: &Installation, report: &mut Report) {
         redaction::redact_record(redaction, inst, self.kind, &mut self.record, report);
     }
+
+    fn seen(&self, out: &mut Vec<Seen>) {
+        let prefix = self.kind.path_prefix();
+        let mut push = |path: String, value: &serde_json::Value| {
+            let mut strings = Vec::new();
+            match value {
+                serde_json::Value::String(s) => strings.push(s.clone()),
+                serde_json::Value::Array(items) => {
+                    strings.extend(items.iter().filter_map(|v| v.as_str().map(str::to_string)))
+                }
+                _ => {}
+            }
+            for value in strings {
+                out.push(Seen {
+                    path: path.clone(),
+                    value,
+                });
+            }
+        };
+        for (key, value) in &self.record {
+            if self.kind.identity_keys().contains(&key.as_str()) {
+                continue;
+            }
+            match (key.as_str(), value) {
+                ("custom_fields", serde_json::Value::Object(custom)) => {
+                    for (name, v) in custom {
+                        push(format!("{prefix}.custom_fields.{name}"), v);
+                    }
+                }
+                _ => push(format!("{prefix}.{key}"), value),
+            }
+        }
+    }
 }
 
 impl<T: Brokered> Brokered for Vec<T> {
@@ -232,6 +277,12 @@ impl<T: Brokered> Brokered for Vec<T> {
             item.redact(redaction, inst, report);
         }
     }
+
+    fn seen(&self, out: &mut Vec<Seen>) {
+        for item in self {
+            item.seen(out);
+        }
+    }
 }
 
 /// Shared services the broker uses.
@@ -241,6 +292,8 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     /// The redaction step.
     pub redaction: Arc<dyn Redaction>,
+    /// Outbound HTTP: destinations, secrets, data-loss checks, limits.
+    pub egress: Arc<crate::egress::Egress>,
 }
 
 /// One invocation of one installation: the broker's state for the calls it makes.
@@ -258,6 +311,7 @@ pub struct Invocation {
     services: Services,
     entries: Vec<AuditEntry>,
     calls: u32,
+    seen: Vec<Seen>,
 }
 
 impl Invocation {
@@ -270,6 +324,7 @@ impl Invocation {
             services,
             entries: Vec::new(),
             calls: 0,
+            seen: Vec::new(),
         }
     }
 
@@ -332,6 +387,7 @@ impl Invocation {
         if let Need::Write { field } = &spec.need {
             report.returned.insert(field.clone());
         }
+        output.seen(&mut self.seen);
         // 5. audit, 6. return
         self.record(spec.call, &spec.resource, &report, Ok(()));
         Ok(output)
@@ -395,6 +451,11 @@ impl Invocation {
             }
         }
         self.entries.push(entry);
+    }
+
+    /// The helpdesk field values handed to the plugin so far in this invocation.
+    pub fn seen(&self) -> &[Seen] {
+        &self.seen
     }
 
     /// The entries recorded so far (what `airlock dev` prints).

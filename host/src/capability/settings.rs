@@ -31,10 +31,19 @@ impl Capability for Settings {
         key: Option<String>,
         _: &FieldPlan,
     ) -> Result<Option<String>, CallError> {
+        // Secret settings are kept apart (sealed) when saved; drop any stray one too.
+        let secret = ctx.installation.manifest.secret_settings();
         let settings = &ctx.installation.settings;
         Ok(match key {
+            Some(key) if secret.contains(&key) => None,
             Some(key) => settings.get(&key).map(|v| v.to_string()),
-            None => Some(settings.to_string()),
+            None => {
+                let mut all = settings.clone();
+                if let Some(map) = all.as_object_mut() {
+                    map.retain(|k, _| !secret.contains(k));
+                }
+                Some(all.to_string())
+            }
         })
     }
 }

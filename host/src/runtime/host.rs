@@ -1,6 +1,6 @@
 //! The host side of each import: every call goes straight into the broker.
 
-use super::bindings::airlock::plugin::{helpdesk, log, settings, types};
+use super::bindings::airlock::plugin::{helpdesk, http, log, settings, types};
 use super::bindings::types::{Comment, Event, Organization, Ticket, TicketQuery, User};
 use super::{EventInput, convert};
 use crate::broker::{CallError, Invocation};
@@ -311,5 +311,25 @@ impl settings::Host for HostState {
             .ok()
             .flatten()
             .unwrap_or_else(|| "{}".into())
+    }
+}
+
+impl http::Host for HostState {
+    fn request(&mut self, req: http::HttpRequest) -> Result<http::HttpResponse, types::Error> {
+        let capability = crate::capability::http::Http::for_invocation(&self.invocation);
+        let request = crate::egress::OutboundRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
+        self.invocation
+            .call(&capability, request)
+            .map(|r| http::HttpResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            })
+            .map_err(convert::error)
     }
 }

@@ -34,6 +34,7 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
     "airlock:plugin/helpdesk@0.1.0",
     "airlock:plugin/log@0.1.0",
     "airlock:plugin/settings@0.1.0",
+    "airlock:plugin/http@0.1.0",
 ];
 /// The interface a plugin must export.
 pub const HANDLER_EXPORT: &str = "airlock:plugin/handler@0.1.0";

@@ -4,6 +4,8 @@
 //! PostgreSQL backend for several hosts can implement the same three.
 
 mod sqlite;
+mod sqlite_alerts;
+mod sqlite_audit;
 
 pub use sqlite::{Durability, SqliteStore};
 
@@ -51,12 +53,13 @@ pub trait InstallationStore: Send + Sync {
 
 /// The append-only audit log.
 pub trait AuditStore: Send + Sync {
-    /// Seals and appends entries atomically, in order; returns the sealed records.
+    /// Seals and appends entries atomically, in order, and returns once they are durable.
+    /// Concurrent callers are group-committed: one transaction and one sync for all.
     /// Sealing uses [`crate::audit::seal`] so every backend chains the same way.
     fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>>;
     /// Records matching a filter, in sequence order.
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
-    /// How many records the log holds.
+    /// How many records the log holds (pruned ones excluded).
     fn count_audit(&self) -> StoreResult<u64>;
     /// Visits every record in storage order, for verification. A row that cannot be
     /// decoded is visited as an [`UnreadableRecord`] rather than ending the scan.
@@ -64,6 +67,18 @@ pub trait AuditStore: Send + Sync {
         &self,
         visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
     ) -> StoreResult<()>;
+    /// The chain hashes of pruned records, by sequence number (the Merkle tree's leaves
+    /// before the first stored record).
+    fn pruned_hashes(&self) -> StoreResult<Vec<(u64, String)>>;
+    /// The Merkle tree over every record ever appended: (size, root, last chain hash).
+    fn merkle_head(&self) -> StoreResult<(u64, crate::merkle::Hash, String)>;
+    /// Stores a signed checkpoint.
+    fn put_checkpoint(&self, checkpoint: &crate::checkpoint::Checkpoint) -> StoreResult<()>;
+    /// Every stored checkpoint, by size.
+    fn checkpoints(&self) -> StoreResult<Vec<crate::checkpoint::Checkpoint>>;
+    /// Deletes records 1..=`seq`, keeping their chain hashes as Merkle leaves. Returns
+    /// how many records were deleted.
+    fn prune_through(&self, seq: u64) -> StoreResult<u64>;
 }
 
 /// An audit row that cannot be decoded: tampered with or corrupt.
@@ -73,6 +88,17 @@ pub struct UnreadableRecord {
     pub seq: Option<u64>,
     /// What could not be decoded.
     pub problem: String,
+}
+
+/// Alerts raised by the activity monitor ([`crate::monitor`]).
+pub trait AlertStore: Send + Sync {
+    /// Stores a new alert; returns its id (ids increase).
+    fn put_alert(&self, alert: &crate::monitor::Alert) -> StoreResult<u64>;
+    /// Alerts matching a query, oldest first.
+    fn alerts(&self, query: &crate::monitor::AlertQuery)
+    -> StoreResult<Vec<crate::monitor::Alert>>;
+    /// Records how delivery to the webhook went (`delivered`, `failed: …`).
+    fn set_alert_delivery(&self, id: u64, delivery: &str) -> StoreResult<()>;
 }
 
 /// Everything the service needs from storage.

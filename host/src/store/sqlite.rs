@@ -1,9 +1,6 @@
 //! The embedded SQLite store.
 
-use super::{
-    AuditStore, HelpdeskStore, InstallationStore, StoreResult, TicketQuery, UnreadableRecord,
-};
-use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
+use super::{HelpdeskStore, InstallationStore, StoreResult, TicketQuery};
 use crate::installation::Installation;
 use crate::model::{Kind, Record};
 use anyhow::Context;
@@ -58,6 +55,8 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_installation ON audit(installation, seq);
 CREATE INDEX IF NOT EXISTS audit_resource ON audit(resource, seq);
 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 "#;
 
 /// How hard SQLite works to make each commit durable.
@@ -69,15 +68,14 @@ pub enum Durability {
     Normal,
 }
 
-struct Inner {
-    conn: Connection,
-    /// The last audit record's (seq, hash), once read.
-    audit_head: Option<Option<(u64, String)>>,
+pub(super) struct Inner {
+    pub(super) conn: Connection,
 }
 
 /// Helpdesk data, installations and the audit log in one SQLite database (WAL mode).
 pub struct SqliteStore {
     inner: Mutex<Inner>,
+    pub(super) commit: super::sqlite_audit::GroupCommit,
 }
 
 impl SqliteStore {
@@ -108,15 +106,14 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
             .context("cannot create the database schema")?;
+        conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
         Ok(SqliteStore {
-            inner: Mutex::new(Inner {
-                conn,
-                audit_head: None,
-            }),
+            inner: Mutex::new(Inner { conn }),
+            commit: super::sqlite_audit::GroupCommit::default(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back on drop), so a poisoned lock is safe to reuse.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -256,157 +253,5 @@ impl InstallationStore for SqliteStore {
         let docs = stmt.query_map([], |r| r.get::<_, String>(0))?;
         docs.map(|d| serde_json::from_str(&d?).context("stored installation is corrupt"))
             .collect()
-    }
-}
-
-const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
-
-fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
-    fn json<T: serde::de::DeserializeOwned>(
-        row: &rusqlite::Row<'_>,
-        i: usize,
-    ) -> rusqlite::Result<T> {
-        let text: String = row.get(i)?;
-        serde_json::from_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-        })
-    }
-    let decision: String = row.get(11)?;
-    Ok(AuditRecord {
-        seq: row.get::<_, i64>(0)? as u64,
-        time: row.get(1)?,
-        entry: AuditEntry {
-            installation: row.get(2)?,
-            plugin: row.get(3)?,
-            version: row.get(4)?,
-            invocation: row.get(5)?,
-            event: row.get(6)?,
-            call: row.get(7)?,
-            resource: row.get(8)?,
-            fields_returned: json(row, 9)?,
-            fields_withheld: json(row, 10)?,
-            decision: match decision.as_str() {
-                "allow" => Some(Decision::Allow),
-                "deny" => Some(Decision::Deny),
-                _ => None,
-            },
-            reason: row.get(12)?,
-            redactions: json(row, 13)?,
-            details: json(row, 14)?,
-        },
-        prev_hash: row.get(15)?,
-        hash: row.get(16)?,
-    })
-}
-
-impl AuditStore for SqliteStore {
-    fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        let mut head = match inner.audit_head.clone() {
-            Some(head) => head,
-            None => inner
-                .conn
-                .query_row(
-                    "SELECT seq, hash FROM audit ORDER BY rowid DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
-                )
-                .optional()?,
-        };
-        let tx = inner.conn.transaction()?;
-        let mut sealed = Vec::with_capacity(entries.len());
-        {
-            let sql = format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-            );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for entry in entries {
-                let time = audit::now_rfc3339();
-                let prev = head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                let r = audit::seal(prev, time, entry);
-                let e = &r.entry;
-                stmt.execute(params![
-                    r.seq as i64,
-                    r.time,
-                    e.installation,
-                    e.plugin,
-                    e.version,
-                    e.invocation,
-                    e.event,
-                    e.call,
-                    e.resource,
-                    serde_json::to_string(&e.fields_returned)?,
-                    serde_json::to_string(&e.fields_withheld)?,
-                    e.decision.map_or("", Decision::as_str),
-                    e.reason,
-                    serde_json::to_string(&e.redactions)?,
-                    serde_json::to_string(&e.details)?,
-                    r.prev_hash,
-                    r.hash,
-                ])?;
-                head = Some((r.seq, r.hash.clone()));
-                sealed.push(r);
-            }
-        }
-        tx.commit()?;
-        inner.audit_head = Some(head);
-        Ok(sealed)
-    }
-
-    fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        let inner = self.lock();
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1");
-        let mut args: Vec<String> = Vec::new();
-        for (column, op, value) in [
-            ("installation", "=", &filter.installation),
-            ("resource", "=", &filter.resource),
-            ("time", ">=", &filter.since),
-            ("time", "<", &filter.until),
-        ] {
-            if let Some(value) = value {
-                args.push(value.clone());
-                sql.push_str(&format!(" AND {column} {op} ?{}", args.len() + 1));
-            }
-        }
-        let limit = filter.limit.unwrap_or(100).min(10_000);
-        sql.push_str(&format!(" ORDER BY seq LIMIT {limit}"));
-        let mut stmt = inner.conn.prepare(&sql)?;
-        let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::new();
-        let after = filter.after_seq.unwrap_or(0) as i64;
-        bound.push(&after);
-        for a in &args {
-            bound.push(a);
-        }
-        let rows = stmt.query_map(bound.as_slice(), audit_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    fn count_audit(&self) -> StoreResult<u64> {
-        let inner = self.lock();
-        Ok(inner
-            .conn
-            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
-    }
-
-    fn scan(
-        &self,
-        visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        let inner = self.lock();
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY rowid");
-        let mut stmt = inner.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let record = audit_from_row(row).map_err(|e| UnreadableRecord {
-                seq: row.get::<_, i64>(0).ok().map(|s| s as u64),
-                problem: format!("cannot decode the row: {e}"),
-            });
-            visit(record)?;
-        }
-        Ok(())
     }
 }

@@ -387,12 +387,10 @@ pub(super) fn dob(r: &mut Rng) -> (String, String) {
 /// A near-miss: text that must not produce any span.
 pub(super) fn near_miss(r: &mut Rng) -> String {
     match r.below(30) {
-        24 => format!(
-            "last digits {} {} {}",
-            digits(r, 4),
-            digits(r, 4),
-            digits(r, 4)
-        ),
+        24 => format!("last digits {}", {
+            let d = with_luhn(&digits(r, 11), false);
+            group(&d, &[4, 4, 4], " ")
+        }),
         25 => format!(
             "ISBN 978-{}-{}-{}-{}",
             r.below(10),
@@ -417,8 +415,9 @@ pub(super) fn near_miss(r: &mut Rng) -> String {
             10 + r.below(15)
         ),
         28 => format!(
-            "order {} placed, qty {} x {}",
-            digits(r, 10),
+            "order {}{} placed, qty {} x {}",
+            1 + r.below(9),
+            digits(r, 9),
             1 + r.below(9),
             digits(r, 5)
         ),

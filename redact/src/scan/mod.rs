@@ -45,6 +45,52 @@ const TABLE: [u8; 256] = {
     t
 };
 
+const F_WORD: u8 = 1;
+const F_SPECIAL: u8 = 2; // digit, uppercase letter or `_`
+
+const FLAGS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_lowercase() {
+            t[i] = F_WORD;
+        } else if b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'_' {
+            t[i] = F_WORD | F_SPECIAL;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether the word `b[i..end]` (starting with a letter or `_`) can be
+/// skipped without running the word detectors: a letter then lowercase
+/// letters only (single letters excluded, for `D.O.B.`), not a
+/// possible `dob`/`born`/`date`/`birth…` label, and not followed by a byte
+/// that a key, token or IPv6 detector needs.
+#[inline]
+fn plain_word(b: &[u8], i: usize) -> (bool, usize) {
+    let mut j = i + 1;
+    let mut acc = 0u8;
+    while j < b.len() {
+        let f = FLAGS[b[j] as usize];
+        if f & F_WORD == 0 {
+            break;
+        }
+        acc |= f;
+        j += 1;
+    }
+    // The first letter may be uppercase (sentence start, names).
+    let label_like = matches!(b[i] | 0x20, b'b' | b'd') && matches!(j - i, 3..=5 | 8 | 9);
+    if acc & F_SPECIAL != 0 || label_like || !b[i].is_ascii_alphabetic() || j - i == 1 {
+        return (false, j);
+    }
+    let n = at(b, j);
+    let special_next = matches!(n, b':' | b'=' | b'"' | b'\'' | b'-')
+        || (n == b' ' && matches!(at(b, j + 1), b'=' | b':'));
+    (!special_next, j)
+}
+
 /// Byte at `i`, or 0 past the end.
 #[inline]
 pub(crate) fn at(b: &[u8], i: usize) -> u8 {
@@ -118,18 +164,31 @@ impl Scanner {
             let k = TABLE[b[i] as usize];
             if k == K_OTHER {
                 i += 1;
+                while i < b.len() && TABLE[b[i] as usize] == K_OTHER {
+                    i += 1;
+                }
                 continue;
             }
             let next = match k {
                 K_DIGIT => numeric::scan_digits(b, i, &mut out),
-                K_ALPHA => words::scan_word(b, i, &mut out),
+                K_ALPHA => match plain_word(b, i) {
+                    // Step over the usual single space too.
+                    (true, end) => {
+                        let c = at(b, end);
+                        let e = end + usize::from(matches!(c, b' ' | b'.' | b','));
+                        e + usize::from(c != b' ' && at(b, e) == b' ')
+                    }
+                    _ => words::scan_word(b, i, &mut out),
+                },
                 K_AT => words::email(b, i, &mut out),
                 K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out),
                 K_DASH => words::private_key(b, i, &mut out),
                 _ => words::colon(b, i, &mut out),
             };
             debug_assert!(next > i);
+            // A space is never a trigger: stepping over it saves a dispatch.
             i = next.max(i + 1);
+            i += usize::from(at(b, i) == b' ');
         }
     }
 }

@@ -50,14 +50,11 @@ fn digits<'a>(b: &[u8], g: &[Group], buf: &'a mut [u8; 32]) -> &'a [u8] {
     &buf[..k]
 }
 
-/// Parse a run at `p`. Returns the run and its end; `None` if it is not a
-/// clean run (too many groups, or glued to a letter).
-fn parse(b: &[u8], p: usize) -> (Option<Run>, usize) {
-    let mut run = Run {
-        g: [Group::default(); MAXG],
-        n: 0,
-        plus: false,
-    };
+/// Parse a run at `p` into `run`. Returns whether it is a clean run (not
+/// too many groups, at least one group) and where scanning continues.
+fn parse(b: &[u8], p: usize, run: &mut Run) -> (bool, usize) {
+    run.n = 0;
+    run.plus = false;
     let mut j = p;
     if b[j] == b'+' {
         run.plus = true;
@@ -99,18 +96,25 @@ fn parse(b: &[u8], p: usize) -> (Option<Run>, usize) {
         }
     }
     if run.n == 0 {
-        return (None, p + 1);
+        return (false, p + 1);
     }
     if is_word(at(b, j)) {
         // The last group is glued to a word: drop it, keep the rest.
         if run.n > 1 && ok {
             run.n -= 1;
-            let e = run.g[run.n - 1].end();
-            return (Some(run), e);
+            return (true, run.g[run.n - 1].end());
         }
-        return (None, word_end(b, j));
+        return (false, word_end(b, j));
     }
-    (ok.then_some(run), j)
+    (ok, j)
+}
+
+fn new_run() -> Run {
+    Run {
+        g: [Group::default(); MAXG],
+        n: 0,
+        plus: false,
+    }
 }
 
 /// Entry point for a digit at a word start.
@@ -128,12 +132,12 @@ pub(super) fn scan_digits(b: &[u8], i: usize, out: &mut Out) -> usize {
         return we;
     }
     // Glued on the left to a word by `-`, `.`, `/` or `,` (TKT-2024-00042, v1.2.3, 1,234).
+    let mut run = new_run();
     if i >= 2 && matches!(b[i - 1], b'-' | b'.' | b'/' | b',') && is_word(b[i - 2]) {
-        let (_, e) = parse(b, i);
-        return e;
+        return parse(b, i, &mut run).1;
     }
-    let (run, end) = parse(b, i);
-    if let Some(run) = run {
+    let (ok, end) = parse(b, i, &mut run);
+    if ok {
         classify_run(b, &run, out);
     }
     end
@@ -145,10 +149,9 @@ pub(super) fn scan_prefixed(b: &[u8], i: usize, out: &mut Out) -> usize {
     if !c1.is_ascii_digit() || (i > 0 && is_word(b[i - 1])) || after_bullet(b, i) {
         return i + 1;
     }
-    let (run, end) = parse(b, i);
-    if let Some(run) = run
-        && phone(b, &run.g[..run.n], run.plus)
-    {
+    let mut run = new_run();
+    let (ok, end) = parse(b, i, &mut run);
+    if ok && phone(b, &run.g[..run.n], run.plus) {
         let start = if run.plus { i } else { run.g[0].first() };
         out.emit(Class::Phone, start, run.g[run.n - 1].end());
         return end;
@@ -347,7 +350,8 @@ fn ipv4_groups(b: &[u8], g: &[Group]) -> bool {
     })
 }
 
-/// Whether the word before `start` says this is a version, not an address.
+/// Whether the word before `start` says this is a version or section
+/// number (`version 1.2.3.4`, `§2.1.3.2`), not an address.
 fn version_context(b: &[u8], start: usize) -> bool {
     let mut e = start;
     while e > 0 && b[e - 1] == b' ' && start - e < 2 {
@@ -357,9 +361,17 @@ fn version_context(b: &[u8], start: usize) -> bool {
     while s > 0 && b[s - 1].is_ascii_alphabetic() {
         s -= 1;
     }
+    if b[..e].ends_with("§".as_bytes()) {
+        return true;
+    }
     let w = &b[s..e];
     [
-        &b"version"[..],
+        &b"section"[..],
+        b"sec",
+        b"chapter",
+        b"clause",
+        b"step",
+        b"version",
         b"ver",
         b"build",
         b"release",

@@ -20,6 +20,12 @@ fn ext(b: &[u8], mut p: usize, f: impl Fn(u8) -> bool) -> usize {
     p
 }
 
+/// `ext` over base64url bytes, stopping before a `-----` run (a PEM fence).
+fn ext_b64(b: &[u8], p: usize, f: impl Fn(u8) -> bool) -> usize {
+    let e = ext(b, p, f);
+    memmem::find(&b[p..e], b"-----").map_or(e, |d| p + d)
+}
+
 fn b64url(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
@@ -33,7 +39,6 @@ pub(super) fn scan_word(b: &[u8], i: usize, out: &mut Out) -> usize {
     let w = &b[i..end];
     if let Some(e) = token(b, i, end)
         && memmem::find(&b[i..e], b"tok_").is_none()
-        && memmem::find(&b[i..e], b"---").is_none()
     {
         out.emit(Class::Secret, i, e);
         return e;
@@ -105,7 +110,7 @@ fn token(b: &[u8], i: usize, end: usize) -> Option<usize> {
             }
             if matches!(w, b"glpat" | b"glptt" | b"gldt" | b"glrt" | b"glcbt") && at(b, end) == b'-'
             {
-                let e = ext(b, end + 1, b64url);
+                let e = ext_b64(b, end + 1, b64url);
                 return (e - end > 20 && !b[end + 1..].starts_with(b"tok_")).then_some(e);
             }
             None
@@ -116,7 +121,7 @@ fn token(b: &[u8], i: usize, end: usize) -> Option<usize> {
                 b"xoxb" | b"xoxp" | b"xoxa" | b"xoxr" | b"xoxs" | b"xoxe" | b"xapp"
             ) && at(b, end) == b'-'
             {
-                let mut e = ext(b, end + 1, |c| c.is_ascii_alphanumeric() || c == b'-');
+                let mut e = ext_b64(b, end + 1, |c| c.is_ascii_alphanumeric() || c == b'-');
                 while b[e - 1] == b'-' {
                     e -= 1;
                 }
@@ -137,15 +142,15 @@ fn token(b: &[u8], i: usize, end: usize) -> Option<usize> {
                 .and_then(|p| (w.len() >= p.len() + 16).then_some(end))
         }
         b'e' if w.starts_with(b"eyJ") => {
-            let e1 = ext(b, i, b64url);
+            let e1 = ext_b64(b, i, b64url);
             if e1 - i < 10 || at(b, e1) != b'.' || !b[e1 + 1..].starts_with(b"eyJ") {
                 return None;
             }
-            let e2 = ext(b, e1 + 1, b64url);
+            let e2 = ext_b64(b, e1 + 1, b64url);
             if e2 - e1 < 10 || at(b, e2) != b'.' {
                 return None;
             }
-            let e3 = ext(b, e2 + 1, b64url);
+            let e3 = ext_b64(b, e2 + 1, b64url);
             (e3 > e2 + 1).then_some(e3)
         }
         _ => None,
@@ -295,7 +300,14 @@ pub(super) fn email(b: &[u8], a: usize, out: &mut Out) -> usize {
     while s < a && b[s] == b'.' {
         s += 1;
     }
-    if s == a || b[a - 1] == b'.' || after_bullet(b, s) || b[s..].starts_with(b"tok_") {
+    // Not glued to an IPv6-looking `::` on the left, not a mask.
+    let after_colons = s >= 2 && b[s - 1] == b':' && b[s - 2] == b':';
+    if s == a
+        || b[a - 1] == b'.'
+        || after_bullet(b, s)
+        || after_colons
+        || b[s..].starts_with(b"tok_")
+    {
         return a + 1;
     }
     let mut j = a + 1;
@@ -399,6 +411,9 @@ fn kv_secret(b: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
     while ks > 0 && i - ks < 64 && (is_word(b[ks - 1]) || matches!(b[ks - 1], b'-' | b'.')) {
         ks -= 1;
     }
+    if ks > 0 && b[ks - 1] == b'@' {
+        return None; // an email domain, not a key
+    }
     let key = &b[ks..end];
     let key_ok = KEYS.iter().any(|k| {
         key.len() >= k.len()
@@ -445,6 +460,11 @@ fn kv_secret(b: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
         || memmem::find(v, BULLET).is_some()
         || (v[0] == b'[' && v[v.len() - 1] == b']')
     {
+        return None;
+    }
+    // Placeholders (`{token}`, `${API_KEY}`, `<password>`) and punctuation-only
+    // values (closing code) are not secrets.
+    if matches!(v[0], b'{' | b'$' | b'<' | b'%') || !v.iter().any(u8::is_ascii_alphanumeric) {
         return None;
     }
     if !quoted && sep == b':' && v.len() < 16 && v.iter().all(u8::is_ascii_alphabetic) {

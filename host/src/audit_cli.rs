@@ -1,0 +1,132 @@
+//! `airlock audit …` commands for the log's integrity: verify, key, checkpoint, proof,
+//! prune.
+
+use crate::app::Airlock;
+use crate::checkpoint::{Checkpoint, parse_public_key};
+use crate::integrity::VerifyOptions;
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `airlock audit verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Checkpoints exported earlier (JSON Lines): prove the log still holds everything up
+    /// to each of them.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// The public key (hex) every checkpoint must be signed with; take it from
+    /// `airlock audit key` while the host is trusted.
+    #[arg(long)]
+    pub public_key: Option<String>,
+}
+
+/// `airlock audit checkpoint [export]`.
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    /// What to do; without one, sign a checkpoint of the log as it is now.
+    #[command(subcommand)]
+    pub action: Option<CheckpointAction>,
+}
+
+/// Checkpoint actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum CheckpointAction {
+    /// Write every signed checkpoint as JSON Lines, for storage off the host.
+    Export {
+        /// The file to write (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `airlock audit prune`.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Delete records older than this many days.
+    #[arg(long)]
+    pub older_than_days: u64,
+}
+
+/// Verifies the log; exit 1 naming the first bad sequence number.
+pub fn verify(airlock: &Airlock, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let mut options = VerifyOptions::default();
+    if let Some(path) = &args.checkpoints {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let cp: Checkpoint = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a checkpoint", path.display(), i + 1))?;
+            options.exported.push(cp);
+        }
+    }
+    if let Some(key) = &args.public_key {
+        options.trusted_key =
+            Some(parse_public_key(key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?);
+    }
+    match airlock.verify_audit(&options)? {
+        Ok(v) => {
+            println!(
+                "audit log OK: {} records verified ({} pruned, {} signed checkpoints match)",
+                v.records, v.pruned, v.checkpoints
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(t) => {
+            eprintln!("audit log TAMPERED: {t}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Prints the checkpoint signing key's public half.
+pub fn key(airlock: &Airlock) {
+    println!("{}", airlock.signer().public_key_hex());
+}
+
+/// Signs a checkpoint, or exports them all.
+pub fn checkpoint(airlock: &Airlock, args: &CheckpointArgs) -> anyhow::Result<()> {
+    match &args.action {
+        None => {
+            let cp = airlock.checkpoint()?;
+            println!("{}", serde_json::to_string(&cp)?);
+        }
+        Some(CheckpointAction::Export { out }) => {
+            let mut text = String::new();
+            for cp in airlock.store().checkpoints()? {
+                text.push_str(&serde_json::to_string(&cp)?);
+                text.push('\n');
+            }
+            match out {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => std::io::stdout().write_all(text.as_bytes())?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints one record's inclusion proof.
+pub fn proof(airlock: &Airlock, seq: u64) -> anyhow::Result<()> {
+    let proof = airlock
+        .inclusion_proof(seq)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("{}", serde_json::to_string_pretty(&proof)?);
+    Ok(())
+}
+
+/// Applies retention.
+pub fn prune(airlock: &Airlock, args: &PruneArgs) -> anyhow::Result<()> {
+    let n = airlock.prune_audit(args.older_than_days)?;
+    println!(
+        "pruned {n} audit records older than {} days",
+        args.older_than_days
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `http.request`: brokered outbound HTTP. The checks live in [`crate::egress`]; this
+//! capability puts them behind the broker so every request, allowed or refused, is one
+//! audit record (call `http.request`) with `destination`, `method`, `path`, `status`,
+//! `bytes_out`, `bytes_in` and `classes` in its details.
+
+use crate::broker::{
+    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need, Redaction,
+    Report,
+};
+use crate::catalog;
+use crate::egress::dlp::Tracked;
+use crate::egress::{Egress, InboundResponse, OutboundRequest};
+use crate::installation::Installation;
+use std::sync::Arc;
+
+/// The audited call name.
+pub const CALL: &str = "http.request";
+
+/// The capability, carrying what this invocation's plugin has been handed so far.
+pub struct Http {
+    egress: Arc<Egress>,
+    tracked: Vec<Tracked>,
+}
+
+impl Http {
+    /// The capability for one call of an invocation: the egress service and the field
+    /// values the plugin obtained so far (non-public catalog classes only).
+    pub fn for_invocation(invocation: &Invocation) -> Http {
+        let mut tracked: Vec<Tracked> = Vec::new();
+        for seen in invocation.seen() {
+            let Some(spec) = catalog::lookup(&seen.path) else {
+                continue;
+            };
+            let class = spec.sensitivity.to_string();
+            if class == "public" {
+                continue;
+            }
+            if let Some(t) = Tracked::new(&seen.path, &class, &seen.value)
+                && !tracked.contains(&t)
+            {
+                tracked.push(t);
+            }
+        }
+        Http {
+            egress: invocation.services().egress.clone(),
+            tracked,
+        }
+    }
+}
+
+impl Brokered for InboundResponse {
+    // Not helpdesk data: nothing to project. Secrets were scrubbed by the egress step.
+    fn project(&mut self, _: &FieldPlan, _: &mut Report) {}
+    fn redact(&mut self, _: &dyn Redaction, _: &Installation, _: &mut Report) {}
+}
+
+impl Capability for Http {
+    type Request = OutboundRequest;
+    type Output = InboundResponse;
+
+    fn describe(&self, _: &OutboundRequest) -> Result<CallSpec, CallError> {
+        // Everything is checked in `perform`, so even malformed requests are audited as
+        // `http.request` with what is known about them.
+        Ok(CallSpec::new(CALL, "", Need::Nothing))
+    }
+
+    fn perform(
+        &self,
+        ctx: &CallContext<'_>,
+        request: OutboundRequest,
+        _: &FieldPlan,
+    ) -> Result<InboundResponse, CallError> {
+        let note = |key: &str, value: String| ctx.note(key, value);
+        self.egress
+            .execute(ctx.installation, &self.tracked, request, &note)
+    }
+}

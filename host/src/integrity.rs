@@ -1,0 +1,276 @@
+//! Proof of the audit log's integrity: the hash chain, the Merkle tree and signed
+//! checkpoints, checked together; inclusion proofs of single records.
+
+use crate::audit::{ChainError, ChainVerifier};
+use crate::checkpoint::{Checkpoint, Signer25519};
+use crate::merkle::{self, Frontier, Hash, leaf_hash};
+use crate::store::Store;
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+/// What to check beyond the log itself.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Checkpoints kept off the host (`airlock audit checkpoint export`).
+    pub exported: Vec<Checkpoint>,
+    /// A pinned public key every checkpoint must be signed with.
+    pub trusted_key: Option<VerifyingKey>,
+}
+
+/// A log that verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    /// Records stored and checked.
+    pub records: u64,
+    /// Records pruned by retention (their hashes remain as Merkle leaves).
+    pub pruned: u64,
+    /// Checkpoints whose signature and root matched.
+    pub checkpoints: usize,
+}
+
+/// Where the log stops being trustworthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tampered {
+    /// The first sequence number that is missing, altered or out of place.
+    pub first_bad_seq: u64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl std::fmt::Display for Tampered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "first bad record is seq {}: {}",
+            self.first_bad_seq, self.problem
+        )
+    }
+}
+
+impl From<ChainError> for Tampered {
+    fn from(e: ChainError) -> Tampered {
+        Tampered {
+            first_bad_seq: e.expected_seq.min(e.found_seq),
+            problem: e.to_string(),
+        }
+    }
+}
+
+fn decode(hex_text: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out).ok().map(|_| out)
+}
+
+/// Checks the chain, the Merkle tree and every checkpoint (stored and exported).
+pub fn verify(
+    store: &dyn Store,
+    options: &VerifyOptions,
+) -> anyhow::Result<Result<Verified, Tampered>> {
+    // 1. Pruned records: contiguous hashes from seq 1; the chain resumes after them.
+    let pruned = store.pruned_hashes()?;
+    let mut leaves: Vec<Hash> = Vec::with_capacity(pruned.len());
+    for (i, (seq, hash)) in pruned.iter().enumerate() {
+        let expected = i as u64 + 1;
+        let Some(h) = decode(hash).filter(|_| *seq == expected) else {
+            return Ok(Err(Tampered {
+                first_bad_seq: expected,
+                problem: "the pruned-record hashes are altered or incomplete".into(),
+            }));
+        };
+        leaves.push(h);
+    }
+    let mut chain = match pruned.last() {
+        Some((seq, hash)) => ChainVerifier::resume(*seq, hash.clone()),
+        None => ChainVerifier::default(),
+    };
+
+    // 2. The chain, record by record, in storage order.
+    let mut failure: Option<Tampered> = None;
+    store.scan(&mut |record| {
+        if failure.is_some() {
+            return Ok(());
+        }
+        let checked = match record {
+            Ok(record) => chain.check(&record).map(|_| record.hash),
+            Err(bad) => Err(chain.unreadable(bad.seq, bad.problem)),
+        };
+        match checked {
+            Ok(hash) => leaves.push(decode(&hash).unwrap_or_default()),
+            Err(e) => failure = Some(e.into()),
+        }
+        Ok(())
+    })?;
+    if let Some(t) = failure {
+        return Ok(Err(t));
+    }
+    let total = leaves.len() as u64;
+
+    // 3. Checkpoints: signatures, then roots over the matching prefixes.
+    let mut checkpoints = store.checkpoints()?;
+    checkpoints.extend(options.exported.iter().cloned());
+    checkpoints.sort_by_key(|c| c.size);
+    for cp in &checkpoints {
+        if let Err(why) = cp.verify_signature(options.trusted_key.as_ref()) {
+            return Ok(Err(Tampered {
+                first_bad_seq: cp.size.max(1),
+                problem: format!("checkpoint at size {}: {why}", cp.size),
+            }));
+        }
+        if cp.size > total {
+            return Ok(Err(Tampered {
+                first_bad_seq: total + 1,
+                problem: format!(
+                    "the log was truncated: a checkpoint covers {} records but the log ends at {total}",
+                    cp.size
+                ),
+            }));
+        }
+    }
+    let mut frontier = Frontier::default();
+    let mut last_good = 0u64;
+    let mut next = checkpoints.iter().peekable();
+    for (i, leaf) in leaves.iter().enumerate() {
+        frontier.push(leaf_hash(leaf));
+        let size = i as u64 + 1;
+        while let Some(cp) = next.next_if(|c| c.size == size) {
+            let root_ok = hex::encode(frontier.root()) == cp.root;
+            let last_ok = hex::encode(leaf) == cp.last_hash;
+            if !(root_ok && last_ok) {
+                return Ok(Err(Tampered {
+                    first_bad_seq: last_good + 1,
+                    problem: format!(
+                        "records {}..={size} do not match the signed checkpoint at size {size}: the log was rewritten or replaced",
+                        last_good + 1
+                    ),
+                }));
+            }
+            last_good = size;
+        }
+    }
+    Ok(Ok(Verified {
+        records: total - pruned.len() as u64,
+        pruned: pruned.len() as u64,
+        checkpoints: checkpoints.len(),
+    }))
+}
+
+/// Makes and stores a signed checkpoint of the log as it is now, unless one exists at
+/// this size already. Returns the checkpoint.
+pub fn checkpoint(store: &dyn Store, signer: &Signer25519) -> anyhow::Result<Checkpoint> {
+    let (size, root, last_hash) = store.merkle_head()?;
+    if let Some(existing) = store.checkpoints()?.into_iter().find(|c| c.size == size) {
+        return Ok(existing);
+    }
+    let cp = signer.sign(
+        size,
+        hex::encode(root),
+        last_hash,
+        crate::audit::now_rfc3339(),
+    );
+    store.put_checkpoint(&cp)?;
+    Ok(cp)
+}
+
+/// The proof that record `seq` is in the log, against the latest checkpoint covering it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InclusionProof {
+    /// The record.
+    pub seq: u64,
+    /// Its chain hash (the leaf's data).
+    pub record_hash: String,
+    /// Its leaf index (seq − 1).
+    pub leaf_index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// Sibling hashes, leaf to root (hex).
+    pub proof: Vec<String>,
+    /// The signed checkpoint whose root the proof reaches.
+    pub checkpoint: Checkpoint,
+}
+
+/// Builds the inclusion proof of one record, checkpointing first if no checkpoint
+/// covers it yet.
+pub fn inclusion_proof(
+    store: &dyn Store,
+    signer: &Signer25519,
+    seq: u64,
+) -> anyhow::Result<Option<InclusionProof>> {
+    let mut leaves: Vec<Hash> = store
+        .pruned_hashes()?
+        .iter()
+        .map(|(_, h)| decode(h).unwrap_or_default())
+        .collect();
+    store.scan(&mut |r| {
+        if let Ok(r) = r {
+            leaves.push(decode(&r.hash).unwrap_or_default());
+        }
+        Ok(())
+    })?;
+    if seq == 0 || seq > leaves.len() as u64 {
+        return Ok(None);
+    }
+    let covering = store
+        .checkpoints()?
+        .into_iter()
+        .rev()
+        .find(|c| c.size >= seq);
+    let cp = match covering {
+        Some(cp) => cp,
+        None => checkpoint(store, signer)?,
+    };
+    let tree: Vec<Hash> = leaves[..cp.size as usize]
+        .iter()
+        .map(|l| leaf_hash(l))
+        .collect();
+    let index = (seq - 1) as usize;
+    Ok(Some(InclusionProof {
+        seq,
+        record_hash: hex::encode(leaves[index]),
+        leaf_index: index as u64,
+        tree_size: cp.size,
+        proof: merkle::inclusion_proof(&tree, index)
+            .iter()
+            .map(hex::encode)
+            .collect(),
+        checkpoint: cp,
+    }))
+}
+
+/// Deletes records before the retention cut, keeping the log verifiable: the cut is
+/// checkpointed (signed) first, and the pruning itself is audited. Returns how many
+/// records were deleted.
+pub fn prune_before(
+    store: &dyn Store,
+    signer: &Signer25519,
+    before_time: &str,
+) -> anyhow::Result<u64> {
+    // The cut: the last record older than the retention time.
+    let mut cut = 0u64;
+    store.scan(&mut |r| {
+        if let Ok(r) = r
+            && r.time.as_str() < before_time
+        {
+            cut = r.seq;
+        }
+        Ok(())
+    })?;
+    if cut == 0 {
+        return Ok(0);
+    }
+    checkpoint(store, signer)?;
+    let deleted = store.prune_through(cut)?;
+    let mut details = std::collections::BTreeMap::new();
+    details.insert("pruned_through".to_string(), cut.to_string());
+    details.insert("records".to_string(), deleted.to_string());
+    details.insert("before".to_string(), before_time.to_string());
+    store.append(vec![crate::audit::AuditEntry {
+        installation: "airlock".into(),
+        call: "audit.prune".into(),
+        decision: Some(crate::audit::Decision::Allow),
+        reason: "retention".into(),
+        details,
+        ..Default::default()
+    }])?;
+    checkpoint(store, signer)?;
+    Ok(deleted)
+}

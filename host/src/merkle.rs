@@ -1,0 +1,195 @@
+//! A Merkle tree over the audit log, hashed as in RFC 6962 (Certificate Transparency):
+//! a leaf is `SHA-256(0x00 || data)`, an inner node `SHA-256(0x01 || left || right)`, and a
+//! tree of `n` leaves splits at the largest power of two below `n`.
+//!
+//! The leaf data of audit record `seq` is its chain hash, so the tree commits to every
+//! record's full contents and order.
+
+use sha2::{Digest, Sha256};
+
+/// A 32-byte hash.
+pub type Hash = [u8; 32];
+
+/// The hash of an empty tree: `SHA-256("")`.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// A leaf's hash.
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// An inner node's hash.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The root of a growing tree, kept as the roots of its perfect subtrees (the
+/// "frontier"): O(log n) memory, O(1) amortized per appended leaf.
+///
+/// ```
+/// use airlock_host::merkle::{leaf_hash, root, Frontier};
+/// let leaves: Vec<_> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
+/// let mut f = Frontier::default();
+/// for l in &leaves { f.push(*l); }
+/// assert_eq!(f.root(), root(&leaves));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    /// (height, hash) of perfect subtrees, left to right, strictly decreasing heights.
+    nodes: Vec<(u32, Hash)>,
+    size: u64,
+}
+
+impl Frontier {
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (0u32, leaf);
+        while let Some(&(height, left)) = self.nodes.last() {
+            if height != node.0 {
+                break;
+            }
+            self.nodes.pop();
+            node = (height + 1, node_hash(&left, &node.1));
+        }
+        self.nodes.push(node);
+        self.size += 1;
+    }
+
+    /// How many leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree's root.
+    pub fn root(&self) -> Hash {
+        let mut iter = self.nodes.iter().rev();
+        let Some(&(_, mut acc)) = iter.next() else {
+            return empty_root();
+        };
+        for (_, left) in iter {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
+/// The root of a tree over `leaves` (leaf hashes).
+pub fn root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split(n);
+            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+        }
+    }
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// The audit path proving leaf `index` is in the tree over `leaves` (RFC 6962 §2.1.1).
+pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
+    let mut proof = Vec::new();
+    let (mut lo, mut hi, i) = (0usize, leaves.len(), index);
+    // Walk down from the root, collecting siblings, then reverse (leaf to root order).
+    while hi - lo > 1 {
+        let k = split(hi - lo);
+        if i < lo + k {
+            proof.push(root(&leaves[lo + k..hi]));
+            hi = lo + k;
+        } else {
+            proof.push(root(&leaves[lo..lo + k]));
+            lo += k;
+        }
+    }
+    proof.reverse();
+    proof
+}
+
+/// Checks an audit path (RFC 9162 §2.1.3.2).
+///
+/// ```
+/// use airlock_host::merkle::*;
+/// let leaves: Vec<_> = (0..7u8).map(|i| leaf_hash(&[i])).collect();
+/// let r = root(&leaves);
+/// for i in 0..7 {
+///     let proof = inclusion_proof(&leaves, i);
+///     assert!(verify_inclusion(leaves[i], i as u64, 7, &proof, &r));
+///     assert!(!verify_inclusion(leaves[i], (i as u64 + 1) % 7, 7, &proof, &r));
+/// }
+/// ```
+pub fn verify_inclusion(leaf: Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = leaf;
+    for p in proof {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    sn == 0 && &r == root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frontier_matches_recursive_root_at_every_size() {
+        let leaves: Vec<Hash> = (0..70u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), empty_root());
+        for (n, leaf) in leaves.iter().enumerate() {
+            f.push(*leaf);
+            assert_eq!(f.root(), root(&leaves[..=n]), "size {}", n + 1);
+        }
+    }
+
+    #[test]
+    fn proofs_verify_only_for_their_leaf() {
+        let leaves: Vec<Hash> = (0..33u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for n in [1usize, 2, 3, 8, 13, 33] {
+            let r = root(&leaves[..n]);
+            for i in 0..n {
+                let p = inclusion_proof(&leaves[..n], i);
+                assert!(
+                    verify_inclusion(leaves[i], i as u64, n as u64, &p, &r),
+                    "n={n} i={i}"
+                );
+                let wrong = leaf_hash(b"forged");
+                assert!(!verify_inclusion(wrong, i as u64, n as u64, &p, &r));
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The monitoring commands of the `airlock` CLI: `audit export`, `audit blast-radius`,
+//! `alerts`, `metrics`, `review unused` and `review data-map`.
+
+use super::{AlertQuery, BlastRadiusQuery, ExportFormat};
+use crate::app::Airlock;
+use crate::audit::{AuditFilter, Decision};
+use clap::{Args, Subcommand};
+use std::io::Write;
+
+fn app(e: crate::app::AppError) -> anyhow::Error {
+    anyhow::anyhow!(e)
+}
+
+/// `airlock audit export`: stream matching records to stdout.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// `csv` or `jsonl`.
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// Only this installation.
+    #[arg(long)]
+    pub installation: Option<String>,
+    /// Only this plugin.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// Only this resource (ticket, user, … id).
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Only records naming this field (returned or withheld).
+    #[arg(long)]
+    pub field: Option<String>,
+    /// Only `allow` or `deny`.
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// Only this call (e.g. `http.request`).
+    #[arg(long)]
+    pub call: Option<String>,
+    /// From this RFC 3339 time (inclusive).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until this RFC 3339 time (exclusive).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only records after this sequence number.
+    #[arg(long)]
+    pub after_seq: Option<u64>,
+    /// At most this many records.
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// `airlock audit blast-radius`.
+#[derive(Args, Debug)]
+pub struct BlastRadiusArgs {
+    /// The installation.
+    #[arg(long, required_unless_present = "plugin")]
+    pub installation: Option<String>,
+    /// Or every installation of this plugin.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// From this RFC 3339 time (inclusive).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until this RFC 3339 time (exclusive).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `airlock alerts`.
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// Only this installation.
+    #[arg(long)]
+    pub installation: Option<String>,
+    /// Only this rule (`new-destination`, `denied-burst`, `read-spike`,
+    /// `restricted-read`, `requester-spike`).
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Only alerts raised at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// How many (oldest first).
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub limit: u32,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `airlock review …`.
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// Grants not used in the last N days: candidates to revoke.
+    Unused {
+        /// The window, in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Only this installation.
+        #[arg(long)]
+        installation: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which plugin can read or write which field, and send which data where.
+    DataMap {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `airlock audit export`.
+pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
+    let format = ExportFormat::parse(&a.format).map_err(app)?;
+    let decision = match a.decision.as_deref() {
+        None => None,
+        Some("allow") => Some(Decision::Allow),
+        Some("deny") => Some(Decision::Deny),
+        Some(other) => anyhow::bail!("--decision must be allow or deny, not `{other}`"),
+    };
+    let filter = AuditFilter {
+        installation: a.installation,
+        plugin: a.plugin,
+        resource: a.resource,
+        field: a.field,
+        decision,
+        call: a.call,
+        since: a.since,
+        until: a.until,
+        after_seq: a.after_seq,
+        limit: a.limit,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let n = airlock
+        .export_audit(&filter, format, &mut out)
+        .map_err(app)?;
+    out.flush()?;
+    eprintln!("exported {n} records");
+    Ok(())
+}
+
+/// Runs `airlock audit blast-radius`.
+pub fn blast_radius(airlock: &Airlock, a: BlastRadiusArgs) -> anyhow::Result<()> {
+    let report = airlock
+        .blast_radius(&BlastRadiusQuery {
+            installation: a.installation,
+            plugin: a.plugin,
+            since: a.since,
+            until: a.until,
+        })
+        .map_err(app)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// Runs `airlock alerts`.
+pub fn alerts(airlock: &Airlock, a: AlertsArgs) -> anyhow::Result<()> {
+    let alerts = airlock
+        .alerts(&AlertQuery {
+            installation: a.installation,
+            rule: a.rule,
+            since: a.since,
+            after_id: None,
+            limit: Some(a.limit),
+        })
+        .map_err(app)?;
+    for alert in alerts {
+        if a.json {
+            println!("{}", serde_json::to_string(&alert)?);
+        } else {
+            println!(
+                "#{}\t{}\t{}\t{}\t{}\t(delivery: {})",
+                alert.id, alert.time, alert.rule, alert.installation, alert.message, alert.delivery
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `airlock metrics`: the Prometheus text, rebuilt from the audit log.
+pub fn metrics(airlock: &Airlock) -> anyhow::Result<()> {
+    print!("{}", airlock.metrics_text().map_err(app)?);
+    Ok(())
+}
+
+/// Runs `airlock review …`.
+pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReviewCommand::Unused {
+            days,
+            installation,
+            json,
+        } => {
+            let review = airlock
+                .unused_grants(days, installation.as_deref())
+                .map_err(app)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"days": days, "installations": review})
+                    )?
+                );
+            } else {
+                for r in review {
+                    print!("{}", r.text());
+                }
+            }
+        }
+        ReviewCommand::DataMap { json } => {
+            let map = airlock.data_map().map_err(app)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&map)?);
+            } else {
+                print!("{}", map.text());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! Vendor activity monitoring: counters, alerts, audit exports, blast-radius reports and
+//! access reviews, all computed from the audit log.
+//!
+//! The [`Monitor`] keeps per-installation [counters](metrics) and the state of the
+//! [alert rules](alerts) in memory. It is fed each invocation's sealed audit records
+//! ([`Monitor::observe`]) and rebuilt from the log on first use (the service warms it at
+//! startup), so a restart loses nothing: the log is the only source of truth.
+//!
+//! Records are applied in sequence order exactly once: a batch that does not follow the
+//! last applied record (concurrent invocations finish in any order) makes the monitor
+//! catch up from the store instead.
+//!
+//! Like the audit log, everything here names installations, fields, ids, destinations and
+//! counts, never helpdesk values.
+
+pub mod alerts;
+pub mod cli;
+pub mod export;
+pub mod http;
+pub mod metrics;
+pub mod report;
+pub mod review;
+
+pub use alerts::{Alert, AlertConfig, AlertQuery, Rule};
+pub use export::ExportFormat;
+pub use metrics::{Counters, InstallationCounters};
+pub use report::{BlastRadius, BlastRadiusQuery};
+pub use review::{DataMap, UnusedGrants};
+
+use crate::app::{AppError, AppResult};
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::store::{AlertStore, AuditStore, InstallationStore};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The call of an invocation's outcome record (`ok` or `<kind>: message`).
+pub const OUTCOME_CALL: &str = "handler.handle";
+/// The call of an egress record (details: `destination`, `method`, `path`, `status`,
+/// `bytes_out`, `bytes_in`, `classes`).
+pub const EGRESS_CALL: &str = "http.request";
+/// The call of the audit record appended for each alert.
+pub const ALERT_CALL: &str = "alert.raised";
+
+/// How many records one page of a scan or export reads (keyset pagination by `seq`).
+pub const PAGE: u32 = 1_000;
+
+/// True for calls that read helpdesk records (pre-fetch, get, list, search).
+pub fn is_read_call(call: &str) -> bool {
+    call == "event.prefetch-ticket"
+        || call.starts_with("helpdesk.get-")
+        || call.starts_with("helpdesk.list-")
+        || call.starts_with("helpdesk.search-")
+}
+
+/// True for calls that write a helpdesk field (`helpdesk.add-*`, `helpdesk.set-*`).
+pub fn is_write_call(call: &str) -> bool {
+    call.starts_with("helpdesk.add-") || call.starts_with("helpdesk.set-")
+}
+
+/// The record kind a data call touches, from its name: `ticket`, `user`, `organization`
+/// or `comment` (searches select tickets; comment lists name their ticket).
+pub fn resource_kind(call: &str) -> &'static str {
+    match call {
+        "helpdesk.get-user" => "user",
+        "helpdesk.get-organization" => "organization",
+        "helpdesk.get-comment" => "comment",
+        _ => "ticket",
+    }
+}
+
+/// A record's time as Unix seconds (`None` if it is not RFC 3339).
+pub fn record_secs(time: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// Rewrites an RFC 3339 time in the audit log's own format (UTC, milliseconds), so that
+/// text comparison in the store orders it correctly; refuses anything else.
+pub fn normalize_time(what: &str, text: &str) -> AppResult<String> {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            AppError::Invalid(format!(
+                "`{what}` must be an RFC 3339 time such as 2026-01-31T09:00:00Z"
+            ))
+        })?;
+    Ok(format_time(parsed))
+}
+
+/// Formats a time like the audit log does: `2026-01-31T09:00:00.000Z`.
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .expect("formatting a UTC time cannot fail")
+}
+
+/// Checks and normalizes a filter's times.
+pub fn normalize_filter(filter: &mut AuditFilter) -> AppResult<()> {
+    if let Some(since) = &filter.since {
+        filter.since = Some(normalize_time("since", since)?);
+    }
+    if let Some(until) = &filter.until {
+        filter.until = Some(normalize_time("until", until)?);
+    }
+    Ok(())
+}
+
+/// What the monitor needs from storage.
+pub trait MonitorStore: AuditStore + AlertStore + InstallationStore {}
+
+impl<T: AuditStore + AlertStore + InstallationStore> MonitorStore for T {}
+
+/// The live state: counters and rule state, up to `last_seq`.
+struct State {
+    last_seq: u64,
+    counters: Counters,
+    rules: alerts::RuleState,
+}
+
+/// Counters and alert rules, fed from the audit log.
+pub struct Monitor {
+    store: Arc<dyn MonitorStore>,
+    config: AlertConfig,
+    state: Mutex<Option<State>>,
+    webhook: Option<alerts::Webhook>,
+}
+
+impl Monitor {
+    /// A monitor over a store; nothing is read until first use.
+    pub fn new(store: Arc<dyn MonitorStore>, config: AlertConfig) -> Monitor {
+        let webhook = config
+            .webhook
+            .clone()
+            .filter(|u| !u.is_empty())
+            .map(|url| alerts::Webhook::spawn(url, store.clone()));
+        Monitor {
+            store,
+            config,
+            state: Mutex::new(None),
+            webhook,
+        }
+    }
+
+    /// The alert thresholds in force.
+    pub fn config(&self) -> &AlertConfig {
+        &self.config
+    }
+
+    /// The store the monitor reads.
+    pub fn store(&self) -> &dyn MonitorStore {
+        self.store.as_ref()
+    }
+
+    /// Rebuilds the counters and rule state from the audit log now (the service calls
+    /// this at startup); later calls only catch up.
+    pub fn warm(&self) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        self.ensure(&mut state, u64::MAX)?;
+        let mut drafts = Vec::new();
+        self.catch_up(state.as_mut().expect("ensured"), &mut drafts)?;
+        drop(state);
+        self.raise(drafts)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Builds the state from the log if not built yet. Records up to `quiet_through`
+    /// update the rule state without raising alerts (they are history).
+    fn ensure(&self, state: &mut Option<State>, quiet_through: u64) -> anyhow::Result<()> {
+        if state.is_some() {
+            return Ok(());
+        }
+        let mut built = State {
+            last_seq: 0,
+            counters: Counters::default(),
+            rules: alerts::RuleState::default(),
+        };
+        let mut ignored = Vec::new();
+        self.page_through(built.last_seq, quiet_through, &mut |r| {
+            built.counters.apply(r);
+            built.rules.apply(&self.config, r, false, &mut ignored);
+            built.last_seq = r.seq;
+        })?;
+        *state = Some(built);
+        Ok(())
+    }
+
+    /// Visits records after `after` up to `through`, a page at a time.
+    fn page_through(
+        &self,
+        mut after: u64,
+        through: u64,
+        visit: &mut dyn FnMut(&AuditRecord),
+    ) -> anyhow::Result<()> {
+        loop {
+            let page = self.store.query(&AuditFilter {
+                after_seq: Some(after),
+                limit: Some(PAGE),
+                ..Default::default()
+            })?;
+            let full = page.len() == PAGE as usize;
+            for r in &page {
+                if r.seq > through {
+                    return Ok(());
+                }
+                visit(r);
+                after = r.seq;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn catch_up(&self, state: &mut State, drafts: &mut Vec<alerts::Draft>) -> anyhow::Result<()> {
+        let config = &self.config;
+        let mut last = state.last_seq;
+        self.page_through(last, u64::MAX, &mut |r| {
+            state.counters.apply(r);
+            state.rules.apply(config, r, true, drafts);
+            last = r.seq;
+        })?;
+        state.last_seq = last;
+        Ok(())
+    }
+
+    /// Applies sealed records (one invocation's, in order) to the counters and rules,
+    /// raising any alerts they trigger. Returns the alerts raised.
+    pub fn observe(&self, records: &[AuditRecord]) -> anyhow::Result<Vec<Alert>> {
+        let Some(first) = records.first() else {
+            return Ok(Vec::new());
+        };
+        let mut drafts = Vec::new();
+        {
+            let mut guard = self.lock();
+            self.ensure(&mut guard, first.seq.saturating_sub(1))?;
+            let state = guard.as_mut().expect("ensured");
+            let contiguous = records
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.seq == state.last_seq + 1 + i as u64);
+            if contiguous {
+                for r in records {
+                    state.counters.apply(r);
+                    state.rules.apply(&self.config, r, true, &mut drafts);
+                }
+                state.last_seq += records.len() as u64;
+            } else if records.last().is_some_and(|r| r.seq > state.last_seq) {
+                self.catch_up(state, &mut drafts)?;
+            }
+        }
+        let raised = self.store_alerts(drafts)?;
+        Ok(raised)
+    }
+
+    fn raise(&self, drafts: Vec<alerts::Draft>) -> anyhow::Result<()> {
+        self.store_alerts(drafts).map(|_| ())
+    }
+
+    /// Stores alerts, audits them, counts them and hands them to the webhook.
+    fn store_alerts(&self, drafts: Vec<alerts::Draft>) -> anyhow::Result<Vec<Alert>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut raised = Vec::with_capacity(drafts.len());
+        let mut entries = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let mut alert = draft.into_alert(self.webhook.is_some());
+            alert.id = self.store.put_alert(&alert)?;
+            tracing::warn!(alert = alert.id, rule = %alert.rule, installation = %alert.installation, "alert raised");
+            entries.push(AuditEntry {
+                installation: alert.installation.clone(),
+                plugin: alert.plugin.clone(),
+                call: ALERT_CALL.into(),
+                reason: alert.rule.clone(),
+                details: [
+                    ("alert_id".to_string(), alert.id.to_string()),
+                    ("rule".to_string(), alert.rule.clone()),
+                    ("trigger_seq".to_string(), alert.trigger_seq.to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            });
+            raised.push(alert);
+        }
+        let records = self.store.append(entries)?;
+        // Alert records raise no alerts; this only counts them.
+        self.observe(&records)?;
+        if let Some(webhook) = &self.webhook {
+            for alert in &raised {
+                webhook.send(alert.clone());
+            }
+        }
+        Ok(raised)
+    }
+
+    /// A snapshot of every installation's counters (caught up with the log).
+    pub fn counters(&self) -> anyhow::Result<Counters> {
+        let mut guard = self.lock();
+        self.ensure(&mut guard, u64::MAX)?;
+        let state = guard.as_mut().expect("ensured");
+        let mut drafts = Vec::new();
+        self.catch_up(state, &mut drafts)?;
+        let counters = state.counters.clone();
+        drop(guard);
+        self.raise(drafts)?;
+        Ok(counters)
+    }
+
+    /// Destinations each installation has contacted, from the rule state.
+    pub fn destinations(&self, installation: &str) -> anyhow::Result<Vec<String>> {
+        let counters = self.counters()?;
+        Ok(counters
+            .installations
+            .get(installation)
+            .map(|c| c.egress.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+impl crate::app::Airlock {
+    /// Feeds sealed audit records to the monitor (counters and alert rules). Failures are
+    /// logged, never returned: the records are already durable.
+    pub fn observe(&self, records: &[AuditRecord]) {
+        if let Err(e) = self.monitor().observe(records) {
+            tracing::warn!(error = %format!("{e:#}"), "the activity monitor could not process records");
+        }
+    }
+
+    /// Rebuilds the monitor from the audit log now (at service start).
+    pub fn warm_monitor(&self) -> AppResult<()> {
+        Ok(self.monitor().warm()?)
+    }
+
+    /// Every installation's counters.
+    pub fn activity(&self) -> AppResult<Counters> {
+        Ok(self.monitor().counters()?)
+    }
+
+    /// The counters in Prometheus text format.
+    pub fn metrics_text(&self) -> AppResult<String> {
+        Ok(self.monitor().counters()?.prometheus())
+    }
+
+    /// Stored alerts.
+    pub fn alerts(&self, query: &AlertQuery) -> AppResult<Vec<Alert>> {
+        let mut query = query.clone();
+        if let Some(since) = &query.since {
+            query.since = Some(normalize_time("since", since)?);
+        }
+        Ok(self.monitor().store().alerts(&query)?)
+    }
+
+    /// Streams the audit records matching `filter` to `sink`; returns the row count.
+    pub fn export_audit(
+        &self,
+        filter: &AuditFilter,
+        format: ExportFormat,
+        sink: &mut dyn std::io::Write,
+    ) -> AppResult<u64> {
+        self.monitor().export(filter, format, sink)
+    }
+
+    /// The blast-radius report of an installation or plugin in a time window.
+    pub fn blast_radius(&self, query: &BlastRadiusQuery) -> AppResult<BlastRadius> {
+        self.monitor().blast_radius(query)
+    }
+
+    /// Grants unused in the last `days` days, per installation.
+    pub fn unused_grants(
+        &self,
+        days: u32,
+        installation: Option<&str>,
+    ) -> AppResult<Vec<UnusedGrants>> {
+        self.monitor().unused_grants(days, installation)
+    }
+
+    /// Which plugin can read or write which field and send which data where.
+    pub fn data_map(&self) -> AppResult<DataMap> {
+        self.monitor().data_map()
+    }
+}

@@ -1,0 +1,293 @@
+//! Randomized tamper trials against the chain, the Merkle tree and signed checkpoints;
+//! inclusion proofs; retention that keeps the log verifiable.
+
+use airlock_host::audit::{AuditEntry, Decision, seal};
+use airlock_host::checkpoint::{Checkpoint, Signer25519};
+use airlock_host::integrity::{self, VerifyOptions};
+use airlock_host::merkle::{leaf_hash, verify_inclusion};
+use airlock_host::store::{AuditStore, SqliteStore};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// A small deterministic generator for positions.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn entry(i: u64) -> AuditEntry {
+    AuditEntry {
+        installation: format!("inst-{}", i % 3),
+        plugin: "p".into(),
+        version: "1.0.0".into(),
+        invocation: format!("inv_{}", i / 4),
+        event: "ticket-created".into(),
+        call: "helpdesk.get-ticket".into(),
+        resource: format!("t-{i}"),
+        fields_returned: vec!["ticket.subject".into()],
+        decision: Some(Decision::Allow),
+        reason: "ok".into(),
+        ..Default::default()
+    }
+}
+
+/// A log of `n` records with signed checkpoints every 16 records and at the end.
+fn log(n: u64) -> (tempfile::TempDir, PathBuf, Signer25519) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("airlock.db");
+    let store = SqliteStore::open(&db).unwrap();
+    let signer = Signer25519::from_seed([42; 32]);
+    for i in 0..n {
+        store.append(vec![entry(i)]).unwrap();
+        if (i + 1) % 16 == 0 {
+            integrity::checkpoint(&store, &signer).unwrap();
+        }
+    }
+    integrity::checkpoint(&store, &signer).unwrap();
+    (dir, db, signer)
+}
+
+fn verify_at(db: &Path, options: &VerifyOptions) -> Result<(), integrity::Tampered> {
+    let store = SqliteStore::open(db).unwrap();
+    integrity::verify(&store, options).unwrap().map(|_| ())
+}
+
+fn first_bad(db: &Path) -> u64 {
+    match verify_at(db, &VerifyOptions::default()) {
+        Ok(()) => panic!("tampering went unnoticed"),
+        Err(t) => t.first_bad_seq,
+    }
+}
+
+fn sql(db: &Path) -> Connection {
+    Connection::open(db).unwrap()
+}
+
+const N: u64 = 60;
+
+#[test]
+fn intact_logs_verify() {
+    let (_dir, db, _) = log(N);
+    verify_at(&db, &VerifyOptions::default()).unwrap();
+}
+
+#[test]
+fn randomized_edits_deletions_insertions_and_reorders_are_all_named() {
+    let mut rng = Rng(0x5eed);
+    let columns = [
+        "time",
+        "installation",
+        "plugin",
+        "version",
+        "invocation",
+        "event",
+        "call",
+        "resource",
+        "reason",
+        "prev_hash",
+        "hash",
+    ];
+    for trial in 0..24 {
+        let (_dir, db, _) = log(N);
+        let conn = sql(&db);
+        let at = 1 + rng.below(N);
+        let expected = match trial % 4 {
+            0 => {
+                let col = columns[rng.below(columns.len() as u64) as usize];
+                conn.execute(
+                    &format!("UPDATE audit SET {col} = {col} || '0' WHERE seq = ?1"),
+                    [at],
+                )
+                .unwrap();
+                at
+            }
+            1 => {
+                conn.execute("DELETE FROM audit WHERE seq = ?1", [at])
+                    .unwrap();
+                at
+            }
+            2 => {
+                // Insert a forged record before `at`, renumbering those after it.
+                conn.execute_batch(&format!(
+                    "UPDATE audit SET seq = -seq WHERE seq >= {at};
+                     UPDATE audit SET seq = -seq + 1 WHERE seq < 0;"
+                ))
+                .unwrap();
+                let forged = seal(None, "2026-01-01T00:00:00.000Z".into(), entry(999));
+                conn.execute(
+                    "INSERT INTO audit (seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash)
+                     VALUES (?1, ?2, 'x', 'p', '1', 'i', 'e', 'c', 'r', '[]', '[]', 'allow', 'ok', '{}', '{}', ?3, ?4)",
+                    rusqlite::params![at, forged.time, forged.prev_hash, forged.hash],
+                )
+                .unwrap();
+                // Storage order puts the forged row last; it is still caught first at `at`.
+                at
+            }
+            _ => {
+                let other = 1 + rng.below(N);
+                let (a, b) = (at.min(other), at.max(other).max(at.min(other) + 1).min(N));
+                if a == b {
+                    continue;
+                }
+                conn.execute_batch(&format!(
+                    "UPDATE audit SET seq = -1 WHERE seq = {a};
+                     UPDATE audit SET seq = {a} WHERE seq = {b};
+                     UPDATE audit SET seq = {b} WHERE seq = -1;"
+                ))
+                .unwrap();
+                a
+            }
+        };
+        drop(conn);
+        assert_eq!(first_bad(&db), expected, "trial {trial}");
+    }
+}
+
+#[test]
+fn truncation_is_detected_by_the_checkpoint_at_the_end() {
+    let mut rng = Rng(7);
+    for _ in 0..6 {
+        let (_dir, db, _) = log(N);
+        let keep = rng.below(N);
+        sql(&db)
+            .execute("DELETE FROM audit WHERE seq > ?1", [keep])
+            .unwrap();
+        assert_eq!(first_bad(&db), keep + 1);
+    }
+}
+
+/// Rewrites the whole log as a self-consistent fake of the same length.
+fn replace_with_fake(db: &Path) {
+    let conn = sql(db);
+    conn.execute("DELETE FROM audit", []).unwrap();
+    let store = SqliteStore::open(db).unwrap();
+    for i in 0..N {
+        let mut e = entry(i);
+        e.resource = format!("innocent-{i}");
+        store.append(vec![e]).unwrap();
+    }
+}
+
+#[test]
+fn a_self_consistent_fake_log_is_detected() {
+    // The fake keeps the stored checkpoints: their roots no longer match.
+    let (_dir, db, _) = log(N);
+    replace_with_fake(&db);
+    assert_eq!(first_bad(&db), 1);
+
+    // The attacker also re-signs the checkpoints with a key of their own: the exported
+    // checkpoints and the pinned public key still catch it.
+    let (_dir, db, signer) = log(N);
+    let exported = SqliteStore::open(&db).unwrap().checkpoints().unwrap();
+    replace_with_fake(&db);
+    let fake_signer = Signer25519::from_seed([666; 32].map(|x: u16| x as u8));
+    let conn = sql(&db);
+    conn.execute("DELETE FROM audit_checkpoints", []).unwrap();
+    drop(conn);
+    integrity::checkpoint(&SqliteStore::open(&db).unwrap(), &fake_signer).unwrap();
+    assert!(
+        verify_at(&db, &VerifyOptions::default()).is_ok(),
+        "self-consistent on its own"
+    );
+    let pinned = airlock_host::checkpoint::parse_public_key(&signer.public_key_hex()).unwrap();
+    let err = verify_at(
+        &db,
+        &VerifyOptions {
+            exported,
+            trusted_key: Some(pinned),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.first_bad_seq, N, "{err}");
+    assert!(
+        err.problem.contains("key other than the trusted one"),
+        "{err}"
+    );
+
+    // Without the pinned key, the exported checkpoints' roots alone expose the fake.
+    let (_dir, db, _) = log(N);
+    let exported: Vec<Checkpoint> = SqliteStore::open(&db).unwrap().checkpoints().unwrap();
+    replace_with_fake(&db);
+    sql(&db)
+        .execute("DELETE FROM audit_checkpoints", [])
+        .unwrap();
+    let err = verify_at(
+        &db,
+        &VerifyOptions {
+            exported,
+            trusted_key: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.first_bad_seq, 1, "{err}");
+}
+
+#[test]
+fn inclusion_proofs_verify_against_the_signed_root() {
+    let (_dir, db, signer) = log(N);
+    let store = SqliteStore::open(&db).unwrap();
+    for seq in [1, 2, 17, 33, N] {
+        let p = integrity::inclusion_proof(&store, &signer, seq)
+            .unwrap()
+            .unwrap();
+        p.checkpoint.verify_signature(None).unwrap();
+        let mut leaf = [0u8; 32];
+        hex::decode_to_slice(&p.record_hash, &mut leaf).unwrap();
+        let proof: Vec<[u8; 32]> = p
+            .proof
+            .iter()
+            .map(|h| {
+                let mut x = [0u8; 32];
+                hex::decode_to_slice(h, &mut x).unwrap();
+                x
+            })
+            .collect();
+        let mut root = [0u8; 32];
+        hex::decode_to_slice(&p.checkpoint.root, &mut root).unwrap();
+        assert!(
+            verify_inclusion(leaf_hash(&leaf), p.leaf_index, p.tree_size, &proof, &root),
+            "seq {seq}"
+        );
+        assert!(!verify_inclusion(
+            leaf_hash(&[0; 32]),
+            p.leaf_index,
+            p.tree_size,
+            &proof,
+            &root
+        ));
+    }
+    assert!(
+        integrity::inclusion_proof(&store, &signer, N + 5)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn pruning_keeps_the_log_verifiable_and_is_audited() {
+    let (_dir, db, signer) = log(N);
+    let store = SqliteStore::open(&db).unwrap();
+    // Everything sealed so far is older than "the future".
+    let deleted = integrity::prune_before(&store, &signer, "9999-01-01T00:00:00.000Z").unwrap();
+    assert_eq!(deleted, N);
+    let remaining = store.query(&Default::default()).unwrap();
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0].entry.call, "audit.prune");
+    assert_eq!(remaining[0].entry.details["pruned_through"], N.to_string());
+    drop(store);
+    verify_at(&db, &VerifyOptions::default()).unwrap();
+
+    // Tampering with the kept hashes of pruned records is still detected.
+    sql(&db)
+        .execute(
+            "UPDATE audit_pruned SET hash = ?1 WHERE seq = 5",
+            [hex::encode([9u8; 32])],
+        )
+        .unwrap();
+    assert!(verify_at(&db, &VerifyOptions::default()).is_err());
+}
