@@ -88,6 +88,14 @@ impl settings::Host for Trivial {
         "{}".into()
     }
 }
+impl floor::airlock::plugin::http::Host for Trivial {
+    fn request(
+        &mut self,
+        _: floor::airlock::plugin::http::HttpRequest,
+    ) -> Result<floor::airlock::plugin::http::HttpResponse, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+}
 
 fn floor_ticket(id: String) -> types::Ticket {
     types::Ticket {

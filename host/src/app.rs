@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::blobs::DataDir;
-use crate::broker::{Invocation, PassThrough, Redaction, Services};
+use crate::broker::{Invocation, Redaction, Services};
 use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 use crate::installation::{Grants, Installation};
@@ -36,8 +36,11 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct Options {
     /// Admin limits for the sandbox.
     pub limits: RuntimeLimits,
-    /// The broker's redaction step.
-    pub redaction: Arc<dyn Redaction>,
+    /// The broker's redaction step; `None` builds the `airlock-redact` engine from
+    /// `redaction_config` with the data directory's token key.
+    pub redaction: Option<Arc<dyn Redaction>>,
+    /// Detectors, masks and allow-list (`[redaction]` in the config file).
+    pub redaction_config: crate::redaction::RedactionConfig,
     /// How durable each audit commit is.
     pub durability: Durability,
     /// Outbound HTTP settings (dev mode, limits, data-loss action).
@@ -59,7 +62,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             limits: RuntimeLimits::default(),
-            redaction: Arc::new(PassThrough),
+            redaction: None,
+            redaction_config: Default::default(),
             durability: Durability::Full,
             egress: EgressConfig::default(),
             resolver: Arc::new(SystemResolver),
@@ -114,7 +118,13 @@ impl Airlock {
         };
         let services = Services {
             store: store.clone(),
-            redaction: options.redaction,
+            redaction: match options.redaction {
+                Some(redaction) => redaction,
+                None => Arc::new(crate::redaction::EngineRedaction::open(
+                    &data,
+                    &options.redaction_config,
+                )?),
+            },
             egress: Arc::new(Egress::new(options.egress, options.resolver, key)),
         };
         Ok(Airlock {

@@ -42,6 +42,13 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// `[alerts]`: thresholds and the webhook (see [`crate::monitor::AlertConfig`]).
     pub alerts: Option<crate::monitor::AlertConfig>,
+    /// `[redaction]`: detectors, masks per class and the allow-list (see
+    /// [`crate::redaction::RedactionConfig`]).
+    pub redaction: Option<crate::redaction::RedactionConfig>,
+    /// Sign an audit checkpoint after this many new records (default 100).
+    pub checkpoint_every: Option<u64>,
+    /// Delete audit records older than this many days (default: keep forever).
+    pub audit_retention_days: Option<u64>,
 }
 
 impl Config {
@@ -91,6 +98,8 @@ impl Config {
             egress: self.egress(),
             alerts: self.alerts.clone().unwrap_or_default(),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            redaction_config: self.redaction.clone().unwrap_or_default(),
+            checkpoint_every: self.checkpoint_every.unwrap_or(100),
             ..crate::app::Options::default()
         }
     }

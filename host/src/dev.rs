@@ -72,6 +72,7 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
             .iter()
             .map(|r| r.destination.clone())
             .collect(),
+        reveal: declared.reveal.clone(),
     };
     airlock.set_grants(&inst.id, grants)?;
     if let Some(path) = &opts.settings {

@@ -21,6 +21,10 @@ pub struct Grants {
     /// outbound HTTP requests to.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub egress: BTreeSet<String>,
+    /// Data classes the installation may see raw (`reveal` grants); the broker masks
+    /// every other class.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reveal: BTreeSet<String>,
 }
 
 /// One installed plugin.
@@ -102,6 +106,7 @@ impl Installation {
         for (what, asked, declared) in [
             ("read", &grants.read, &self.manifest.data.read),
             ("write", &grants.write, &self.manifest.data.write),
+            ("reveal", &grants.reveal, &self.manifest.data.reveal),
         ] {
             let undeclared: Vec<&str> = asked.difference(declared).map(String::as_str).collect();
             if !undeclared.is_empty() {
@@ -140,6 +145,7 @@ impl Installation {
         let data = &self.manifest.data;
         self.grants.read.retain(|f| data.read.contains(f));
         self.grants.write.retain(|f| data.write.contains(f));
+        self.grants.reveal.retain(|c| data.reveal.contains(c));
         let egress = &self.manifest.egress;
         self.grants
             .egress

@@ -38,6 +38,8 @@ pub mod manifest;
 pub mod merkle;
 pub mod model;
 pub mod monitor;
+pub mod redact_cli;
+pub mod redaction;
 pub mod runtime;
 pub mod scaffold;
 pub mod service;

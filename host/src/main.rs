@@ -22,7 +22,8 @@ struct Cli {
         default_value = ".airlock"
     )]
     data_dir: PathBuf,
-    /// An optional config file (TOML): listen, admin_token, max_timeout_ms, max_memory_mib.
+    /// An optional config file (TOML): listen, admin_token, max_timeout_ms, max_memory_mib,
+    /// dev_mode, egress_* limits (see the README).
     #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -31,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Redact stdin (or find spans in JSON Lines with --spans); `backfill` stored data.
+    Redact(airlock_host::redact_cli::RedactArgs),
     /// Run the HTTP service.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
@@ -130,6 +133,9 @@ enum PluginCommand {
         /// `scheme://host[:port]`).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         egress: Vec<String>,
+        /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        reveal: Vec<String>,
     },
     /// Replace an installation's settings with a JSON object (or @file).
     Settings { id: String, json: String },
@@ -198,8 +204,33 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
-    let open = || Airlock::open(&cli.data_dir, config.limits());
+    let open = || Airlock::open_with(&cli.data_dir, config.options());
     match cli.command {
+        Command::Redact(args) => {
+            let data = airlock_host::blobs::DataDir::open(&cli.data_dir)?;
+            let redaction = config.redaction.clone().unwrap_or_default();
+            let engine = airlock_host::redaction::EngineRedaction::open(&data, &redaction)?;
+            match args.command {
+                None if args.spans => airlock_host::redact_cli::spans_stdin(&engine)?,
+                None => airlock_host::redact_cli::redact_stdin(&engine)?,
+                Some(airlock_host::redact_cli::RedactCommand::Backfill { apply, batch }) => {
+                    let airlock = open()?;
+                    let report =
+                        airlock_host::redact_cli::backfill(&airlock, &engine, apply, batch)?;
+                    let verb = if apply {
+                        "masked"
+                    } else {
+                        "would mask (dry run; --apply to write)"
+                    };
+                    println!(
+                        "{} of {} records {verb}: {}",
+                        report.changed,
+                        report.scanned,
+                        serde_json::to_string(&report.classes)?
+                    );
+                }
+            }
+        }
         Command::Serve { listen, dev } => {
             let mut options = config.options();
             options.egress.dev_mode |= dev;
@@ -220,6 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("  {token}");
             println!("Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins");
+            start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(airlock_host::service::serve(airlock, &token, listen))?;
         }
@@ -317,6 +349,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every minute: sign a checkpoint if the log grew; every hour: apply retention.
+fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
+    std::thread::spawn(move || {
+        for minute in 0u64.. {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            let (size, _, _) = match airlock.store().merkle_head() {
+                Ok(head) => head,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot read the audit log");
+                    continue;
+                }
+            };
+            let last = airlock
+                .store()
+                .checkpoints()
+                .ok()
+                .and_then(|c| c.last().map(|c| c.size));
+            if last != Some(size)
+                && let Err(e) = airlock.checkpoint()
+            {
+                tracing::error!(error = %format!("{e:#}"), "cannot sign an audit checkpoint");
+            }
+            if let Some(days) = retention_days.filter(|_| minute % 60 == 0) {
+                match airlock.prune_audit(days) {
+                    Ok(n) => tracing::info!(records = n, days, "audit retention applied"),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "audit retention failed"),
+                }
+            }
+        }
+    });
+}
+
 fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
     match cmd {
         PluginCommand::Install {
@@ -365,16 +429,22 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             read,
             write,
             egress,
+            reveal,
         } => {
             let grants = Grants {
                 read: read.into_iter().filter(|s| !s.is_empty()).collect(),
                 write: write.into_iter().filter(|s| !s.is_empty()).collect(),
                 egress: egress.into_iter().filter(|s| !s.is_empty()).collect(),
+                reveal: reveal.into_iter().filter(|s| !s.is_empty()).collect(),
             };
             let inst = airlock.set_grants(&id, grants).map_err(app_err)?;
             println!(
-                "granted `{}` read {:?} write {:?} egress {:?}",
-                inst.id, inst.grants.read, inst.grants.write, inst.grants.egress
+                "granted `{}` read {:?} write {:?} egress {:?} reveal {:?}",
+                inst.id,
+                inst.grants.read,
+                inst.grants.write,
+                inst.grants.egress,
+                inst.grants.reveal
             );
         }
         PluginCommand::Settings { id, json } => {

@@ -55,6 +55,10 @@ pub struct DataAccess {
     /// Paths the plugin may ask to write.
     #[serde(default)]
     pub write: BTreeSet<String>,
+    /// Data classes the plugin asks to see raw (an admin approves each as a `reveal`
+    /// grant); every other class is masked by the broker.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reveal: BTreeSet<String>,
 }
 
 /// `[limits]`: what the plugin asks for; the host caps both by the admin maximum.
@@ -202,6 +206,17 @@ impl Manifest {
                         format!("field `{path}` cannot be {what} by plugins"),
                     ));
                 }
+            }
+        }
+
+        for class in &manifest.data.reveal {
+            if class.parse::<airlock_redact::Class>().is_err() {
+                return Err(fail(
+                    "data.reveal",
+                    format!(
+                        "unknown data class `{class}`; see the README's redaction section for class names"
+                    ),
+                ));
             }
         }
 

@@ -9,21 +9,17 @@
 /// assert!(!airlock_redact::checks::luhn(b"4242 4242 4242 4241"));
 /// ```
 pub fn luhn(s: &[u8]) -> bool {
+    // Value of a digit in an even position from the right (doubled).
+    const DOUBLED: [u8; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
     let mut sum = 0u32;
     let mut double = false;
     let mut n = 0;
     for &b in s.iter().rev() {
-        if !b.is_ascii_digit() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
             continue;
         }
-        let mut d = u32::from(b - b'0');
-        if double {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
+        sum += u32::from(if double { DOUBLED[d as usize] } else { d });
         double = !double;
         n += 1;
     }
@@ -39,26 +35,60 @@ pub fn luhn(s: &[u8]) -> bool {
 /// assert!(!airlock_redact::checks::mod97(b"ES92 2100 0418 4502 0005 1332"));
 /// ```
 pub fn mod97(s: &[u8]) -> bool {
-    let alnum = || s.iter().copied().filter(u8::is_ascii_alphanumeric);
-    if alnum().count() < 5 {
+    // Digit/letter values, 255 for separators.
+    const VAL: [u8; 256] = {
+        let mut t = [255u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            if c.is_ascii_digit() {
+                t[i] = c - b'0';
+            } else if c.is_ascii_uppercase() {
+                t[i] = c - b'A' + 10;
+            } else if c.is_ascii_lowercase() {
+                t[i] = c - b'a' + 10;
+            }
+            i += 1;
+        }
+        t
+    };
+    #[inline]
+    fn feed(rem: u64, v: u8) -> u64 {
+        if v >= 10 {
+            rem * 100 + u64::from(v)
+        } else {
+            rem * 10 + u64::from(v)
+        }
+    }
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    // Reduced every 8 values: rem stays below 97 * 100^8 < 2^64.
+    let mut rem = 0u64;
+    let mut pending = 0;
+    for &c in s {
+        let v = VAL[c as usize];
+        if v == 255 {
+            continue;
+        }
+        if n < 4 {
+            head[n] = v;
+        } else {
+            rem = feed(rem, v);
+            pending += 1;
+            if pending == 8 {
+                rem %= 97;
+                pending = 0;
+            }
+        }
+        n += 1;
+    }
+    if n < 5 {
         return false;
     }
-    let mut rem = 0u32;
-    let mut feed = |b: u8| {
-        let v = if b.is_ascii_digit() {
-            u32::from(b - b'0')
-        } else {
-            u32::from(b.to_ascii_uppercase() - b'A') + 10
-        };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
-    };
-    alnum().skip(4).for_each(&mut feed);
-    alnum().take(4).for_each(&mut feed);
-    rem == 1
+    for v in head {
+        rem = feed(rem % 97, v);
+    }
+    rem % 97 == 1
 }
 
 /// IBAN registry: country code and total IBAN length.
@@ -92,14 +122,25 @@ pub const IBAN_LENGTHS: &[(&[u8; 2], u8)] = &[
 /// assert_eq!(airlock_redact::checks::iban_length(b"ZZ"), None);
 /// ```
 pub fn iban_length(cc: &[u8]) -> Option<usize> {
-    if cc.len() != 2 {
+    // Lengths indexed by the two letters (0 = no IBAN country).
+    const BY_CODE: [u8; 26 * 26] = {
+        let mut t = [0u8; 26 * 26];
+        let mut k = 0;
+        while k < IBAN_LENGTHS.len() {
+            let (c, n) = IBAN_LENGTHS[k];
+            t[(c[0] - b'A') as usize * 26 + (c[1] - b'A') as usize] = n;
+            k += 1;
+        }
+        t
+    };
+    if cc.len() != 2 || !cc[0].is_ascii_alphabetic() || !cc[1].is_ascii_alphabetic() {
         return None;
     }
-    let up = [cc[0].to_ascii_uppercase(), cc[1].to_ascii_uppercase()];
-    IBAN_LENGTHS
-        .iter()
-        .find(|(c, _)| **c == up)
-        .map(|&(_, n)| usize::from(n))
+    let ix = |c: u8| usize::from(c.to_ascii_uppercase() - b'A');
+    match BY_CODE[ix(cc[0]) * 26 + ix(cc[1])] {
+        0 => None,
+        n => Some(usize::from(n)),
+    }
 }
 
 fn num(d: &[u8]) -> u32 {
@@ -120,30 +161,34 @@ pub fn card_brand_ok(d: &[u8]) -> bool {
     if !(12..=19).contains(&n) {
         return false;
     }
-    let p2 = num(&d[..2]);
-    let p3 = num(&d[..3]);
-    let p4 = num(&d[..4]);
-    let p6 = num(&d[..6]);
+    let p2 = || num(&d[..2]);
+    let p3 = || num(&d[..3]);
+    let p4 = || num(&d[..4]);
+    let p6 = || num(&d[..6]);
     match d[0] {
         b'4' => matches!(n, 13 | 16 | 19),
-        b'2' => n == 16 && (2221..=2720).contains(&p4),
+        b'2' => n == 16 && (2221..=2720).contains(&p4()),
         b'5' => {
-            ((51..=55).contains(&p2) && n == 16)
-                || ((p2 == 50 || (56..=58).contains(&p2)) && n >= 12)
+            ((51..=55).contains(&p2()) && n == 16)
+                || ((p2() == 50 || (56..=58).contains(&p2())) && n >= 12)
         }
         b'3' => {
-            ((p2 == 34 || p2 == 37) && n == 15)
-                || ((3528..=3589).contains(&p4) && n >= 16)
-                || (((300..=305).contains(&p3) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39)
+            ((p2() == 34 || p2() == 37) && n == 15)
+                || ((3528..=3589).contains(&p4()) && n >= 16)
+                || (((300..=305).contains(&p3())
+                    || p4() == 3095
+                    || p2() == 36
+                    || p2() == 38
+                    || p2() == 39)
                     && n >= 14)
         }
         b'6' => {
-            let discover = p4 == 6011
-                || (644..=649).contains(&p3)
-                || p2 == 65
-                || (622126..=622925).contains(&p6);
-            let unionpay = p2 == 62;
-            let maestro = matches!(p4, 6304 | 6390 | 6759 | 6761 | 6762 | 6763) || p2 == 67;
+            let discover = p4() == 6011
+                || (644..=649).contains(&p3())
+                || p2() == 65
+                || (622126..=622925).contains(&p6());
+            let unionpay = p2() == 62;
+            let maestro = matches!(p4(), 6304 | 6390 | 6759 | 6761 | 6762 | 6763) || p2() == 67;
             ((discover || unionpay) && n >= 16) || maestro
         }
         _ => false,

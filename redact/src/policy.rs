@@ -49,6 +49,8 @@ pub struct Policy {
     default_mask: Mask,
     token_key: [u8; 32],
     token_scope: String,
+    /// `mask_for` of each built-in class, kept in sync by the builders.
+    builtin: [Option<Mask>; 10],
 }
 
 impl std::fmt::Debug for Policy {
@@ -84,7 +86,15 @@ impl Policy {
             default_mask: Mask::Label,
             token_key,
             token_scope: scope.into(),
+            builtin: [Some(Mask::Label); 10],
         }
+    }
+
+    fn sync(mut self) -> Self {
+        for (k, c) in Class::BUILTIN.iter().enumerate() {
+            self.builtin[k] = self.mask_for_slow(c);
+        }
+        self
     }
 
     /// Reveal `class` raw (an admin-approved grant).
@@ -95,7 +105,7 @@ impl Policy {
     /// ```
     pub fn reveal(mut self, class: Class) -> Self {
         self.reveal.insert(class);
-        self
+        self.sync()
     }
 
     /// Use `mask` for `class`.
@@ -107,7 +117,7 @@ impl Policy {
     /// ```
     pub fn with_mask(mut self, class: Class, mask: Mask) -> Self {
         self.masks.insert(class, mask);
-        self
+        self.sync()
     }
 
     /// Mask used for classes without an explicit entry (initially `Label`).
@@ -119,7 +129,7 @@ impl Policy {
     /// ```
     pub fn with_default_mask(mut self, mask: Mask) -> Self {
         self.default_mask = mask;
-        self
+        self.sync()
     }
 
     /// Whether `class` is revealed raw.
@@ -138,6 +148,13 @@ impl Policy {
     /// assert_eq!(Policy::default().mask_for(&Class::Secret), Some(Mask::Label));
     /// ```
     pub fn mask_for(&self, class: &Class) -> Option<Mask> {
+        match class.builtin_index() {
+            Some(k) => self.builtin[k],
+            None => self.mask_for_slow(class),
+        }
+    }
+
+    fn mask_for_slow(&self, class: &Class) -> Option<Mask> {
         if self.reveal.contains(class) {
             return None;
         }
@@ -180,9 +197,25 @@ impl Policy {
         h.update(ipad);
         h.update(self.token_scope.as_bytes());
         h.update([0]);
-        h.update(class.to_string().as_bytes());
+        if let Class::Custom(n) = class {
+            h.update(b"custom:");
+            h.update(n.as_bytes());
+        } else {
+            h.update(class.name().as_bytes());
+        }
         h.update([0]);
-        h.update(normalized(class, value).collect::<Vec<u8>>());
+        // Normalized value, hashed through a stack buffer (no allocation).
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        for c in normalized(class, value) {
+            if n == buf.len() {
+                h.update(buf);
+                n = 0;
+            }
+            buf[n] = c;
+            n += 1;
+        }
+        h.update(&buf[..n]);
         let inner = h.finalize();
         let mut h = Sha256::new();
         h.update(opad);
@@ -222,26 +255,18 @@ impl Policy {
 /// assert_eq!(s, "[CUSTOM:emp]");
 /// ```
 pub fn write_label(out: &mut String, class: &Class) {
-    out.push('[');
+    const LABELS: [&str; 10] = [
+        "[CARD]", "[SSN]", "[NINO]", "[SIN]", "[IBAN]", "[EMAIL]", "[PHONE]", "[SECRET]", "[IP]",
+        "[DOB]",
+    ];
     match class {
         Class::Custom(n) => {
-            out.push_str("CUSTOM:");
+            out.push_str("[CUSTOM:");
             out.push_str(n);
+            out.push(']');
         }
-        c => out.push_str(match c {
-            Class::CreditCard => "CARD",
-            Class::UsSsn => "SSN",
-            Class::UkNino => "NINO",
-            Class::CaSin => "SIN",
-            Class::Iban => "IBAN",
-            Class::Email => "EMAIL",
-            Class::Phone => "PHONE",
-            Class::Secret => "SECRET",
-            Class::IpAddress => "IP",
-            _ => "DOB",
-        }),
+        c => out.push_str(LABELS[c.builtin_index().unwrap_or(0)]),
     }
-    out.push(']');
 }
 
 fn write_partial(out: &mut String, class: &Class, value: &str) {

@@ -179,6 +179,8 @@ fn thief(airlock: &Airlock, a: &Server, b: &Server) {
             "https://*.ssrf.test".to_string(),
         ]
         .into(),
+        // The plugin sees the email unmasked, so the egress checks are what stop it.
+        reveal: ["email".to_string()].into(),
         ..Default::default()
     };
     airlock.set_grants("secret-thief", grants).unwrap();
@@ -480,12 +482,6 @@ fn redirects_are_followed_only_to_allowed_destinations() {
     let (a, b, c) = (Server::start(), Server::start(), Server::start());
     let (_dir, airlock) = open(config());
     thief(&airlock, &a, &b);
-    let via = |to: &str| {
-        a.url(&format!(
-            "/api/redirect?to={}",
-            airlock_host::egress::dlp::url_encode(to)
-        ))
-    };
     let (lines, records) = act(
         &airlock,
         json!({"requests": [
@@ -660,6 +656,7 @@ fn example_plugins_send_only_what_they_declare() {
         let grants = Grants {
             read: inst.manifest.data.read.clone(),
             egress: [loopback.clone()].into(),
+            reveal: inst.manifest.data.reveal.clone(),
             ..Default::default()
         };
         airlock.set_grants(name, grants).unwrap();

@@ -11,4 +11,5 @@ mod install;
 mod integrity;
 mod monitoring;
 mod pii_probe;
+mod redaction;
 mod support;

@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+/// The most field values one invocation remembers for the egress data-loss checks.
+pub const MAX_SEEN_VALUES: usize = 20_000;
+
 /// The most host calls one invocation may make.
 pub const MAX_CALLS_PER_INVOCATION: u32 = 1_000;
 
@@ -387,7 +390,10 @@ impl Invocation {
         if let Need::Write { field } = &spec.need {
             report.returned.insert(field.clone());
         }
-        output.seen(&mut self.seen);
+        if self.seen.len() < MAX_SEEN_VALUES {
+            output.seen(&mut self.seen);
+            self.seen.truncate(MAX_SEEN_VALUES);
+        }
         // 5. audit, 6. return
         self.record(spec.call, &spec.resource, &report, Ok(()));
         Ok(output)

@@ -265,16 +265,17 @@ impl RuleState {
         };
 
         // new-destination
-        if e.call == EGRESS_CALL && e.decision == Some(Decision::Allow) {
-            if let Some(dest) = e.details.get("destination") {
-                if s.destinations.insert(dest.clone()) && c.new_destination {
-                    raise(
-                        Rule::NewDestination,
-                        format!("{} contacted {dest} for the first time", e.installation),
-                        vec![("destination", dest.clone())],
-                    );
-                }
-            }
+        if e.call == EGRESS_CALL
+            && e.decision == Some(Decision::Allow)
+            && let Some(dest) = e.details.get("destination")
+            && s.destinations.insert(dest.clone())
+            && c.new_destination
+        {
+            raise(
+                Rule::NewDestination,
+                format!("{} contacted {dest} for the first time", e.installation),
+                vec![("destination", dest.clone())],
+            );
         }
 
         // denied-burst (invocation failures are errors, not denied calls)

@@ -39,6 +39,9 @@ pub trait HelpdeskStore: Send + Sync {
     fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>>;
     /// How many records of a kind are stored.
     fn count(&self, kind: Kind) -> StoreResult<u64>;
+    /// Up to `limit` records of a kind with ids after `after_id`, by id (for scans that
+    /// must not hold a whole table in memory).
+    fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>>;
 }
 
 /// Installations and their grants and settings.

@@ -216,6 +216,23 @@ impl HelpdeskStore for SqliteStore {
         docs.map(|d| parse_doc(d?)).collect()
     }
 
+    fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>> {
+        let inner = self.lock();
+        let sql = format!(
+            "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
+            kind.table()
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![after_id, limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, doc) = row?;
+            Ok((id, parse_doc(doc)?))
+        })
+        .collect()
+    }
+
     fn count(&self, kind: Kind) -> StoreResult<u64> {
         let inner = self.lock();
         let sql = format!("SELECT COUNT(*) FROM {}", kind.table());

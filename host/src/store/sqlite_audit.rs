@@ -21,6 +21,9 @@ struct Chain {
     frontier: Frontier,
 }
 
+/// One queued batch's outcome: its ticket and the sealed records or the error.
+type TicketResult = (u64, Result<Vec<AuditRecord>, String>);
+
 #[derive(Default)]
 struct Queue {
     next_ticket: u64,
@@ -116,10 +119,7 @@ impl SqliteStore {
     }
 
     /// Writes queued batches in one transaction; returns each ticket's result.
-    fn write_batches(
-        &self,
-        batches: Vec<(u64, Vec<AuditEntry>)>,
-    ) -> Vec<(u64, Result<Vec<AuditRecord>, String>)> {
+    fn write_batches(&self, batches: Vec<(u64, Vec<AuditEntry>)>) -> Vec<TicketResult> {
         let tickets: Vec<u64> = batches.iter().map(|(t, _)| *t).collect();
         match self.write_batches_tx(batches) {
             Ok(results) => results,
@@ -136,7 +136,7 @@ impl SqliteStore {
     fn write_batches_tx(
         &self,
         batches: Vec<(u64, Vec<AuditEntry>)>,
-    ) -> StoreResult<Vec<(u64, Result<Vec<AuditRecord>, String>)>> {
+    ) -> StoreResult<Vec<TicketResult>> {
         let mut chain = self.chain()?;
         let mut head = chain.head.clone();
         let mut frontier = chain.frontier.clone();

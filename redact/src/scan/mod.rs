@@ -8,6 +8,7 @@
 //! once, so a detector never looks at the middle of a word.
 
 mod numeric;
+mod skip;
 mod words;
 
 use crate::{Class, Span};
@@ -70,19 +71,10 @@ const FLAGS: [u8; 256] = {
 /// that a key, token or IPv6 detector needs.
 #[inline]
 fn plain_word(b: &[u8], i: usize) -> (bool, usize) {
-    let mut j = i + 1;
-    let mut acc = 0u8;
-    while j < b.len() {
-        let f = FLAGS[b[j] as usize];
-        if f & F_WORD == 0 {
-            break;
-        }
-        acc |= f;
-        j += 1;
-    }
+    let (j, special) = skip::word_tail(b, i + 1);
     // The first letter may be uppercase (sentence start, names).
     let label_like = matches!(b[i] | 0x20, b'b' | b'd') && matches!(j - i, 3..=5 | 8 | 9);
-    if acc & F_SPECIAL != 0 || label_like || !b[i].is_ascii_alphabetic() || j - i == 1 {
+    if special || label_like || !b[i].is_ascii_alphabetic() || j - i == 1 {
         return (false, j);
     }
     let n = at(b, j);
@@ -100,7 +92,7 @@ pub(crate) fn at(b: &[u8], i: usize) -> u8 {
 /// Word byte: ASCII alphanumeric or `_`.
 #[inline]
 pub(crate) fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    FLAGS[c as usize] & F_WORD != 0
 }
 
 /// End of the word starting at `i`.
@@ -110,6 +102,22 @@ pub(crate) fn word_end(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// First occurrence of `needle` (non-empty) in `hay`. For the short
+/// haystacks of the detectors this beats building a `memmem` finder.
+#[inline]
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (first, rest) = (needle[0], &needle[1..]);
+    let mut from = 0;
+    while hay.len() >= from + needle.len() {
+        let k = from + memchr::memchr(first, &hay[from..=hay.len() - needle.len()])?;
+        if hay[k + 1..].starts_with(rest) {
+            return Some(k);
+        }
+        from = k + 1;
+    }
+    None
 }
 
 pub(crate) const BULLET: &[u8] = "•".as_bytes();
@@ -133,6 +141,8 @@ pub(crate) struct Scanner {
 pub(crate) struct Out<'a> {
     pub scanner: &'a Scanner,
     pub spans: &'a mut Vec<Span>,
+    /// Length of the text being scanned.
+    pub len: usize,
 }
 
 impl Out<'_> {
@@ -147,6 +157,11 @@ impl Out<'_> {
         if self.spans.last().is_some_and(|s| s.end > start) {
             return;
         }
+        if self.spans.capacity() == 0 {
+            // First find: size for a dense text at once (bounded), instead of
+            // growing through many small reallocations.
+            self.spans.reserve((self.len / 64).min(16384) + 16);
+        }
         self.spans.push(Span { class, start, end });
     }
 }
@@ -158,9 +173,16 @@ impl Scanner {
         let mut out = Out {
             scanner: self,
             spans,
+            len: b.len(),
         };
         let mut i = 0;
         while i < b.len() {
+            if skip::START[b[i] as usize] {
+                i = skip::settle(b, i, skip::run(b, i + 1));
+                if i >= b.len() {
+                    break;
+                }
+            }
             let k = TABLE[b[i] as usize];
             if k == K_OTHER {
                 i += 1;
@@ -169,21 +191,27 @@ impl Scanner {
                 }
                 continue;
             }
-            let next = match k {
-                K_DIGIT => numeric::scan_digits(b, i, &mut out),
-                K_ALPHA => match plain_word(b, i) {
+            // The two common kinds first, as plain branches (better predicted
+            // than the jump table a single `match` compiles to).
+            let next = if k == K_DIGIT {
+                numeric::scan_digits(b, i, &mut out)
+            } else if k == K_ALPHA {
+                match plain_word(b, i) {
                     // Step over the usual single space too.
                     (true, end) => {
                         let c = at(b, end);
                         let e = end + usize::from(matches!(c, b' ' | b'.' | b','));
                         e + usize::from(c != b' ' && at(b, e) == b' ')
                     }
-                    _ => words::scan_word(b, i, &mut out),
-                },
-                K_AT => words::email(b, i, &mut out),
-                K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out),
-                K_DASH => words::private_key(b, i, &mut out),
-                _ => words::colon(b, i, &mut out),
+                    (false, end) => words::scan_word(b, i, end, &mut out),
+                }
+            } else {
+                match k {
+                    K_AT => words::email(b, i, &mut out),
+                    K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out),
+                    K_DASH => words::private_key(b, i, &mut out),
+                    _ => words::colon(b, i, &mut out),
+                }
             };
             debug_assert!(next > i);
             // A space is never a trigger: stepping over it saves a dispatch.

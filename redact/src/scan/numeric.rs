@@ -36,18 +36,48 @@ struct Run {
     plus: bool,
 }
 
-/// Digits of the groups `g`, written into a stack buffer.
-fn digits<'a>(b: &[u8], g: &[Group], buf: &'a mut [u8; 32]) -> &'a [u8] {
+/// Digits of the groups `g` (at most 32), written into a stack buffer.
+/// Copies whole 16-byte blocks where the text allows it (a fixed-size copy
+/// is a couple of vector moves; a variable one is a `memcpy` call).
+fn digits<'a>(b: &[u8], g: &[Group], buf: &'a mut [u8; 48]) -> &'a [u8] {
     let mut k = 0;
     for gr in g {
-        for &c in &b[gr.start..gr.start + gr.len] {
-            if k < 32 {
-                buf[k] = c;
-                k += 1;
+        let (mut s, mut n) = (gr.start, gr.len.min(32 - k));
+        while n > 0 {
+            let m = n.min(16);
+            if s + 16 <= b.len() {
+                buf[k..k + 16].copy_from_slice(&b[s..s + 16]);
+            } else {
+                buf[k..k + m].copy_from_slice(&b[s..s + m]);
             }
+            (k, s, n) = (k + m, s + m, n - m);
         }
     }
     &buf[..k]
+}
+
+/// End of the run of ASCII digits starting at `k`. Eight bytes at a time
+/// (no data-dependent loop exit for the usual short groups).
+#[inline]
+pub(super) fn digit_end(b: &[u8], mut k: usize) -> usize {
+    const LO: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const ADD: u64 = 0x7676_7676_7676_7676;
+    const ZERO: u64 = 0x3030_3030_3030_3030;
+    while k + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[k..k + 8].try_into().expect("8 bytes"));
+        let t = w ^ ZERO; // digits become 0..=9
+        // High bit set in each byte that is not a digit (t >= 10).
+        let bad = (((t & LO) + ADD) | t) & HI;
+        if bad != 0 {
+            return k + (bad.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    while k < b.len() && b[k].is_ascii_digit() {
+        k += 1;
+    }
+    k
 }
 
 /// Parse a run at `p` into `run`. Returns whether it is a clean run (not
@@ -65,10 +95,7 @@ fn parse(b: &[u8], p: usize, run: &mut Run) -> (bool, usize) {
     loop {
         let paren = at(b, j) == b'(';
         let s = j + usize::from(paren);
-        let mut k = s;
-        while k < b.len() && b[k].is_ascii_digit() {
-            k += 1;
-        }
+        let k = digit_end(b, s);
         if k == s || (paren && at(b, k) != b')') {
             break;
         }
@@ -119,16 +146,21 @@ fn new_run() -> Run {
 
 /// Entry point for a digit at a word start.
 pub(super) fn scan_digits(b: &[u8], i: usize, out: &mut Out) -> usize {
-    let we = word_end(b, i);
+    let mut we = digit_end(b, i + 1);
+    // A word mixing digits and letters is skipped whole (unless IPv6).
+    let mixed = is_word(at(b, we));
+    if mixed {
+        we = word_end(b, we);
+    }
     if we - i <= 4
         && at(b, we) == b':'
-        && b[i..we].iter().all(u8::is_ascii_hexdigit)
+        && (!mixed || b[i..we].iter().all(u8::is_ascii_hexdigit))
         && let Some(e) = ipv6(b, i)
     {
         out.emit(Class::IpAddress, i, e);
         return e;
     }
-    if b[i..we].iter().any(|c| !c.is_ascii_digit()) || after_bullet(b, i) {
+    if mixed || after_bullet(b, i) {
         return we;
     }
     // Glued on the left to a word by `-`, `.`, `/` or `,` (TKT-2024-00042, v1.2.3, 1,234).
@@ -186,16 +218,29 @@ fn classify_run(b: &[u8], run: &Run, out: &mut Out) {
 /// Classify a (sub-)run; emits at most one span. Returns whether it matched.
 /// `cut` says the sub-run is followed by more groups of the run.
 fn classify(b: &[u8], g: &[Group], out: &mut Out, cut: bool) -> bool {
-    let mut buf = [0u8; 32];
+    // Cheap reject: a single group needs 10+ digits (card, mobile); several
+    // groups need 9+ (SSN, SIN, card, phone) unless four (IPv4).
+    // One pass over the groups: digit count, parens, the separator shared
+    // by all groups after the first (0xFF if mixed) and the length layout.
+    let (mut total, mut any_paren, mut shape) = (0, false, 0u32);
+    let mut sep = g.get(1).map_or(0, |x| x.sep);
+    for (k, x) in g.iter().enumerate() {
+        total += x.len;
+        any_paren |= x.paren;
+        if k > 0 && x.sep != sep {
+            sep = 0xFF;
+        }
+        if k < 4 {
+            shape |= (x.len.min(255) as u32) << (8 * k);
+        }
+    }
+    if total < 9 && g.len() != 4 || (g.len() == 1 && total < 10) {
+        return false;
+    }
+    let mut buf = [0u8; 48];
     let d = digits(b, g, &mut buf);
-    let lens =
-        |want: &[usize]| g.len() == want.len() && g.iter().zip(want).all(|(x, &w)| x.len == w);
-    let uniform = |seps: &[u8]| {
-        g[1..]
-            .iter()
-            .all(|x| x.sep == g[1].sep && seps.contains(&x.sep))
-    };
-    let any_paren = g.iter().any(|x| x.paren);
+    let lens = |want: [u32; 3]| g.len() == 3 && shape == want[0] | want[1] << 8 | want[2] << 16;
+    let uniform = |seps: &[u8]| seps.contains(&sep);
     let start = g[0].first();
     let end = g[g.len() - 1].end();
     if g.len() == 1 {
@@ -217,11 +262,11 @@ fn classify(b: &[u8], g: &[Group], out: &mut Out, cut: bool) -> bool {
         return false;
     }
     if !any_paren && uniform(b"- ") {
-        if lens(&[3, 2, 4]) && ssn_ok(&d[..3], &d[3..5], &d[5..]) {
+        if lens([3, 2, 4]) && ssn_ok(&d[..3], &d[3..5], &d[5..]) {
             out.emit(Class::UsSsn, start, end);
             return true;
         }
-        if lens(&[3, 3, 3]) && sin_ok(d) {
+        if lens([3, 3, 3]) && sin_ok(d) {
             out.emit(Class::CaSin, start, end);
             return true;
         }
@@ -242,7 +287,7 @@ fn classify(b: &[u8], g: &[Group], out: &mut Out, cut: bool) -> bool {
         out.emit(Class::CreditCard, start, g[k - 1].end());
         return true;
     }
-    if phone(b, g, false) {
+    if national_phone(g, d) {
         out.emit(Class::Phone, start, end);
         return true;
     }
@@ -289,7 +334,7 @@ type Shape = (usize, usize, usize);
 /// Phone number layouts: E.164 with `+`, NANP (US/CA), and trunk-prefix
 /// national numbers (UK, DE, FR and similar, starting with a single 0).
 fn phone(b: &[u8], g: &[Group], plus: bool) -> bool {
-    let mut buf = [0u8; 32];
+    let mut buf = [0u8; 48];
     if plus {
         // Ignore a "(0)" trunk group in "+44 (0)20 ...".
         let mut n = 0;
@@ -309,7 +354,11 @@ fn phone(b: &[u8], g: &[Group], plus: bool) -> bool {
         }
         return d[0] != b'1' || (n == 11 && nanp(&d[1..]));
     }
-    let d = digits(b, g, &mut buf);
+    national_phone(g, digits(b, g, &mut buf))
+}
+
+/// [`phone`] without `+`, given the digits `d` of the groups `g`.
+fn national_phone(g: &[Group], d: &[u8]) -> bool {
     let lens: Shape = (g.len(), g[0].len, g.get(1).map_or(0, |x| x.len));
     if g.iter().skip(1).any(|x| x.paren) || g.len() < 2 {
         return false;

@@ -1,10 +1,8 @@
 //! Word-started detectors: IBAN, NINO, credential tokens, `key=value`
 //! secrets, labelled dates of birth, IPv6; plus email (`@`) and private keys.
 
-use memchr::memmem;
-
 use super::numeric::ipv4_at;
-use super::{BULLET, Out, after_bullet, at, is_word, word_end};
+use super::{BULLET, Out, after_bullet, at, find, is_word, word_end};
 use crate::Class;
 use crate::checks::{date_ok, iban_length, mod97, month_name, nino_ok};
 
@@ -23,7 +21,7 @@ fn ext(b: &[u8], mut p: usize, f: impl Fn(u8) -> bool) -> usize {
 /// `ext` over base64url bytes, stopping before a `-----` run (a PEM fence).
 fn ext_b64(b: &[u8], p: usize, f: impl Fn(u8) -> bool) -> usize {
     let e = ext(b, p, f);
-    memmem::find(&b[p..e], b"-----").map_or(e, |d| p + d)
+    find(&b[p..e], b"-----").map_or(e, |d| p + d)
 }
 
 fn b64url(c: u8) -> bool {
@@ -31,14 +29,15 @@ fn b64url(c: u8) -> bool {
 }
 
 /// Entry point at the start of a word that begins with a letter or `_`.
-pub(super) fn scan_word(b: &[u8], i: usize, out: &mut Out) -> usize {
-    let end = word_end(b, i);
+/// `end` is the end of the word (`word_end(b, i)`).
+pub(super) fn scan_word(b: &[u8], i: usize, end: usize, out: &mut Out) -> usize {
+    debug_assert_eq!(end, word_end(b, i));
     if after_bullet(b, i) {
         return end;
     }
     let w = &b[i..end];
     if let Some(e) = token(b, i, end)
-        && memmem::find(&b[i..e], b"tok_").is_none()
+        && find(&b[i..e], b"tok_").is_none()
     {
         out.emit(Class::Secret, i, e);
         return e;
@@ -318,7 +317,7 @@ pub(super) fn email(b: &[u8], a: usize, out: &mut Out) -> usize {
         let ls = j;
         j = ext(b, j, |c| c.is_ascii_alphanumeric() || c == b'-');
         // "---" never occurs in a hostname; it starts e.g. a PEM block.
-        if let Some(d) = memmem::find(&b[ls..j], b"---") {
+        if let Some(d) = find(&b[ls..j], b"---") {
             j = ls + d;
         }
         if j == ls || b[ls] == b'-' || b[j - 1] == b'-' {
@@ -354,18 +353,18 @@ pub(super) fn private_key(b: &[u8], i: usize, out: &mut Out) -> usize {
     }
     let hs = i + 11;
     let lim = (hs + 80).min(b.len());
-    let Some(h) = memmem::find(&b[hs..lim], b"-----") else {
+    let Some(h) = find(&b[hs..lim], b"-----") else {
         return i + 1;
     };
-    if memmem::find(&b[hs..hs + h], b"PRIVATE KEY").is_none() {
+    if find(&b[hs..hs + h], b"PRIVATE KEY").is_none() {
         return i + 1;
     }
     let body = hs + h + 5;
-    let end = match memmem::find(&b[body..], b"-----END ") {
+    let end = match find(&b[body..], b"-----END ") {
         Some(k) => {
             let e0 = body + k + 9;
             let lim = (e0 + 80).min(b.len());
-            memmem::find(&b[e0..lim], b"-----").map_or(lim, |x| e0 + x + 5)
+            find(&b[e0..lim], b"-----").map_or(lim, |x| e0 + x + 5)
         }
         None => b.len(),
     };
@@ -457,7 +456,7 @@ fn kv_secret(b: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
     let v = &b[vs..ve];
     if v.is_empty()
         || v.starts_with(b"tok_")
-        || memmem::find(v, BULLET).is_some()
+        || find(v, BULLET).is_some()
         || (v[0] == b'[' && v[v.len() - 1] == b']')
     {
         return None;
