@@ -109,44 +109,45 @@ fn put_bytes(hasher: &mut Sha256, bytes: &[u8]) {
 /// assert_ne!(a, b);
 /// ```
 pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> String {
+    fn json<T: Serialize>(value: &T) -> String {
+        serde_json::to_string(value).expect("lists and maps of strings always serialize")
+    }
+    let (returned, withheld) = (json(&e.fields_returned), json(&e.fields_withheld));
+    let (redactions, details) = (json(&e.redactions), json(&e.details));
+    let parts: CanonicalParts<'_> = [
+        time.as_bytes(),
+        e.installation.as_bytes(),
+        e.plugin.as_bytes(),
+        e.version.as_bytes(),
+        e.invocation.as_bytes(),
+        e.event.as_bytes(),
+        e.call.as_bytes(),
+        e.resource.as_bytes(),
+        returned.as_bytes(),
+        withheld.as_bytes(),
+        e.decision.map_or("", Decision::as_str).as_bytes(),
+        e.reason.as_bytes(),
+        redactions.as_bytes(),
+        details.as_bytes(),
+    ];
+    hex::encode(chain_digest(prev_hash.as_bytes(), seq, &parts))
+}
+
+/// A record's fields in canonical order, as stored: time, installation, plugin,
+/// version, invocation, event, call, resource, fields_returned, fields_withheld,
+/// decision, reason, redactions, details. Lists and maps are their compact JSON text.
+pub type CanonicalParts<'a> = [&'a [u8]; 14];
+
+/// SHA-256 over the previous hash, the sequence number and the length-prefixed parts.
+pub fn chain_digest(prev_hash: &[u8], seq: u64, parts: &CanonicalParts<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"airlock-audit-v1");
-    put_bytes(&mut h, prev_hash.as_bytes());
+    h.update(b"airlock-audit-v2");
+    put_bytes(&mut h, prev_hash);
     h.update(seq.to_le_bytes());
-    for text in [
-        time,
-        &e.installation,
-        &e.plugin,
-        &e.version,
-        &e.invocation,
-        &e.event,
-        &e.call,
-        &e.resource,
-    ] {
-        put_bytes(&mut h, text.as_bytes());
+    for part in parts {
+        put_bytes(&mut h, part);
     }
-    h.update((e.fields_returned.len() as u64).to_le_bytes());
-    for f in &e.fields_returned {
-        put_bytes(&mut h, f.as_bytes());
-    }
-    h.update((e.fields_withheld.len() as u64).to_le_bytes());
-    for w in &e.fields_withheld {
-        put_bytes(&mut h, w.field.as_bytes());
-        put_bytes(&mut h, w.reason.as_bytes());
-    }
-    put_bytes(&mut h, e.decision.map_or("", Decision::as_str).as_bytes());
-    put_bytes(&mut h, e.reason.as_bytes());
-    h.update((e.redactions.len() as u64).to_le_bytes());
-    for (class, count) in &e.redactions {
-        put_bytes(&mut h, class.as_bytes());
-        h.update(count.to_le_bytes());
-    }
-    h.update((e.details.len() as u64).to_le_bytes());
-    for (key, value) in &e.details {
-        put_bytes(&mut h, key.as_bytes());
-        put_bytes(&mut h, value.as_bytes());
-    }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 /// Seals an entry as the record after `prev` (or the first record).
@@ -212,42 +213,65 @@ impl ChainVerifier {
 
     /// Checks the next record against the chain so far.
     pub fn check(&mut self, r: &AuditRecord) -> Result<(), ChainError> {
+        let computed = chain_hash(&r.prev_hash, r.seq, &r.time, &r.entry);
+        self.check_hashes(r.seq, &r.prev_hash, &r.hash, computed.as_bytes())
+    }
+
+    /// Checks a record given as its stored parts, without decoding it (the fast path
+    /// `airlock audit verify` takes).
+    pub fn check_raw(
+        &mut self,
+        seq: u64,
+        parts: &CanonicalParts<'_>,
+        prev_hash: &str,
+        hash: &str,
+    ) -> Result<(), ChainError> {
+        let digest = chain_digest(prev_hash.as_bytes(), seq, parts);
+        let mut computed = [0u8; 64];
+        hex::encode_to_slice(digest, &mut computed).expect("64 bytes of hex");
+        self.check_hashes(seq, prev_hash, hash, &computed)
+    }
+
+    fn check_hashes(
+        &mut self,
+        seq: u64,
+        prev_hash: &str,
+        hash: &str,
+        computed: &[u8],
+    ) -> Result<(), ChainError> {
         let (expected_seq, expected_prev) = match &self.last {
             Some((seq, hash)) => (seq + 1, hash.as_str()),
             None => (1, GENESIS_HASH),
         };
         let fail = |problem: String| ChainError {
             expected_seq,
-            found_seq: r.seq,
+            found_seq: seq,
             problem,
         };
-        if r.seq != expected_seq {
+        if seq != expected_seq {
             return Err(fail(format!(
                 "expected sequence number {expected_seq} here: records are missing or out of order"
             )));
         }
-        if r.prev_hash != expected_prev {
+        if prev_hash != expected_prev {
             return Err(fail(
                 "does not chain to the record before it (prev_hash mismatch)".into(),
             ));
         }
-        if chain_hash(&r.prev_hash, r.seq, &r.time, &r.entry) != r.hash {
+        if computed != hash.as_bytes() {
             return Err(fail(
                 "its contents do not match its hash: it was edited".into(),
             ));
         }
-        self.last = Some((r.seq, r.hash.clone()));
-        Ok(())
-    }
-
-    /// The error for a record that could not even be decoded at the next position.
-    pub fn unreadable(&self, seq: Option<u64>, problem: String) -> ChainError {
-        let expected_seq = self.last.as_ref().map_or(1, |(s, _)| s + 1);
-        ChainError {
-            expected_seq,
-            found_seq: seq.unwrap_or(expected_seq),
-            problem,
+        match &mut self.last {
+            Some((last_seq, last_hash)) => {
+                *last_seq = seq;
+                last_hash.clear();
+                last_hash.push_str(hash);
+            }
+            None => self.last = Some((seq, hash.to_string())),
         }
+        Ok(())
     }
 
     /// How many records passed.

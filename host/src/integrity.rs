@@ -84,19 +84,14 @@ pub fn verify(
         None => ChainVerifier::default(),
     };
 
-    // 2. The chain, record by record, in storage order.
+    // 2. The chain, record by record, in storage order, hashed from the stored bytes.
     let mut failure: Option<Tampered> = None;
-    store.scan(&mut |record| {
-        if failure.is_some() {
-            return Ok(());
-        }
-        let checked = match record {
-            Ok(record) => chain.check(&record).map(|_| record.hash),
-            Err(bad) => Err(chain.unreadable(bad.seq, bad.problem)),
-        };
-        match checked {
-            Ok(hash) => leaves.push(decode(&hash).unwrap_or_default()),
-            Err(e) => failure = Some(e.into()),
+    store.scan_raw(&mut |seq, parts, prev_hash, hash| {
+        if failure.is_none() {
+            match chain.check_raw(seq, parts, prev_hash, hash) {
+                Ok(()) => leaves.push(decode(hash).unwrap_or_default()),
+                Err(e) => failure = Some(e.into()),
+            }
         }
         Ok(())
     })?;

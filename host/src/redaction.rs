@@ -19,6 +19,19 @@ use std::sync::{Arc, RwLock};
 pub const KEY_FILE: &str = "redaction.key";
 
 /// `[redaction]` in the config file.
+///
+/// ```
+/// use airlock_host::redaction::{EngineRedaction, RedactionConfig};
+/// let config: RedactionConfig = toml::from_str(r#"
+///     masks = { credit_card = "partial", phone = "token" }
+///     allow = ["+1 800 555 0100"]
+///     custom = [{ name = "employee_id", pattern = "EMP-[0-9]{6}", context = ["employee"] }]
+/// "#).unwrap();
+/// let engine = EngineRedaction::new(&config, [0; 32]).unwrap();
+/// let policy = engine.policy("inst", &Default::default());
+/// let out = engine.redactor().redact("card 4111 1111 1111 1111, employee EMP-123456", &policy);
+/// assert_eq!(out.text, "card ••••-••••-••••-1111, employee [CUSTOM:employee_id]");
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedactionConfig {

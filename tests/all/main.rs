@@ -4,6 +4,7 @@
 mod api;
 mod audit_tamper;
 mod cli;
+mod crash;
 mod egress;
 mod examples;
 mod hostile;

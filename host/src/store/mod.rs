@@ -70,6 +70,17 @@ pub trait AuditStore: Send + Sync {
         &self,
         visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
     ) -> StoreResult<()>;
+    /// Visits every record in storage order as its stored canonical parts, without
+    /// decoding it: `(seq, parts, prev_hash, hash)`. The fast path of verification.
+    fn scan_raw(
+        &self,
+        visit: &mut dyn FnMut(
+            u64,
+            &crate::audit::CanonicalParts<'_>,
+            &str,
+            &str,
+        ) -> StoreResult<()>,
+    ) -> StoreResult<()>;
     /// The chain hashes of pruned records, by sequence number (the Merkle tree's leaves
     /// before the first stored record).
     fn pruned_hashes(&self) -> StoreResult<Vec<(u64, String)>>;

@@ -68,6 +68,21 @@ pub enum Durability {
     Normal,
 }
 
+/// A connection in WAL mode with the chosen durability.
+pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 pub(super) struct Inner {
     pub(super) conn: Connection,
 }
@@ -94,22 +109,13 @@ impl SqliteStore {
 
     /// Opens the database with a chosen durability.
     pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let sync = match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = connect(path, durability)?;
         conn.execute_batch(SCHEMA)
             .context("cannot create the database schema")?;
         conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn }),
-            commit: super::sqlite_audit::GroupCommit::default(),
+            commit: super::sqlite_audit::GroupCommit::new(path, durability),
         })
     }
 

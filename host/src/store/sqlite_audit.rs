@@ -1,44 +1,173 @@
 //! The audit log in SQLite: group commit, checkpoints and pruning.
 
-use super::sqlite::SqliteStore;
+use super::sqlite::{Durability, SqliteStore};
 use super::{AuditStore, StoreResult, UnreadableRecord};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{Frontier, Hash, leaf_hash};
 use anyhow::Context;
-use rusqlite::{OptionalExtension, params};
-use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
-/// The chain's head and Merkle frontier, loaded on first use and kept current by the
-/// commit leader.
-#[derive(Default)]
+/// The chain's head and Merkle frontier, as of the last commit.
+#[derive(Clone, Default)]
 struct Chain {
-    loaded: bool,
     head: Option<(u64, String)>,
     frontier: Frontier,
 }
 
-/// One queued batch's outcome: its ticket and the sealed records or the error.
-type TicketResult = (u64, Result<Vec<AuditRecord>, String>);
-
-#[derive(Default)]
-struct Queue {
-    next_ticket: u64,
-    pending: Vec<(u64, Vec<AuditEntry>)>,
-    done: HashMap<u64, Result<Vec<AuditRecord>, String>>,
-    leading: bool,
+/// One caller's batch, and where to send its sealed records.
+struct Job {
+    entries: Vec<AuditEntry>,
+    done: mpsc::SyncSender<Result<Vec<AuditRecord>, String>>,
 }
 
-/// Group commit: callers queue their entries; one of them (the leader) writes every
-/// queued batch in one transaction, syncs once, and wakes the rest.
-#[derive(Default)]
+/// One queued batch's outcome.
+type JobResult = Result<Vec<AuditRecord>, String>;
+
+/// The most batches written in one transaction.
+const MAX_JOBS_PER_COMMIT: usize = 4096;
+
+/// Group commit: callers hand their entries to one writer thread with its own
+/// connection; it writes every batch queued meanwhile in one transaction, syncs once,
+/// and answers each caller. Started on first use.
 pub(crate) struct GroupCommit {
-    queue: Mutex<Queue>,
-    wake: Condvar,
-    chain: Mutex<Chain>,
+    path: PathBuf,
+    durability: Durability,
+    writer: Mutex<Option<Writer>>,
+}
+
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    chain: Arc<Mutex<Chain>>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(path: &Path, durability: Durability) -> GroupCommit {
+        GroupCommit {
+            path: path.to_path_buf(),
+            durability,
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// The writer, started (and the chain loaded) on first use.
+    fn writer(&self) -> StoreResult<(mpsc::Sender<Job>, Arc<Mutex<Chain>>)> {
+        let mut slot = relock(&self.writer);
+        if let Some(w) = slot.as_ref() {
+            return Ok((w.jobs.clone(), w.chain.clone()));
+        }
+        let conn = super::sqlite::connect(&self.path, self.durability)?;
+        let chain = Arc::new(Mutex::new(load_chain(&conn)?));
+        let (jobs, rx) = mpsc::channel();
+        let shared = chain.clone();
+        std::thread::Builder::new()
+            .name("airlock-audit-writer".into())
+            .spawn(move || write_loop(conn, shared, rx))
+            .context("cannot start the audit writer")?;
+        *slot = Some(Writer {
+            jobs: jobs.clone(),
+            chain: chain.clone(),
+        });
+        Ok((jobs, chain))
+    }
+}
+
+fn load_chain(conn: &Connection) -> StoreResult<Chain> {
+    let mut chain = Chain::default();
+    let mut stmt = conn.prepare(
+        "SELECT seq, hash FROM audit_pruned UNION ALL SELECT seq, hash FROM audit ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (seq, hash): (i64, String) = (row.get(0)?, row.get(1)?);
+        chain.frontier.push(leaf_hash(&decode_hash(&hash)));
+        chain.head = Some((seq as u64, hash));
+    }
+    Ok(chain)
+}
+
+fn write_loop(mut conn: Connection, chain: Arc<Mutex<Chain>>, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_JOBS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let start = relock(&chain).clone();
+        let batches: Vec<Vec<AuditEntry>> = jobs
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.entries))
+            .collect();
+        let results: Vec<JobResult> = match write_batches(&mut conn, start, batches) {
+            Ok((next, results)) => {
+                *relock(&chain) = next;
+                results.into_iter().map(Ok).collect()
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                jobs.iter().map(|_| Err(message.clone())).collect()
+            }
+        };
+        for (job, result) in jobs.into_iter().zip(results) {
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// Seals and inserts every batch in one transaction.
+fn write_batches(
+    conn: &mut Connection,
+    mut chain: Chain,
+    batches: Vec<Vec<AuditEntry>>,
+) -> StoreResult<(Chain, Vec<Vec<AuditRecord>>)> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(batches.len());
+    {
+        let sql = format!(
+            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let time = audit::now_rfc3339();
+        for entries in batches {
+            let mut sealed = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
+                let r = audit::seal(prev, time.clone(), entry);
+                let e = &r.entry;
+                stmt.execute(params![
+                    r.seq as i64,
+                    r.time,
+                    e.installation,
+                    e.plugin,
+                    e.version,
+                    e.invocation,
+                    e.event,
+                    e.call,
+                    e.resource,
+                    serde_json::to_string(&e.fields_returned)?,
+                    serde_json::to_string(&e.fields_withheld)?,
+                    e.decision.map_or("", Decision::as_str),
+                    e.reason,
+                    serde_json::to_string(&e.redactions)?,
+                    serde_json::to_string(&e.details)?,
+                    r.prev_hash,
+                    r.hash,
+                ])?;
+                chain.frontier.push(leaf_hash(&decode_hash(&r.hash)));
+                chain.head = Some((r.seq, r.hash.clone()));
+                sealed.push(r);
+            }
+            results.push(sealed);
+        }
+    }
+    tx.commit()?;
+    Ok((chain, results))
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,128 +221,19 @@ fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
-impl SqliteStore {
-    /// Loads the chain head and Merkle frontier from the database, once.
-    fn chain(&self) -> StoreResult<MutexGuard<'_, Chain>> {
-        let mut chain = relock(&self.commit.chain);
-        if !chain.loaded {
-            let inner = self.lock();
-            let mut frontier = Frontier::default();
-            let mut head = None;
-            let mut stmt = inner
-                .conn
-                .prepare("SELECT seq, hash FROM audit_pruned UNION ALL SELECT seq, hash FROM audit ORDER BY seq")?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let (seq, hash): (i64, String) = (row.get(0)?, row.get(1)?);
-                frontier.push(leaf_hash(&decode_hash(&hash)));
-                head = Some((seq as u64, hash));
-            }
-            *chain = Chain {
-                loaded: true,
-                head,
-                frontier,
-            };
-        }
-        Ok(chain)
-    }
-
-    /// Writes queued batches in one transaction; returns each ticket's result.
-    fn write_batches(&self, batches: Vec<(u64, Vec<AuditEntry>)>) -> Vec<TicketResult> {
-        let tickets: Vec<u64> = batches.iter().map(|(t, _)| *t).collect();
-        match self.write_batches_tx(batches) {
-            Ok(results) => results,
-            Err(e) => {
-                let message = format!("{e:#}");
-                tickets
-                    .into_iter()
-                    .map(|t| (t, Err(message.clone())))
-                    .collect()
-            }
-        }
-    }
-
-    fn write_batches_tx(
-        &self,
-        batches: Vec<(u64, Vec<AuditEntry>)>,
-    ) -> StoreResult<Vec<TicketResult>> {
-        let mut chain = self.chain()?;
-        let mut head = chain.head.clone();
-        let mut frontier = chain.frontier.clone();
-        let mut inner = self.lock();
-        let tx = inner.conn.transaction()?;
-        let mut results = Vec::with_capacity(batches.len());
-        {
-            let sql = format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-            );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for (ticket, entries) in batches {
-                let mut sealed = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    let prev = head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                    let r = audit::seal(prev, audit::now_rfc3339(), entry);
-                    let e = &r.entry;
-                    stmt.execute(params![
-                        r.seq as i64,
-                        r.time,
-                        e.installation,
-                        e.plugin,
-                        e.version,
-                        e.invocation,
-                        e.event,
-                        e.call,
-                        e.resource,
-                        serde_json::to_string(&e.fields_returned)?,
-                        serde_json::to_string(&e.fields_withheld)?,
-                        e.decision.map_or("", Decision::as_str),
-                        e.reason,
-                        serde_json::to_string(&e.redactions)?,
-                        serde_json::to_string(&e.details)?,
-                        r.prev_hash,
-                        r.hash,
-                    ])?;
-                    frontier.push(leaf_hash(&decode_hash(&r.hash)));
-                    head = Some((r.seq, r.hash.clone()));
-                    sealed.push(r);
-                }
-                results.push((ticket, Ok(sealed)));
-            }
-        }
-        tx.commit()?;
-        chain.head = head;
-        chain.frontier = frontier;
-        Ok(results)
-    }
-}
-
 impl AuditStore for SqliteStore {
     fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let gc = &self.commit;
-        let mut queue = relock(&gc.queue);
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.pending.push((ticket, entries));
-        loop {
-            if let Some(result) = queue.done.remove(&ticket) {
-                return result.map_err(|e| anyhow::anyhow!("cannot append to the audit log: {e}"));
-            }
-            if !queue.leading {
-                queue.leading = true;
-                let batches = std::mem::take(&mut queue.pending);
-                drop(queue);
-                let results = self.write_batches(batches);
-                queue = relock(&gc.queue);
-                queue.done.extend(results);
-                queue.leading = false;
-                gc.wake.notify_all();
-                continue;
-            }
-            queue = gc.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
-        }
+        let (jobs, _) = self.commit.writer()?;
+        let (done, answer) = mpsc::sync_channel(1);
+        jobs.send(Job { entries, done })
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
+            .map_err(|e| anyhow::anyhow!("cannot append to the audit log: {e}"))
     }
 
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
@@ -286,6 +306,30 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
+    fn scan_raw(
+        &self,
+        visit: &mut dyn FnMut(u64, &audit::CanonicalParts<'_>, &str, &str) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let inner = self.lock();
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY rowid");
+        let mut stmt = inner.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> rusqlite::Result<&[u8]> {
+                Ok(row.get_ref(i)?.as_bytes_or_null()?.unwrap_or(b""))
+            };
+            let seq = row.get::<_, i64>(0)? as u64;
+            let mut parts: audit::CanonicalParts<'_> = [b""; 14];
+            for (i, part) in parts.iter_mut().enumerate() {
+                *part = text(i + 1)?;
+            }
+            let prev = std::str::from_utf8(text(15)?).unwrap_or("");
+            let hash = std::str::from_utf8(text(16)?).unwrap_or("");
+            visit(seq, &parts, prev, hash)?;
+        }
+        Ok(())
+    }
+
     fn pruned_hashes(&self) -> StoreResult<Vec<(u64, String)>> {
         let inner = self.lock();
         let mut stmt = inner
@@ -298,7 +342,8 @@ impl AuditStore for SqliteStore {
     }
 
     fn merkle_head(&self) -> StoreResult<(u64, Hash, String)> {
-        let chain = self.chain()?;
+        let (_, chain) = self.commit.writer()?;
+        let chain = relock(&chain);
         let last = chain
             .head
             .as_ref()
@@ -326,8 +371,6 @@ impl AuditStore for SqliteStore {
     }
 
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
-        // Hold the commit queue so no append interleaves with the move.
-        let _queue = relock(&self.commit.queue);
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
         tx.execute(

@@ -176,6 +176,7 @@ impl Scanner {
             len: b.len(),
         };
         let mut i = 0;
+        let mut run = numeric::new_run();
         while i < b.len() {
             if skip::START[b[i] as usize] {
                 i = skip::settle(b, i, skip::run(b, i + 1));
@@ -194,7 +195,7 @@ impl Scanner {
             // The two common kinds first, as plain branches (better predicted
             // than the jump table a single `match` compiles to).
             let next = if k == K_DIGIT {
-                numeric::scan_digits(b, i, &mut out)
+                numeric::scan_digits(b, i, &mut out, &mut run)
             } else if k == K_ALPHA {
                 match plain_word(b, i) {
                     // Step over the usual single space too.
@@ -208,7 +209,7 @@ impl Scanner {
             } else {
                 match k {
                     K_AT => words::email(b, i, &mut out),
-                    K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out),
+                    K_PLUS | K_LPAREN => numeric::scan_prefixed(b, i, &mut out, &mut run),
                     K_DASH => words::private_key(b, i, &mut out),
                     _ => words::colon(b, i, &mut out),
                 }

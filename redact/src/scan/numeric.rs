@@ -30,7 +30,8 @@ impl Group {
     }
 }
 
-struct Run {
+/// Groups of a digit run (scratch space, reused across runs).
+pub(super) struct Run {
     g: [Group; MAXG],
     n: usize,
     plus: bool,
@@ -136,7 +137,7 @@ fn parse(b: &[u8], p: usize, run: &mut Run) -> (bool, usize) {
     (ok, j)
 }
 
-fn new_run() -> Run {
+pub(super) fn new_run() -> Run {
     Run {
         g: [Group::default(); MAXG],
         n: 0,
@@ -145,7 +146,7 @@ fn new_run() -> Run {
 }
 
 /// Entry point for a digit at a word start.
-pub(super) fn scan_digits(b: &[u8], i: usize, out: &mut Out) -> usize {
+pub(super) fn scan_digits(b: &[u8], i: usize, out: &mut Out, run: &mut Run) -> usize {
     let mut we = digit_end(b, i + 1);
     // A word mixing digits and letters is skipped whole (unless IPv6).
     let mixed = is_word(at(b, we));
@@ -163,26 +164,32 @@ pub(super) fn scan_digits(b: &[u8], i: usize, out: &mut Out) -> usize {
     if mixed || after_bullet(b, i) {
         return we;
     }
-    // Glued on the left to a word by `-`, `.`, `/` or `,` (TKT-2024-00042, v1.2.3, 1,234).
-    let mut run = new_run();
-    if i >= 2 && matches!(b[i - 1], b'-' | b'.' | b'/' | b',') && is_word(b[i - 2]) {
-        return parse(b, i, &mut run).1;
+    // A lone group of fewer than 10 digits (no separator then a digit or
+    // `(` after it) can be nothing: skip the run parser.
+    let (c, c1) = (at(b, we), at(b, we + 1));
+    if we - i < 10
+        && !(matches!(c, b' ' | b'-' | b'.' | b'/') && (c1.is_ascii_digit() || c1 == b'('))
+    {
+        return we;
     }
-    let (ok, end) = parse(b, i, &mut run);
+    // Glued on the left to a word by `-`, `.`, `/` or `,` (TKT-2024-00042, v1.2.3, 1,234).
+    if i >= 2 && matches!(b[i - 1], b'-' | b'.' | b'/' | b',') && is_word(b[i - 2]) {
+        return parse(b, i, run).1;
+    }
+    let (ok, end) = parse(b, i, run);
     if ok {
-        classify_run(b, &run, out);
+        classify_run(b, run, out);
     }
     end
 }
 
 /// Entry point for `+` or `(` followed by a digit.
-pub(super) fn scan_prefixed(b: &[u8], i: usize, out: &mut Out) -> usize {
+pub(super) fn scan_prefixed(b: &[u8], i: usize, out: &mut Out, run: &mut Run) -> usize {
     let c1 = at(b, i + 1);
     if !c1.is_ascii_digit() || (i > 0 && is_word(b[i - 1])) || after_bullet(b, i) {
         return i + 1;
     }
-    let mut run = new_run();
-    let (ok, end) = parse(b, i, &mut run);
+    let (ok, end) = parse(b, i, run);
     if ok && phone(b, &run.g[..run.n], run.plus) {
         let start = if run.plus { i } else { run.g[0].first() };
         out.emit(Class::Phone, start, run.g[run.n - 1].end());

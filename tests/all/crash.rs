@@ -1,0 +1,120 @@
+//! A `kill -9` of the service mid-load loses no acknowledged event's audit records, and
+//! leaves a log that verifies.
+
+use crate::support::{manifest_path, root};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "crash-test-token-0123456789";
+
+fn airlock(data: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
+    cmd.arg("--data-dir").arg(data).env("AIRLOCK_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn kill_9_mid_load_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let wasm = root().join("plugins/dist/counter.wasm");
+    let ok = airlock(data)
+        .args(["plugin", "install"])
+        .arg(&wasm)
+        .arg("--manifest")
+        .arg(manifest_path("counter"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = airlock(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let started = Instant::now();
+    while agent.get(&format!("{base}/health")).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the service did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (agent, base) = (agent.clone(), base.clone());
+            let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let event = serde_json::json!({"type": "ticket-created", "ticket": {"id": format!("t-{c}-{i}")}});
+                    let response = agent
+                        .post(&format!("{base}/events"))
+                        .header("Authorization", &format!("Bearer {TOKEN}"))
+                        .send_json(&event);
+                    let Ok(mut response) = response else { break };
+                    let body: serde_json::Value = response.body_mut().read_json().unwrap();
+                    for r in body["results"].as_array().unwrap() {
+                        acknowledged.lock().unwrap().push(r["invocation"].as_str().unwrap().to_string());
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 10,
+        "too little load: {}",
+        acknowledged.len()
+    );
+    let conn = rusqlite::Connection::open(data.join("airlock.db")).unwrap();
+    for invocation in &acknowledged {
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE invocation = ?1",
+                [invocation],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            n >= 1,
+            "acknowledged invocation {invocation} has no audit record"
+        );
+    }
+    drop(conn);
+    let verify = airlock(data).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
