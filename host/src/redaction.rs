@@ -30,7 +30,7 @@ pub const KEY_FILE: &str = "redaction.key";
 /// let engine = EngineRedaction::new(&config, [0; 32]).unwrap();
 /// let policy = engine.policy("inst", &Default::default());
 /// let out = engine.redactor().redact("card 4111 1111 1111 1111, employee EMP-123456", &policy);
-/// assert_eq!(out.text, "card ••••-••••-••••-1111, employee [CUSTOM:employee_id]");
+/// assert_eq!(out.text, "card •••• •••• •••• 1111, employee [CUSTOM:employee_id]");
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,6 +9,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
@@ -90,15 +91,29 @@ fn load_chain(conn: &Connection) -> StoreResult<Chain> {
     Ok(chain)
 }
 
+/// Under concurrent load, how long the writer waits for more batches after the last
+/// one arrived, and at most in all, before committing (PostgreSQL's `commit_delay`).
+const GATHER_GAP: Duration = Duration::from_micros(150);
+const GATHER_MAX: Duration = Duration::from_millis(2);
+
 fn write_loop(mut conn: Connection, chain: Arc<Mutex<Chain>>, rx: mpsc::Receiver<Job>) {
+    let mut concurrent = false;
     while let Ok(first) = rx.recv() {
+        let started = Instant::now();
         let mut jobs = vec![first];
         while jobs.len() < MAX_JOBS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+            let next = match concurrent && started.elapsed() < GATHER_MAX {
+                // Callers were queueing during the last commit: give them a moment.
+                true => rx.recv_timeout(GATHER_GAP).ok(),
+                // A lone caller is not kept waiting.
+                false => rx.try_recv().ok(),
+            };
+            match next {
+                Some(job) => jobs.push(job),
+                None => break,
             }
         }
+        concurrent = jobs.len() > 1;
         let start = relock(&chain).clone();
         let batches: Vec<Vec<AuditEntry>> = jobs
             .iter_mut()
