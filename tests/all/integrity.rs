@@ -291,3 +291,37 @@ fn pruning_keeps_the_log_verifiable_and_is_audited() {
         .unwrap();
     assert!(verify_at(&db, &VerifyOptions::default()).is_err());
 }
+
+#[test]
+fn concurrent_appends_share_one_gapless_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("airlock.db");
+    let store = SqliteStore::open(&db).unwrap();
+    let mut seqs: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|t| {
+                let store = &store;
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..50 {
+                        let sealed = store
+                            .append((0..3).map(|k| entry(t * 1000 + i * 3 + k)).collect())
+                            .unwrap();
+                        // One caller's batch is contiguous and in order.
+                        assert!(sealed.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+                        mine.extend(sealed.iter().map(|r| r.seq));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=2400).collect::<Vec<u64>>());
+    drop(store);
+    verify_at(&db, &VerifyOptions::default()).unwrap();
+}

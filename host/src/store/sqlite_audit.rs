@@ -8,8 +8,7 @@ use crate::merkle::{Frontier, Hash, leaf_hash};
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, mpsc};
 
 const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
@@ -23,7 +22,7 @@ struct Chain {
 /// One caller's batch, and where to send its sealed records.
 struct Job {
     entries: Vec<AuditEntry>,
-    done: mpsc::SyncSender<Result<Vec<AuditRecord>, String>>,
+    done: mpsc::SyncSender<JobResult>,
 }
 
 /// One queued batch's outcome.
@@ -32,18 +31,17 @@ type JobResult = Result<Vec<AuditRecord>, String>;
 /// The most batches written in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 4096;
 
-/// Group commit: callers hand their entries to one writer thread with its own
-/// connection; it writes every batch queued meanwhile in one transaction, syncs once,
-/// and answers each caller. Started on first use.
+/// Group commit, leader/follower style. A caller queues its batch, then tries to take
+/// the writer connection: if it is free the caller becomes the leader and writes every
+/// queued batch in one transaction with one sync; otherwise it waits on its own channel
+/// for the leader to answer. A lone caller thus writes directly, and concurrent callers
+/// share commits without waking each other.
 pub(crate) struct GroupCommit {
     path: PathBuf,
     durability: Durability,
-    writer: Mutex<Option<Writer>>,
-}
-
-struct Writer {
-    jobs: mpsc::Sender<Job>,
-    chain: Arc<Mutex<Chain>>,
+    queue: Mutex<Vec<Job>>,
+    /// The writer connection and the chain as of the last commit, loaded on first use.
+    writer: Mutex<Option<(Connection, Chain)>>,
 }
 
 impl GroupCommit {
@@ -51,29 +49,87 @@ impl GroupCommit {
         GroupCommit {
             path: path.to_path_buf(),
             durability,
+            queue: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
         }
     }
 
-    /// The writer, started (and the chain loaded) on first use.
-    fn writer(&self) -> StoreResult<(mpsc::Sender<Job>, Arc<Mutex<Chain>>)> {
-        let mut slot = relock(&self.writer);
-        if let Some(w) = slot.as_ref() {
-            return Ok((w.jobs.clone(), w.chain.clone()));
+    /// The writer slot, with its connection opened and the chain loaded.
+    fn loaded<'a>(
+        &self,
+        slot: &mut MutexGuard<'a, Option<(Connection, Chain)>>,
+    ) -> StoreResult<()> {
+        if slot.is_none() {
+            let conn = super::sqlite::connect(&self.path, self.durability)?;
+            let chain = load_chain(&conn)?;
+            **slot = Some((conn, chain));
         }
-        let conn = super::sqlite::connect(&self.path, self.durability)?;
-        let chain = Arc::new(Mutex::new(load_chain(&conn)?));
-        let (jobs, rx) = mpsc::channel();
-        let shared = chain.clone();
-        std::thread::Builder::new()
-            .name("airlock-audit-writer".into())
-            .spawn(move || write_loop(conn, shared, rx))
-            .context("cannot start the audit writer")?;
-        *slot = Some(Writer {
-            jobs: jobs.clone(),
-            chain: chain.clone(),
-        });
-        Ok((jobs, chain))
+        Ok(())
+    }
+
+    fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
+        let (done, answer) = mpsc::sync_channel(1);
+        relock(&self.queue).push(Job { entries, done });
+        loop {
+            let mut slot = match self.writer.try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                // A leader is writing; it answers this job when it looks at the queue again.
+                Err(std::sync::TryLockError::WouldBlock) => break,
+            };
+            let mut jobs: Vec<Job> = {
+                let mut queue = relock(&self.queue);
+                let n = queue.len().min(MAX_JOBS_PER_COMMIT);
+                queue.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                drop(slot);
+                // A job queued after the drain, whose caller found the connection taken,
+                // is still ours to write.
+                match relock(&self.queue).is_empty() {
+                    true => break,
+                    false => continue,
+                }
+            }
+            let batches: Vec<Vec<AuditEntry>> = jobs
+                .iter_mut()
+                .map(|j| std::mem::take(&mut j.entries))
+                .collect();
+            let results: Vec<JobResult> = match self.loaded(&mut slot) {
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    jobs.iter().map(|_| Err(message.clone())).collect()
+                }
+                Ok(()) => {
+                    let (conn, chain) = slot.as_mut().expect("loaded");
+                    match write_batches(conn, chain.clone(), batches) {
+                        Ok((next, results)) => {
+                            *chain = next;
+                            results.into_iter().map(Ok).collect()
+                        }
+                        Err(e) => {
+                            let message = format!("{e:#}");
+                            jobs.iter().map(|_| Err(message.clone())).collect()
+                        }
+                    }
+                }
+            };
+            drop(slot);
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.done.send(result);
+            }
+        }
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the audit writer stopped"))?
+            .map_err(|e| anyhow::anyhow!("cannot append to the audit log: {e}"))
+    }
+
+    /// The chain as of the last commit.
+    fn chain(&self) -> StoreResult<Chain> {
+        let mut slot = relock(&self.writer);
+        self.loaded(&mut slot)?;
+        Ok(slot.as_ref().expect("loaded").1.clone())
     }
 }
 
@@ -89,50 +145,6 @@ fn load_chain(conn: &Connection) -> StoreResult<Chain> {
         chain.head = Some((seq as u64, hash));
     }
     Ok(chain)
-}
-
-/// Under concurrent load, how long the writer waits for more batches after the last
-/// one arrived, and at most in all, before committing (PostgreSQL's `commit_delay`).
-const GATHER_GAP: Duration = Duration::from_micros(150);
-const GATHER_MAX: Duration = Duration::from_millis(2);
-
-fn write_loop(mut conn: Connection, chain: Arc<Mutex<Chain>>, rx: mpsc::Receiver<Job>) {
-    let mut concurrent = false;
-    while let Ok(first) = rx.recv() {
-        let started = Instant::now();
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS_PER_COMMIT {
-            let next = match concurrent && started.elapsed() < GATHER_MAX {
-                // Callers were queueing during the last commit: give them a moment.
-                true => rx.recv_timeout(GATHER_GAP).ok(),
-                // A lone caller is not kept waiting.
-                false => rx.try_recv().ok(),
-            };
-            match next {
-                Some(job) => jobs.push(job),
-                None => break,
-            }
-        }
-        concurrent = jobs.len() > 1;
-        let start = relock(&chain).clone();
-        let batches: Vec<Vec<AuditEntry>> = jobs
-            .iter_mut()
-            .map(|j| std::mem::take(&mut j.entries))
-            .collect();
-        let results: Vec<JobResult> = match write_batches(&mut conn, start, batches) {
-            Ok((next, results)) => {
-                *relock(&chain) = next;
-                results.into_iter().map(Ok).collect()
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                jobs.iter().map(|_| Err(message.clone())).collect()
-            }
-        };
-        for (job, result) in jobs.into_iter().zip(results) {
-            let _ = job.done.send(result);
-        }
-    }
 }
 
 /// Seals and inserts every batch in one transaction.
@@ -241,14 +253,7 @@ impl AuditStore for SqliteStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let (jobs, _) = self.commit.writer()?;
-        let (done, answer) = mpsc::sync_channel(1);
-        jobs.send(Job { entries, done })
-            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
-        answer
-            .recv()
-            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
-            .map_err(|e| anyhow::anyhow!("cannot append to the audit log: {e}"))
+        self.commit.append(entries)
     }
 
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
@@ -357,8 +362,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn merkle_head(&self) -> StoreResult<(u64, Hash, String)> {
-        let (_, chain) = self.commit.writer()?;
-        let chain = relock(&chain);
+        let chain = self.commit.chain()?;
         let last = chain
             .head
             .as_ref()
