@@ -88,17 +88,21 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Compares in time independent of where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let presented = request
+/// The token of an `Authorization: Bearer <token>` header, if any.
+pub(crate) fn bearer_token(request: &Request) -> Option<&str> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match bearer_token(&request) {
         Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
             next.run(request).await
         }

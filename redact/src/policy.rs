@@ -22,7 +22,7 @@ pub enum Mask {
     #[default]
     Label,
     /// Alphanumerics replaced by `•` except the last four (kept only when the
-    /// value has at least eight); separators kept: `••••-••••-••••-4242`.
+    /// value has at least eight, and never for secrets); separators kept: `••••-••••-••••-4242`.
     /// Emails keep their domain: `••••••@example.com`.
     Partial,
     /// Deterministic keyed token `tok_card_7f3a9c01b2d4e5f6`: HMAC-SHA256 over
@@ -278,7 +278,8 @@ fn write_partial(out: &mut String, class: &Class, value: &str) {
         return;
     }
     let total = value.chars().filter(char::is_ascii_alphanumeric).count();
-    let mut keep = if total >= 8 { 4 } else { 0 };
+    // Nothing of a credential is ever kept: its tail is no safer than its head.
+    let mut keep = if total >= 8 && *class != Class::Secret { 4 } else { 0 };
     if keep > 0 {
         // Keep the tail only when it directly follows a masked character or
         // one separator after it, so the kept part is recognisably masked

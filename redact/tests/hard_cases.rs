@@ -278,3 +278,16 @@ fn redactor_is_send_sync_and_shareable() {
         assert_eq!(t.join().unwrap(), 1);
     }
 }
+
+#[test]
+fn partial_masks_never_keep_any_of_a_secret() {
+    use airlock_redact::{Mask, Policy, Redactor};
+    let r = Redactor::default();
+    let p = Policy::default().with_default_mask(Mask::Partial);
+    // A key block cut short, followed by something IPv6-shaped: nothing of the secret
+    // may survive, and masking twice changes nothing.
+    let s = "-----BEGIN PRIVATE KEY-----\na0aa::0";
+    let once = r.redact(s, &p).text.into_owned();
+    assert!(!once.contains("0aa"), "{once}");
+    assert_eq!(r.redact(&once, &p).text, once);
+}

@@ -104,21 +104,12 @@ pub fn metrics_routes<S: Clone + Send + Sync + 'static>(
         .with_state(state)
 }
 
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn metrics_auth(State(s): State<MetricsState>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
+    match crate::service::bearer_token(&request) {
         Some(token)
             if s.tokens
                 .iter()
-                .any(|t| same(t.as_bytes(), token.as_bytes())) =>
+                .any(|t| crate::service::constant_time_eq(t.as_bytes(), token.as_bytes())) =>
         {
             next.run(request).await
         }
