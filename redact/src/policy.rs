@@ -279,7 +279,11 @@ fn write_partial(out: &mut String, class: &Class, value: &str) {
     }
     let total = value.chars().filter(char::is_ascii_alphanumeric).count();
     // Nothing of a credential is ever kept: its tail is no safer than its head.
-    let mut keep = if total >= 8 && *class != Class::Secret { 4 } else { 0 };
+    let mut keep = if total >= 8 && *class != Class::Secret {
+        4
+    } else {
+        0
+    };
     if keep > 0 {
         // Keep the tail only when it directly follows a masked character or
         // one separator after it, so the kept part is recognisably masked
