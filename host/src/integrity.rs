@@ -149,6 +149,20 @@ pub fn verify(
     }))
 }
 
+/// Every Merkle leaf's data (the chain hashes of pruned, then stored records), in order.
+fn leaf_hashes(store: &dyn Store) -> anyhow::Result<Vec<Hash>> {
+    let mut leaves: Vec<Hash> = store
+        .pruned_hashes()?
+        .iter()
+        .map(|(_, h)| decode(h).unwrap_or_default())
+        .collect();
+    store.scan_raw(&mut |_, _, _, hash| {
+        leaves.push(decode(hash).unwrap_or_default());
+        Ok(())
+    })?;
+    Ok(leaves)
+}
+
 /// Makes and stores a signed checkpoint of the log as it is now, unless one exists at
 /// this size already. Returns the checkpoint.
 pub fn checkpoint(store: &dyn Store, signer: &Signer25519) -> anyhow::Result<Checkpoint> {
@@ -190,20 +204,11 @@ pub fn inclusion_proof(
     signer: &Signer25519,
     seq: u64,
 ) -> anyhow::Result<Option<InclusionProof>> {
-    let mut leaves: Vec<Hash> = store
-        .pruned_hashes()?
-        .iter()
-        .map(|(_, h)| decode(h).unwrap_or_default())
-        .collect();
-    store.scan(&mut |r| {
-        if let Ok(r) = r {
-            leaves.push(decode(&r.hash).unwrap_or_default());
-        }
-        Ok(())
-    })?;
-    if seq == 0 || seq > leaves.len() as u64 {
+    if seq == 0 || seq > store.merkle_head()?.0 {
         return Ok(None);
     }
+    // Prove against the newest checkpoint covering the record, signing one if none does
+    // yet; then read the leaves it covers (appends made meanwhile are not needed).
     let covering = store
         .checkpoints()?
         .into_iter()
@@ -213,6 +218,12 @@ pub fn inclusion_proof(
         Some(cp) => cp,
         None => checkpoint(store, signer)?,
     };
+    let leaves = leaf_hashes(store)?;
+    anyhow::ensure!(
+        leaves.len() as u64 >= cp.size,
+        "the audit log holds fewer records than its checkpoint at size {}; run `airlock audit verify`",
+        cp.size
+    );
     let tree: Vec<Hash> = leaves[..cp.size as usize]
         .iter()
         .map(|l| leaf_hash(l))
@@ -241,11 +252,9 @@ pub fn prune_before(
 ) -> anyhow::Result<u64> {
     // The cut: the last record older than the retention time.
     let mut cut = 0u64;
-    store.scan(&mut |r| {
-        if let Ok(r) = r
-            && r.time.as_str() < before_time
-        {
-            cut = r.seq;
+    store.scan_raw(&mut |seq, parts, _, _| {
+        if parts[0] < before_time.as_bytes() {
+            cut = seq;
         }
         Ok(())
     })?;

@@ -64,12 +64,6 @@ pub trait AuditStore: Send + Sync {
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     /// How many records the log holds (pruned ones excluded).
     fn count_audit(&self) -> StoreResult<u64>;
-    /// Visits every record in storage order, for verification. A row that cannot be
-    /// decoded is visited as an [`UnreadableRecord`] rather than ending the scan.
-    fn scan(
-        &self,
-        visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
-    ) -> StoreResult<()>;
     /// Visits every record in storage order as its stored canonical parts, without
     /// decoding it: `(seq, parts, prev_hash, hash)`. The fast path of verification.
     fn scan_raw(
@@ -93,15 +87,6 @@ pub trait AuditStore: Send + Sync {
     /// Deletes records 1..=`seq`, keeping their chain hashes as Merkle leaves. Returns
     /// how many records were deleted.
     fn prune_through(&self, seq: u64) -> StoreResult<u64>;
-}
-
-/// An audit row that cannot be decoded: tampered with or corrupt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableRecord {
-    /// The sequence number the row claims, if readable.
-    pub seq: Option<u64>,
-    /// What could not be decoded.
-    pub problem: String,
 }
 
 /// Alerts raised by the activity monitor ([`crate::monitor`]).

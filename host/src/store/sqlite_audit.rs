@@ -1,7 +1,7 @@
 //! The audit log in SQLite: group commit, checkpoints and pruning.
 
 use super::sqlite::{Durability, SqliteStore};
-use super::{AuditStore, StoreResult, UnreadableRecord};
+use super::{AuditStore, StoreResult};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{Frontier, Hash, leaf_hash};
@@ -306,24 +306,6 @@ impl AuditStore for SqliteStore {
         Ok(inner
             .conn
             .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
-    }
-
-    fn scan(
-        &self,
-        visit: &mut dyn FnMut(Result<AuditRecord, UnreadableRecord>) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        let inner = self.lock();
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY rowid");
-        let mut stmt = inner.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let record = audit_from_row(row).map_err(|e| UnreadableRecord {
-                seq: row.get::<_, i64>(0).ok().map(|s| s as u64),
-                problem: format!("cannot decode the row: {e}"),
-            });
-            visit(record)?;
-        }
-        Ok(())
     }
 
     fn scan_raw(
