@@ -109,11 +109,45 @@ fn put_bytes(hasher: &mut Sha256, bytes: &[u8]) {
 /// assert_ne!(a, b);
 /// ```
 pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> String {
-    fn json<T: Serialize>(value: &T) -> String {
-        serde_json::to_string(value).expect("lists and maps of strings always serialize")
+    chain_hash_with(prev_hash, seq, time, e, &JsonFields::of(e))
+}
+
+/// The compact JSON text of an entry's list and map fields: their canonical encoding,
+/// and exactly what stores keep.
+#[derive(Debug, Clone)]
+pub struct JsonFields {
+    /// `fields_returned`.
+    pub returned: String,
+    /// `fields_withheld`.
+    pub withheld: String,
+    /// `redactions`.
+    pub redactions: String,
+    /// `details`.
+    pub details: String,
+}
+
+impl JsonFields {
+    /// Encodes an entry's list and map fields.
+    pub fn of(e: &AuditEntry) -> JsonFields {
+        fn json<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("lists and maps of strings always serialize")
+        }
+        JsonFields {
+            returned: json(&e.fields_returned),
+            withheld: json(&e.fields_withheld),
+            redactions: json(&e.redactions),
+            details: json(&e.details),
+        }
     }
-    let (returned, withheld) = (json(&e.fields_returned), json(&e.fields_withheld));
-    let (redactions, details) = (json(&e.redactions), json(&e.details));
+}
+
+fn chain_hash_with(
+    prev_hash: &str,
+    seq: u64,
+    time: &str,
+    e: &AuditEntry,
+    j: &JsonFields,
+) -> String {
     let parts: CanonicalParts<'_> = [
         time.as_bytes(),
         e.installation.as_bytes(),
@@ -123,12 +157,12 @@ pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> Stri
         e.event.as_bytes(),
         e.call.as_bytes(),
         e.resource.as_bytes(),
-        returned.as_bytes(),
-        withheld.as_bytes(),
+        j.returned.as_bytes(),
+        j.withheld.as_bytes(),
         e.decision.map_or("", Decision::as_str).as_bytes(),
         e.reason.as_bytes(),
-        redactions.as_bytes(),
-        details.as_bytes(),
+        j.redactions.as_bytes(),
+        j.details.as_bytes(),
     ];
     hex::encode(chain_digest(prev_hash.as_bytes(), seq, &parts))
 }
@@ -152,18 +186,29 @@ pub fn chain_digest(prev_hash: &[u8], seq: u64, parts: &CanonicalParts<'_>) -> [
 
 /// Seals an entry as the record after `prev` (or the first record).
 pub fn seal(prev: Option<(u64, &str)>, time: String, entry: AuditEntry) -> AuditRecord {
+    seal_encoded(prev, time, entry).0
+}
+
+/// [`seal`], also returning the JSON encoding it hashed, for a store to keep as is.
+pub fn seal_encoded(
+    prev: Option<(u64, &str)>,
+    time: String,
+    entry: AuditEntry,
+) -> (AuditRecord, JsonFields) {
     let (seq, prev_hash) = match prev {
         Some((seq, hash)) => (seq + 1, hash.to_string()),
         None => (1, GENESIS_HASH.to_string()),
     };
-    let hash = chain_hash(&prev_hash, seq, &time, &entry);
-    AuditRecord {
+    let json = JsonFields::of(&entry);
+    let hash = chain_hash_with(&prev_hash, seq, &time, &entry, &json);
+    let record = AuditRecord {
         seq,
         time,
         entry,
         prev_hash,
         hash,
-    }
+    };
+    (record, json)
 }
 
 /// What is wrong with the log, at the first record that does not fit.

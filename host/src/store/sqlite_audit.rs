@@ -165,7 +165,7 @@ fn write_batches(
             let mut sealed = Vec::with_capacity(entries.len());
             for entry in entries {
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                let r = audit::seal(prev, time.clone(), entry);
+                let (r, json) = audit::seal_encoded(prev, time.clone(), entry);
                 let e = &r.entry;
                 stmt.execute(params![
                     r.seq as i64,
@@ -177,12 +177,12 @@ fn write_batches(
                     e.event,
                     e.call,
                     e.resource,
-                    serde_json::to_string(&e.fields_returned)?,
-                    serde_json::to_string(&e.fields_withheld)?,
+                    json.returned,
+                    json.withheld,
                     e.decision.map_or("", Decision::as_str),
                     e.reason,
-                    serde_json::to_string(&e.redactions)?,
-                    serde_json::to_string(&e.details)?,
+                    json.redactions,
+                    json.details,
                     r.prev_hash,
                     r.hash,
                 ])?;
