@@ -150,6 +150,20 @@ fn verification(c: &mut Criterion) {
             assert_eq!(verified.records, N as u64);
         })
     });
+    // For comparison: reading the same rows out of SQLite on one thread, nothing else.
+    group.bench_function("raw_sqlite_scan_one_thread", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            let positions = store.audit_positions().unwrap();
+            store
+                .scan_raw(positions, &mut |_, parts, _, hash| {
+                    bytes += parts.iter().map(|p| p.len()).sum::<usize>() + hash.len();
+                    Ok(())
+                })
+                .unwrap();
+            bytes
+        })
+    });
     group.finish();
 }
 

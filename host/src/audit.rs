@@ -94,9 +94,9 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-fn put_bytes(hasher: &mut Sha256, bytes: &[u8]) {
-    hasher.update((bytes.len() as u64).to_le_bytes());
-    hasher.update(bytes);
+fn put_bytes(message: &mut Vec<u8>, bytes: &[u8]) {
+    message.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    message.extend_from_slice(bytes);
 }
 
 /// The chain hash of a record with the given position, time and entry.
@@ -174,14 +174,21 @@ pub type CanonicalParts<'a> = [&'a [u8]; 14];
 
 /// SHA-256 over the previous hash, the sequence number and the length-prefixed parts.
 pub fn chain_digest(prev_hash: &[u8], seq: u64, parts: &CanonicalParts<'_>) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"airlock-audit-v2");
-    put_bytes(&mut h, prev_hash);
-    h.update(seq.to_le_bytes());
-    for part in parts {
-        put_bytes(&mut h, part);
+    thread_local! {
+        // The message is assembled whole, then hashed in one pass: many small hasher
+        // updates cost more than the copy.
+        static MESSAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    h.finalize().into()
+    MESSAGE.with_borrow_mut(|message| {
+        message.clear();
+        message.extend_from_slice(b"airlock-audit-v2");
+        put_bytes(message, prev_hash);
+        message.extend_from_slice(&seq.to_le_bytes());
+        for part in parts {
+            put_bytes(message, part);
+        }
+        Sha256::digest(message.as_slice()).into()
+    })
 }
 
 /// Seals an entry as the record after `prev` (or the first record).
@@ -242,17 +249,37 @@ impl std::error::Error for ChainError {}
 /// v.check(&b).unwrap();
 /// assert_eq!(v.count(), 2);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ChainVerifier {
-    last: Option<(u64, String)>,
+    /// The sequence number and previous hash the next record must carry.
+    next: (u64, String),
+    /// Whether `next` follows a record that passed (or was resumed after).
+    after_record: bool,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> ChainVerifier {
+        ChainVerifier::expecting(1, GENESIS_HASH.to_string())
+    }
 }
 
 impl ChainVerifier {
     /// A verifier that resumes after record `seq` with chain hash `hash` (the last
-    /// record removed by retention).
+    /// record removed by retention, or the end of an already checked slice).
     pub fn resume(seq: u64, hash: String) -> ChainVerifier {
         ChainVerifier {
-            last: Some((seq, hash)),
+            next: (seq + 1, hash),
+            after_record: true,
+        }
+    }
+
+    /// A verifier whose first record must carry `seq` and `prev_hash`: the start of a
+    /// slice of the log checked on its own, whose link to the slice before it is
+    /// checked afterwards with [`ChainVerifier::check_link`].
+    pub fn expecting(seq: u64, prev_hash: String) -> ChainVerifier {
+        ChainVerifier {
+            next: (seq, prev_hash),
+            after_record: false,
         }
     }
 
@@ -263,31 +290,25 @@ impl ChainVerifier {
     }
 
     /// Checks a record given as its stored parts, without decoding it (the fast path
-    /// `airlock audit verify` takes).
+    /// `airlock audit verify` takes). Returns the record's chain hash as bytes.
     pub fn check_raw(
         &mut self,
         seq: u64,
         parts: &CanonicalParts<'_>,
         prev_hash: &str,
         hash: &str,
-    ) -> Result<(), ChainError> {
+    ) -> Result<[u8; 32], ChainError> {
         let digest = chain_digest(prev_hash.as_bytes(), seq, parts);
         let mut computed = [0u8; 64];
         hex::encode_to_slice(digest, &mut computed).expect("64 bytes of hex");
-        self.check_hashes(seq, prev_hash, hash, &computed)
+        self.check_hashes(seq, prev_hash, hash, &computed)?;
+        Ok(digest)
     }
 
-    fn check_hashes(
-        &mut self,
-        seq: u64,
-        prev_hash: &str,
-        hash: &str,
-        computed: &[u8],
-    ) -> Result<(), ChainError> {
-        let (expected_seq, expected_prev) = match &self.last {
-            Some((seq, hash)) => (seq + 1, hash.as_str()),
-            None => (1, GENESIS_HASH),
-        };
+    /// Checks that a record with `seq` and `prev_hash` may come next: the sequence
+    /// number follows on and the previous hash matches. Does not advance.
+    pub fn check_link(&self, seq: u64, prev_hash: &str) -> Result<(), ChainError> {
+        let (expected_seq, expected_prev) = (self.next.0, self.next.1.as_str());
         let fail = |problem: String| ChainError {
             expected_seq,
             found_seq: seq,
@@ -303,25 +324,41 @@ impl ChainVerifier {
                 "does not chain to the record before it (prev_hash mismatch)".into(),
             ));
         }
-        if computed != hash.as_bytes() {
-            return Err(fail(
-                "its contents do not match its hash: it was edited".into(),
-            ));
-        }
-        match &mut self.last {
-            Some((last_seq, last_hash)) => {
-                *last_seq = seq;
-                last_hash.clear();
-                last_hash.push_str(hash);
-            }
-            None => self.last = Some((seq, hash.to_string())),
-        }
         Ok(())
     }
 
-    /// How many records passed.
+    fn check_hashes(
+        &mut self,
+        seq: u64,
+        prev_hash: &str,
+        hash: &str,
+        computed: &[u8],
+    ) -> Result<(), ChainError> {
+        self.check_link(seq, prev_hash)?;
+        if computed != hash.as_bytes() {
+            return Err(ChainError {
+                expected_seq: seq,
+                found_seq: seq,
+                problem: "its contents do not match its hash: it was edited".into(),
+            });
+        }
+        self.next.0 = seq + 1;
+        self.next.1.clear();
+        self.next.1.push_str(hash);
+        self.after_record = true;
+        Ok(())
+    }
+
+    /// The last record that passed: its sequence number and chain hash.
+    pub fn last(&self) -> Option<(u64, &str)> {
+        self.after_record
+            .then(|| (self.next.0 - 1, self.next.1.as_str()))
+    }
+
+    /// How many records passed (the last sequence number that passed, for a verifier
+    /// that started at the first record).
     pub fn count(&self) -> u64 {
-        self.last.as_ref().map_or(0, |(seq, _)| *seq)
+        self.last().map_or(0, |(seq, _)| seq)
     }
 }
 

@@ -25,11 +25,10 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 
 /// An inner node's hash.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    let mut message = [1u8; 65];
+    message[1..33].copy_from_slice(left);
+    message[33..].copy_from_slice(right);
+    Sha256::digest(message).into()
 }
 
 /// The root of a growing tree, kept as the roots of its perfect subtrees (the
@@ -52,16 +51,27 @@ pub struct Frontier {
 impl Frontier {
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
-        let mut node = (0u32, leaf);
-        while let Some(&(height, left)) = self.nodes.last() {
-            if height != node.0 {
+        self.push_perfect(0, leaf);
+    }
+
+    /// Appends a perfect subtree of `2^height` leaves, given its root: the same as
+    /// pushing its leaves one by one. The tree's size must be a multiple of `2^height`.
+    pub fn push_perfect(&mut self, height: u32, root: Hash) {
+        assert!(
+            self.size.trailing_zeros() >= height,
+            "a perfect subtree of height {height} cannot start at leaf {}",
+            self.size
+        );
+        let mut node = (height, root);
+        while let Some(&(h, left)) = self.nodes.last() {
+            if h != node.0 {
                 break;
             }
             self.nodes.pop();
-            node = (height + 1, node_hash(&left, &node.1));
+            node = (h + 1, node_hash(&left, &node.1));
         }
         self.nodes.push(node);
-        self.size += 1;
+        self.size += 1 << height;
     }
 
     /// How many leaves.
@@ -174,6 +184,30 @@ mod tests {
             f.push(*leaf);
             assert_eq!(f.root(), root(&leaves[..=n]), "size {}", n + 1);
         }
+    }
+
+    #[test]
+    fn perfect_subtrees_push_like_their_leaves() {
+        let leaves: Vec<Hash> = (0..200u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let mut f = Frontier::default();
+        for chunk in leaves[..192].chunks(64) {
+            f.push_perfect(6, root(chunk));
+        }
+        for leaf in &leaves[192..] {
+            f.push(*leaf);
+        }
+        assert_eq!(f.size(), 200);
+        assert_eq!(f.root(), root(&leaves));
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot start at leaf 3")]
+    fn perfect_subtrees_must_be_aligned() {
+        let mut f = Frontier::default();
+        for i in 0..3u8 {
+            f.push(leaf_hash(&[i]));
+        }
+        f.push_perfect(2, leaf_hash(b"x"));
     }
 
     #[test]

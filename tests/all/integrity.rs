@@ -57,11 +57,20 @@ fn verify_at(db: &Path, options: &VerifyOptions) -> Result<(), integrity::Tamper
     integrity::verify(&store, options).unwrap().map(|_| ())
 }
 
+/// The first bad position, checked to be the same however many threads verify.
 fn first_bad(db: &Path) -> u64 {
-    match verify_at(db, &VerifyOptions::default()) {
-        Ok(()) => panic!("tampering went unnoticed"),
-        Err(t) => t.first_bad_seq,
+    let at = |threads| {
+        let options = VerifyOptions {
+            threads: Some(threads),
+            ..Default::default()
+        };
+        verify_at(db, &options).expect_err("tampering went unnoticed")
+    };
+    let alone = at(1);
+    for threads in [2, 3, 7] {
+        assert_eq!(at(threads), alone, "verified by {threads} threads");
     }
+    alone.first_bad_seq
 }
 
 fn sql(db: &Path) -> Connection {
@@ -74,6 +83,13 @@ const N: u64 = 60;
 fn intact_logs_verify() {
     let (_dir, db, _) = log(N);
     verify_at(&db, &VerifyOptions::default()).unwrap();
+    for threads in [1, 2, 3, 7, 100] {
+        let options = VerifyOptions {
+            threads: Some(threads),
+            ..Default::default()
+        };
+        verify_at(&db, &options).unwrap();
+    }
 }
 
 #[test]
@@ -200,6 +216,7 @@ fn a_self_consistent_fake_log_is_detected() {
         &VerifyOptions {
             exported,
             trusted_key: Some(pinned),
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -221,10 +238,49 @@ fn a_self_consistent_fake_log_is_detected() {
         &VerifyOptions {
             exported,
             trusted_key: None,
+            ..Default::default()
         },
     )
     .unwrap_err();
     assert_eq!(err.first_bad_seq, 1, "{err}");
+}
+
+#[test]
+fn sparse_checkpoints_are_checked_across_whole_blocks_of_the_tree() {
+    // Blocks of 64 leaves are hashed whole between checkpoints; a fake tail is still
+    // caught by the next checkpoint, however many threads verify.
+    for (fake_from, first) in [(200, 131), (100, 1), (300, 131)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("airlock.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let signer = Signer25519::from_seed([7; 32]);
+        for i in 0..300 {
+            store.append(vec![entry(i)]).unwrap();
+            if i + 1 == 130 {
+                integrity::checkpoint(&store, &signer).unwrap();
+            }
+        }
+        integrity::checkpoint(&store, &signer).unwrap();
+        drop(store);
+        for threads in [1, 2, 3, 7] {
+            let options = VerifyOptions {
+                threads: Some(threads),
+                ..Default::default()
+            };
+            verify_at(&db, &options).unwrap();
+        }
+        sql(&db)
+            .execute("DELETE FROM audit WHERE seq >= ?1", [fake_from])
+            .unwrap();
+        let store = SqliteStore::open(&db).unwrap();
+        for i in fake_from - 1..300 {
+            let mut e = entry(i);
+            e.resource = format!("innocent-{i}");
+            store.append(vec![e]).unwrap();
+        }
+        drop(store);
+        assert_eq!(first_bad(&db), first, "fake from {fake_from}");
+    }
 }
 
 #[test]

@@ -64,10 +64,15 @@ pub trait AuditStore: Send + Sync {
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     /// How many records the log holds (pruned ones excluded).
     fn count_audit(&self) -> StoreResult<u64>;
-    /// Visits every record in storage order as its stored canonical parts, without
-    /// decoding it: `(seq, parts, prev_hash, hash)`. The fast path of verification.
+    /// The storage positions the log's records occupy now, as a half-open range.
+    /// Records appended later are stored after its end.
+    fn audit_positions(&self) -> StoreResult<std::ops::Range<u64>>;
+    /// Visits the records stored at `positions`, in storage order, as their stored
+    /// canonical parts, without decoding them: `(seq, parts, prev_hash, hash)`. The fast
+    /// path of verification, which scans slices of the log on several threads at once.
     fn scan_raw(
         &self,
+        positions: std::ops::Range<u64>,
         visit: &mut dyn FnMut(
             u64,
             &crate::audit::CanonicalParts<'_>,

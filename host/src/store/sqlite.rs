@@ -90,6 +90,7 @@ pub(super) struct Inner {
 /// Helpdesk data, installations and the audit log in one SQLite database (WAL mode).
 pub struct SqliteStore {
     inner: Mutex<Inner>,
+    path: std::path::PathBuf,
     pub(super) commit: super::sqlite_audit::GroupCommit,
 }
 
@@ -115,8 +116,24 @@ impl SqliteStore {
         conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn }),
+            path: path.to_path_buf(),
             commit: super::sqlite_audit::GroupCommit::new(path, durability),
         })
+    }
+
+    /// A read-only connection of its own, for long scans that should neither wait for
+    /// nor block the shared connection. The file is memory-mapped: scans then read
+    /// pages in place instead of copying them through the page cache.
+    pub(super) fn reader(&self) -> StoreResult<Connection> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open database {}", self.path.display()))?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {

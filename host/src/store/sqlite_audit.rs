@@ -308,14 +308,32 @@ impl AuditStore for SqliteStore {
             .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    fn audit_positions(&self) -> StoreResult<std::ops::Range<u64>> {
+        let (first, last): (Option<i64>, Option<i64>) =
+            self.lock()
+                .conn
+                .query_row("SELECT MIN(rowid), MAX(rowid) FROM audit", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(match (first, last) {
+            (Some(first), Some(last)) => first as u64..last as u64 + 1,
+            _ => 0..0,
+        })
+    }
+
     fn scan_raw(
         &self,
+        positions: std::ops::Range<u64>,
         visit: &mut dyn FnMut(u64, &audit::CanonicalParts<'_>, &str, &str) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let inner = self.lock();
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY rowid");
-        let mut stmt = inner.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
+        // A connection of its own, so that scans of several slices run in parallel.
+        let conn = self.reader()?;
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE rowid >= ?1 AND rowid < ?2 ORDER BY rowid"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let bound = |p: u64| i64::try_from(p).unwrap_or(i64::MAX);
+        let mut rows = stmt.query([bound(positions.start), bound(positions.end)])?;
         while let Some(row) = rows.next()? {
             let text = |i: usize| -> rusqlite::Result<&[u8]> {
                 Ok(row.get_ref(i)?.as_bytes_or_null()?.unwrap_or(b""))
