@@ -164,7 +164,10 @@ fn chain_hash_with(
         j.redactions.as_bytes(),
         j.details.as_bytes(),
     ];
-    hex::encode(chain_digest(prev_hash.as_bytes(), seq, &parts))
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(chain_digest(prev_hash.as_bytes(), seq, &parts), &mut text)
+        .expect("64 bytes of hex");
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A record's fields in canonical order, as stored: time, installation, plugin,
@@ -193,29 +196,30 @@ pub fn chain_digest(prev_hash: &[u8], seq: u64, parts: &CanonicalParts<'_>) -> [
 
 /// Seals an entry as the record after `prev` (or the first record).
 pub fn seal(prev: Option<(u64, &str)>, time: String, entry: AuditEntry) -> AuditRecord {
-    seal_encoded(prev, time, entry).0
+    let json = JsonFields::of(&entry);
+    seal_encoded(prev, time, entry, &json)
 }
 
-/// [`seal`], also returning the JSON encoding it hashed, for a store to keep as is.
+/// [`seal`], given the entry's JSON encoding ([`JsonFields::of`]), which a store
+/// encodes once, before it takes its writer, to keep as is.
 pub fn seal_encoded(
     prev: Option<(u64, &str)>,
     time: String,
     entry: AuditEntry,
-) -> (AuditRecord, JsonFields) {
+    json: &JsonFields,
+) -> AuditRecord {
     let (seq, prev_hash) = match prev {
         Some((seq, hash)) => (seq + 1, hash.to_string()),
         None => (1, GENESIS_HASH.to_string()),
     };
-    let json = JsonFields::of(&entry);
-    let hash = chain_hash_with(&prev_hash, seq, &time, &entry, &json);
-    let record = AuditRecord {
+    let hash = chain_hash_with(&prev_hash, seq, &time, &entry, json);
+    AuditRecord {
         seq,
         time,
         entry,
         prev_hash,
         hash,
-    };
-    (record, json)
+    }
 }
 
 /// What is wrong with the log, at the first record that does not fit.

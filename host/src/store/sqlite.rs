@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-const SCHEMA: &str = r#"
+pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS tickets (
     id TEXT PRIMARY KEY,
     requester_id TEXT,
@@ -53,7 +53,14 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_installation ON audit(installation, seq);
-CREATE INDEX IF NOT EXISTS audit_resource ON audit(resource, seq);
+-- Which hours name a resource. Appends add a row only for a resource's first record in
+-- an hour, so a commit touches few pages of it (an index on resource would take one
+-- random page per record).
+CREATE TABLE IF NOT EXISTS audit_resource_hours (
+    resource TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    PRIMARY KEY (resource, hour)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
 CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
@@ -83,6 +90,20 @@ pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connec
     Ok(conn)
 }
 
+/// Databases made before the resource-hours table had an index on `audit(resource)`:
+/// fill the table from the log, then drop the index, in one transaction.
+fn migrate_resource_index(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO audit_resource_hours (resource, hour)
+             SELECT resource, substr(time, 1, 13) FROM audit WHERE resource != '';
+         DROP INDEX audit_resource;",
+    )
+    .context("cannot migrate the audit log's resource index")?;
+    tx.commit()?;
+    Ok(())
+}
+
 pub(super) struct Inner {
     pub(super) conn: Connection,
 }
@@ -110,9 +131,17 @@ impl SqliteStore {
 
     /// Opens the database with a chosen durability.
     pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
-        let conn = connect(path, durability)?;
+        let mut conn = connect(path, durability)?;
+        let older = conn
+            .prepare(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_resource'",
+            )?
+            .exists([])?;
         conn.execute_batch(SCHEMA)
             .context("cannot create the database schema")?;
+        if older {
+            migrate_resource_index(&mut conn)?;
+        }
         conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn }),

@@ -2,7 +2,7 @@
 
 use super::sqlite::{Durability, SqliteStore};
 use super::{AuditStore, StoreResult};
-use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
+use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision, JsonFields};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{Frontier, Hash, leaf_hash};
 use anyhow::Context;
@@ -19,9 +19,9 @@ struct Chain {
     frontier: Frontier,
 }
 
-/// One caller's batch, and where to send its sealed records.
+/// One caller's batch, encoded, and where to send its sealed records.
 struct Job {
-    entries: Vec<AuditEntry>,
+    entries: Vec<(AuditEntry, JsonFields)>,
     done: mpsc::SyncSender<JobResult>,
 }
 
@@ -68,6 +68,14 @@ impl GroupCommit {
     }
 
     fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
+        // Encoding happens here, on the caller's thread, not in the writer's turn.
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                let json = JsonFields::of(&e);
+                (e, json)
+            })
+            .collect();
         let (done, answer) = mpsc::sync_channel(1);
         relock(&self.queue).push(Job { entries, done });
         loop {
@@ -91,7 +99,7 @@ impl GroupCommit {
                     false => continue,
                 }
             }
-            let batches: Vec<Vec<AuditEntry>> = jobs
+            let batches: Vec<Vec<(AuditEntry, JsonFields)>> = jobs
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.entries))
                 .collect();
@@ -151,7 +159,7 @@ fn load_chain(conn: &Connection) -> StoreResult<Chain> {
 fn write_batches(
     conn: &mut Connection,
     mut chain: Chain,
-    batches: Vec<Vec<AuditEntry>>,
+    batches: Vec<Vec<(AuditEntry, JsonFields)>>,
 ) -> StoreResult<(Chain, Vec<Vec<AuditRecord>>)> {
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(batches.len());
@@ -160,12 +168,15 @@ fn write_batches(
             "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         );
         let mut stmt = tx.prepare_cached(&sql)?;
+        let mut hours = tx.prepare_cached(
+            "INSERT OR IGNORE INTO audit_resource_hours (resource, hour) VALUES (?1, ?2)",
+        )?;
         let time = audit::now_rfc3339();
         for entries in batches {
             let mut sealed = Vec::with_capacity(entries.len());
-            for entry in entries {
+            for (entry, json) in entries {
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                let (r, json) = audit::seal_encoded(prev, time.clone(), entry);
+                let r = audit::seal_encoded(prev, time.clone(), entry, &json);
                 let e = &r.entry;
                 stmt.execute(params![
                     r.seq as i64,
@@ -186,6 +197,9 @@ fn write_batches(
                     r.prev_hash,
                     r.hash,
                 ])?;
+                if !e.resource.is_empty() {
+                    hours.execute(params![e.resource, hour_of(&r.time)])?;
+                }
                 chain.frontier.push(leaf_hash(&decode_hash(&r.hash)));
                 chain.head = Some((r.seq, r.hash.clone()));
                 sealed.push(r);
@@ -195,6 +209,13 @@ fn write_batches(
     }
     tx.commit()?;
     Ok((chain, results))
+}
+
+/// The hour a record's time falls in, `YYYY-MM-DDTHH`: the key under which the
+/// resource index lists it. Every time in that hour sorts between it and
+/// `YYYY-MM-DDTHH~`.
+fn hour_of(time: &str) -> &str {
+    time.get(..13).unwrap_or(time)
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,9 +281,19 @@ impl AuditStore for SqliteStore {
         let inner = self.lock();
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1");
         let mut args: Vec<String> = Vec::new();
+        if let Some(resource) = &filter.resource {
+            // The resource index lists the hours a resource was named in; the time index
+            // finds those hours' records.
+            args.push(resource.clone());
+            let n = args.len() + 1;
+            sql.push_str(&format!(
+                " AND rowid IN (SELECT a.rowid FROM audit_resource_hours h JOIN audit a \
+                 ON a.time >= h.hour AND a.time < h.hour || '~' AND a.resource = h.resource \
+                 WHERE h.resource = ?{n})"
+            ));
+        }
         for (column, op, value) in [
             ("installation", "=", &filter.installation),
-            ("resource", "=", &filter.resource),
             ("time", ">=", &filter.since),
             ("time", "<", &filter.until),
             ("plugin", "=", &filter.plugin),
@@ -397,11 +428,107 @@ impl AuditStore for SqliteStore {
             [seq as i64],
         )?;
         let deleted = tx.execute("DELETE FROM audit WHERE seq <= ?1", [seq as i64])?;
+        tx.execute(
+            "DELETE FROM audit_resource_hours WHERE hour < (SELECT substr(MIN(time), 1, 13) FROM audit)",
+            [],
+        )?;
         let _: Option<i64> = tx
             .query_row("SELECT MAX(seq) FROM audit_pruned", [], |r| r.get(0))
             .optional()?
             .flatten();
         tx.commit()?;
         Ok(deleted as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of `resource` sealed at `time`, inserted as an older release would.
+    fn insert_old(
+        conn: &Connection,
+        prev: Option<&AuditRecord>,
+        time: &str,
+        resource: &str,
+    ) -> AuditRecord {
+        let entry = AuditEntry {
+            installation: "inst".into(),
+            call: "helpdesk.get-ticket".into(),
+            resource: resource.into(),
+            decision: Some(Decision::Allow),
+            ..Default::default()
+        };
+        let json = JsonFields::of(&entry);
+        let r = audit::seal_encoded(
+            prev.map(|p| (p.seq, p.hash.as_str())),
+            time.into(),
+            entry,
+            &json,
+        );
+        let e = &r.entry;
+        conn.execute(
+            &format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            params![r.seq as i64, r.time, e.installation, e.plugin, e.version, e.invocation, e.event, e.call, e.resource,
+                json.returned, json.withheld, "allow", e.reason, json.redactions, json.details, r.prev_hash, r.hash],
+        )
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn resource_queries_span_hours_and_survive_the_index_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlock.db");
+        // A database from before the resource-hours table: an index on resource instead.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            &super::super::sqlite::SCHEMA.replace("audit_resource_hours", "unused_hours"),
+        )
+        .unwrap();
+        old.execute_batch("CREATE INDEX audit_resource ON audit(resource, seq)")
+            .unwrap();
+        let mut prev = None;
+        for (time, resource) in [
+            ("2026-01-01T09:59:59.000Z", "t-1"),
+            ("2026-01-01T10:00:00.000Z", "t-2"),
+            ("2026-01-02T23:30:00.000Z", "t-1"),
+            ("2026-03-01T00:00:00.000Z", "t-10"),
+        ] {
+            prev = Some(insert_old(&old, prev.as_ref(), time, resource));
+        }
+        drop(old);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let index_left = store
+            .lock()
+            .conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE name = 'audit_resource'")
+            .unwrap()
+            .exists([])
+            .unwrap();
+        assert!(!index_left, "the old index is dropped");
+        store
+            .append(vec![AuditEntry {
+                resource: "t-1".into(),
+                ..Default::default()
+            }])
+            .unwrap();
+        let seqs = |resource: &str| -> Vec<u64> {
+            let filter = AuditFilter {
+                resource: Some(resource.into()),
+                ..Default::default()
+            };
+            store
+                .query(&filter)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect()
+        };
+        assert_eq!(seqs("t-1"), vec![1, 3, 5]);
+        assert_eq!(seqs("t-2"), vec![2]);
+        assert_eq!(seqs("t-10"), vec![4]);
+        assert_eq!(seqs("t"), Vec::<u64>::new());
     }
 }
