@@ -291,7 +291,7 @@ fn leaf_hashes(store: &dyn Store) -> anyhow::Result<Vec<Hash>> {
 /// this size already. Returns the checkpoint.
 pub fn checkpoint(store: &dyn Store, signer: &Signer25519) -> anyhow::Result<Checkpoint> {
     let (size, root, last_hash) = store.merkle_head()?;
-    if let Some(existing) = store.checkpoints()?.into_iter().find(|c| c.size == size) {
+    if let Some(existing) = store.checkpoint_at(size)? {
         return Ok(existing);
     }
     let cp = signer.sign(
@@ -333,11 +333,7 @@ pub fn inclusion_proof(
     }
     // Prove against the newest checkpoint covering the record, signing one if none does
     // yet; then read the leaves it covers (appends made meanwhile are not needed).
-    let covering = store
-        .checkpoints()?
-        .into_iter()
-        .rev()
-        .find(|c| c.size >= seq);
+    let covering = store.latest_checkpoint()?.filter(|c| c.size >= seq);
     let cp = match covering {
         Some(cp) => cp,
         None => checkpoint(store, signer)?,

@@ -89,6 +89,10 @@ pub trait AuditStore: Send + Sync {
     fn put_checkpoint(&self, checkpoint: &crate::checkpoint::Checkpoint) -> StoreResult<()>;
     /// Every stored checkpoint, by size.
     fn checkpoints(&self) -> StoreResult<Vec<crate::checkpoint::Checkpoint>>;
+    /// The stored checkpoint of tree size `size`, if any.
+    fn checkpoint_at(&self, size: u64) -> StoreResult<Option<crate::checkpoint::Checkpoint>>;
+    /// The stored checkpoint with the largest tree size, if any.
+    fn latest_checkpoint(&self) -> StoreResult<Option<crate::checkpoint::Checkpoint>>;
     /// Deletes records 1..=`seq`, keeping their chain hashes as Merkle leaves. Returns
     /// how many records were deleted.
     fn prune_through(&self, seq: u64) -> StoreResult<u64>;

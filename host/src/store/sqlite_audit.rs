@@ -269,6 +269,23 @@ fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+impl SqliteStore {
+    /// Stored checkpoints matching an SQL condition (and ordering) on `size`.
+    fn checkpoints_where<P: rusqlite::Params>(
+        &self,
+        condition: &str,
+        params: P,
+    ) -> StoreResult<Vec<Checkpoint>> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare_cached(&format!(
+            "SELECT doc FROM audit_checkpoints WHERE {condition}"
+        ))?;
+        let docs = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+        docs.map(|d| serde_json::from_str(&d?).context("a stored checkpoint is corrupt"))
+            .collect()
+    }
+}
+
 impl AuditStore for SqliteStore {
     fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
         if entries.is_empty() {
@@ -411,13 +428,17 @@ impl AuditStore for SqliteStore {
     }
 
     fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
-        let inner = self.lock();
-        let mut stmt = inner
-            .conn
-            .prepare("SELECT doc FROM audit_checkpoints ORDER BY size")?;
-        let docs = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        docs.map(|d| serde_json::from_str(&d?).context("a stored checkpoint is corrupt"))
-            .collect()
+        self.checkpoints_where("1 ORDER BY size", [])
+    }
+
+    fn checkpoint_at(&self, size: u64) -> StoreResult<Option<Checkpoint>> {
+        Ok(self.checkpoints_where("size = ?1", [size as i64])?.pop())
+    }
+
+    fn latest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        Ok(self
+            .checkpoints_where("1 ORDER BY size DESC LIMIT 1", [])?
+            .pop())
     }
 
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
