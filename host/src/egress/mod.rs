@@ -16,137 +16,29 @@
 //! passes steps 2-5 itself. Secrets are substituted last, and scrubbed from the response.
 
 pub mod client;
+mod config;
 pub mod destination;
 pub mod dlp;
 pub mod rate;
 pub mod rules;
 pub mod secrets;
 pub mod ssrf;
+mod wire;
 
+pub use config::{
+    DlpAction, EgressConfig, MAX_REQUEST_HEADERS, MAX_URL_BYTES, METHODS, RESERVED_HEADERS,
+    Resolve, StaticResolver, SystemResolver,
+};
 pub use rules::{EgressRule, secret_settings};
+use wire::{check_headers, scrub_response, url_head, url_tail, wire_size};
 
 use crate::broker::CallError;
 use crate::installation::Installation;
 use destination::{Destination, HostPattern};
 use dlp::{Part, Scan, SendPolicy, Tracked};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 use url::Url;
-
-/// The methods a plugin may use.
-pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-/// Headers the host sets itself; a plugin may not.
-pub const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "expect",
-    "proxy-authorization",
-    "proxy-connection",
-];
-/// The longest URL accepted, in bytes.
-pub const MAX_URL_BYTES: usize = 8 * 1024;
-/// The most request headers accepted.
-pub const MAX_REQUEST_HEADERS: usize = 64;
-
-/// What to do with data a destination may not receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DlpAction {
-    /// Refuse the request (the default).
-    #[default]
-    Block,
-    /// Mask what was found and send the rest. Encoded or re-spaced copies cannot be
-    /// masked reliably, so those requests are still refused.
-    Mask,
-}
-
-/// The admin's egress settings.
-#[derive(Debug, Clone)]
-pub struct EgressConfig {
-    /// Dev mode: plain http is allowed, to loopback addresses only.
-    pub dev_mode: bool,
-    /// The largest request (URL, headers and body), in bytes.
-    pub max_request_bytes: usize,
-    /// The largest response body, in bytes.
-    pub max_response_bytes: usize,
-    /// The deadline of one request, connect to last byte, per hop.
-    pub timeout: Duration,
-    /// Requests per installation per minute.
-    pub rate_per_minute: u32,
-    /// Redirects followed at most (each to an allowed destination).
-    pub max_redirects: u32,
-    /// Block or mask unapproved data.
-    pub dlp: DlpAction,
-}
-
-impl Default for EgressConfig {
-    fn default() -> Self {
-        EgressConfig {
-            dev_mode: false,
-            max_request_bytes: 1 << 20,
-            max_response_bytes: 4 << 20,
-            timeout: Duration::from_secs(10),
-            rate_per_minute: 60,
-            max_redirects: 3,
-            dlp: DlpAction::Block,
-        }
-    }
-}
-
-/// Resolves host names; injectable so tests can point a name at any address.
-pub trait Resolve: Send + Sync {
-    /// Every address `host` resolves to.
-    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>>;
-}
-
-/// The operating system's resolver.
-pub struct SystemResolver;
-
-impl Resolve for SystemResolver {
-    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
-        Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
-    }
-}
-
-/// A fixed table of names (tests); other names do not resolve.
-///
-/// ```
-/// use airlock_host::egress::{Resolve, StaticResolver};
-/// let r = StaticResolver::new([("rebind.test", "127.0.0.1")]);
-/// assert_eq!(r.resolve("rebind.test", 443).unwrap(), vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
-/// assert!(r.resolve("other.test", 443).is_err());
-/// ```
-pub struct StaticResolver(BTreeMap<String, Vec<IpAddr>>);
-
-impl StaticResolver {
-    /// A table from (name, address) pairs.
-    pub fn new<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> StaticResolver {
-        let mut map: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
-        for (name, ip) in entries {
-            map.entry(name.to_ascii_lowercase())
-                .or_default()
-                .push(ip.parse().expect("StaticResolver takes IP addresses"));
-        }
-        StaticResolver(map)
-    }
-}
-
-impl Resolve for StaticResolver {
-    fn resolve(&self, host: &str, _port: u16) -> std::io::Result<Vec<IpAddr>> {
-        self.0
-            .get(&host.to_ascii_lowercase())
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "unknown name"))
-    }
-}
 
 /// A plugin's outbound request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -614,153 +506,4 @@ fn dlp_denial(dest: &Destination, unapproved: &[String], scan: &Scan) -> CallErr
             format!(" (hidden by {})", evasions.join(", "))
         }
     ))
-}
-
-fn wire_size(w: &client::WireRequest<'_>) -> usize {
-    w.target.len()
-        + w.body.len()
-        + w.headers
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 4)
-            .sum::<usize>()
-}
-
-/// Everything after `scheme://authority` (the path and query), or the whole text when
-/// it starts with a placeholder for the whole URL.
-fn url_tail(url: &str) -> &str {
-    match url.split_once("://") {
-        Some((_, rest)) => &rest[rest.find('/').unwrap_or(rest.len())..],
-        None => url
-            .strip_prefix("{{")
-            .and_then(|r| r.find("}}").map(|i| &url[i + 4..]))
-            .unwrap_or(url),
-    }
-}
-
-fn url_head(url: &str) -> &str {
-    &url[..url.len() - url_tail(url).len()]
-}
-
-fn check_headers(headers: &[(String, String)]) -> Result<(), CallError> {
-    if headers.len() > MAX_REQUEST_HEADERS {
-        return Err(CallError::Limit(format!(
-            "at most {MAX_REQUEST_HEADERS} headers"
-        )));
-    }
-    for (i, (name, value)) in headers.iter().enumerate() {
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !token {
-            return Err(CallError::Invalid(format!(
-                "header #{i} has an invalid name (secret placeholders are allowed only in values)"
-            )));
-        }
-        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(CallError::Invalid(format!(
-                "the host sets the {name} header; plugins may not"
-            )));
-        }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(CallError::Invalid(format!(
-                "the value of header {name} contains a line break"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Replaces every secret value (and its base64 and hex forms) in the response.
-fn scrub_response(r: client::WireResponse, secrets: &[String]) -> InboundResponse {
-    use base64::Engine as _;
-    let mut needles: Vec<Vec<u8>> = Vec::new();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        needles.push(s.as_bytes().to_vec());
-        needles.push(
-            base64::engine::general_purpose::STANDARD
-                .encode(s)
-                .trim_end_matches('=')
-                .as_bytes()
-                .to_vec(),
-        );
-        needles.push(hex::encode(s).into_bytes());
-        needles.push(crate::egress::dlp::url_encode(s).into_bytes());
-    }
-    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-    let scrub = |bytes: &[u8]| -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for needle in &needles {
-            out = replace_bytes(&out, needle, b"[SECRET]");
-        }
-        out
-    };
-    InboundResponse {
-        status: r.status,
-        headers: r
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    String::from_utf8_lossy(&scrub(v.as_bytes())).into_owned(),
-                )
-            })
-            .collect(),
-        body: scrub(&r.body),
-    }
-}
-
-fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return haystack.to_vec();
-    }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_tail_and_head() {
-        assert_eq!(url_tail("https://a.example/x?y"), "/x?y");
-        assert_eq!(url_tail("https://a.example"), "");
-        assert_eq!(url_tail("{{secret.hook}}"), "");
-        assert_eq!(url_tail("{{secret.hook}}?x=1"), "?x=1");
-        assert_eq!(url_head("https://a.example/x"), "https://a.example");
-    }
-
-    #[test]
-    fn scrubbing_covers_encodings() {
-        let r = client::WireResponse {
-            status: 200,
-            headers: vec![("x".into(), "tok-123456".into())],
-            body: format!("a tok-123456 b {}", hex::encode("tok-123456")).into_bytes(),
-            ..Default::default()
-        };
-        let out = scrub_response(r, &["tok-123456".into()]);
-        assert_eq!(out.headers[0].1, "[SECRET]");
-        assert_eq!(out.body, b"a [SECRET] b [SECRET]");
-    }
-
-    #[test]
-    fn reserved_and_malformed_headers_are_refused() {
-        let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
-        assert!(check_headers(&h("Host", "x")).is_err());
-        assert!(check_headers(&h("{{secret.a}}", "x")).is_err());
-        assert!(check_headers(&h("X-A", "a\r\nB: c")).is_err());
-        assert!(check_headers(&h("X-A", "{{secret.a}}")).is_ok());
-    }
 }
