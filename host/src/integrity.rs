@@ -265,14 +265,6 @@ fn check_segment(store: &dyn Store, positions: std::ops::Range<u64>) -> anyhow::
     Ok(segment)
 }
 
-/// Visits every stored record, in storage order.
-fn scan_all(
-    store: &dyn Store,
-    visit: &mut dyn FnMut(u64, &crate::audit::CanonicalParts<'_>, &str, &str) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    store.scan_raw(store.audit_positions()?, visit)
-}
-
 /// Every Merkle leaf's data (the chain hashes of pruned, then stored records), in order.
 fn leaf_hashes(store: &dyn Store) -> anyhow::Result<Vec<Hash>> {
     let mut leaves: Vec<Hash> = store
@@ -280,7 +272,7 @@ fn leaf_hashes(store: &dyn Store) -> anyhow::Result<Vec<Hash>> {
         .iter()
         .map(|(_, h)| decode(h).unwrap_or_default())
         .collect();
-    scan_all(store, &mut |_, _, _, hash| {
+    store.scan_raw(store.audit_positions()?, &mut |_, _, _, hash| {
         leaves.push(decode(hash).unwrap_or_default());
         Ok(())
     })?;
@@ -371,13 +363,7 @@ pub fn prune_before(
     before_time: &str,
 ) -> anyhow::Result<u64> {
     // The cut: the last record older than the retention time.
-    let mut cut = 0u64;
-    scan_all(store, &mut |seq, parts, _, _| {
-        if parts[0] < before_time.as_bytes() {
-            cut = seq;
-        }
-        Ok(())
-    })?;
+    let cut = store.last_seq_before(before_time)?;
     if cut == 0 {
         return Ok(0);
     }

@@ -93,6 +93,9 @@ pub trait AuditStore: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<crate::checkpoint::Checkpoint>>;
     /// The stored checkpoint with the largest tree size, if any.
     fn latest_checkpoint(&self) -> StoreResult<Option<crate::checkpoint::Checkpoint>>;
+    /// The highest sequence number of a stored record sealed before `time` (RFC 3339,
+    /// compared as text), or 0 if there is none: where retention cuts.
+    fn last_seq_before(&self, time: &str) -> StoreResult<u64>;
     /// Deletes records 1..=`seq`, keeping their chain hashes as Merkle leaves. Returns
     /// how many records were deleted.
     fn prune_through(&self, seq: u64) -> StoreResult<u64>;

@@ -94,11 +94,12 @@ pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connec
 /// fill the table from the log, then drop the index, in one transaction.
 fn migrate_resource_index(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction()?;
-    tx.execute_batch(
+    tx.execute_batch(&format!(
         "INSERT OR IGNORE INTO audit_resource_hours (resource, hour)
-             SELECT resource, substr(time, 1, 13) FROM audit WHERE resource != '';
+             SELECT resource, substr(time, 1, {}) FROM audit WHERE resource != '';
          DROP INDEX audit_resource;",
-    )
+        super::sqlite_audit::HOUR_KEY_LEN
+    ))
     .context("cannot migrate the audit log's resource index")?;
     tx.commit()?;
     Ok(())

@@ -164,10 +164,7 @@ fn write_batches(
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(batches.len());
     {
-        let sql = format!(
-            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut stmt = tx.prepare_cached(&insert_sql())?;
         let mut hours = tx.prepare_cached(
             "INSERT OR IGNORE INTO audit_resource_hours (resource, hour) VALUES (?1, ?2)",
         )?;
@@ -178,25 +175,7 @@ fn write_batches(
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
                 let r = audit::seal_encoded(prev, time.clone(), entry, &json);
                 let e = &r.entry;
-                stmt.execute(params![
-                    r.seq as i64,
-                    r.time,
-                    e.installation,
-                    e.plugin,
-                    e.version,
-                    e.invocation,
-                    e.event,
-                    e.call,
-                    e.resource,
-                    json.returned,
-                    json.withheld,
-                    e.decision.map_or("", Decision::as_str),
-                    e.reason,
-                    json.redactions,
-                    json.details,
-                    r.prev_hash,
-                    r.hash,
-                ])?;
+                insert_row(&mut stmt, &r, &json)?;
                 if !e.resource.is_empty() {
                     hours.execute(params![e.resource, hour_of(&r.time)])?;
                 }
@@ -211,12 +190,55 @@ fn write_batches(
     Ok((chain, results))
 }
 
+/// `INSERT` of one audit row, its values numbered in [`AUDIT_COLUMNS`] order.
+fn insert_sql() -> String {
+    let values: Vec<String> = (1..=AUDIT_COLUMNS.split(',').count())
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
+        values.join(", ")
+    )
+}
+
+/// Inserts a sealed record with `json`, the encoding it was sealed with.
+fn insert_row(
+    stmt: &mut rusqlite::Statement<'_>,
+    r: &AuditRecord,
+    json: &JsonFields,
+) -> rusqlite::Result<()> {
+    let e = &r.entry;
+    stmt.execute(params![
+        r.seq as i64,
+        r.time,
+        e.installation,
+        e.plugin,
+        e.version,
+        e.invocation,
+        e.event,
+        e.call,
+        e.resource,
+        json.returned,
+        json.withheld,
+        e.decision.map_or("", Decision::as_str),
+        e.reason,
+        json.redactions,
+        json.details,
+        r.prev_hash,
+        r.hash,
+    ])?;
+    Ok(())
+}
+
 /// The hour a record's time falls in, `YYYY-MM-DDTHH`: the key under which the
 /// resource index lists it. Every time in that hour sorts between it and
 /// `YYYY-MM-DDTHH~`.
 fn hour_of(time: &str) -> &str {
-    time.get(..13).unwrap_or(time)
+    time.get(..HOUR_KEY_LEN).unwrap_or(time)
 }
+
+/// The length of an hour key, `YYYY-MM-DDTHH`, at the start of a record's time.
+pub(super) const HOUR_KEY_LEN: usize = 13;
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -441,6 +463,15 @@ impl AuditStore for SqliteStore {
             .pop())
     }
 
+    fn last_seq_before(&self, time: &str) -> StoreResult<u64> {
+        let last: i64 = self.lock().conn.query_row(
+            "SELECT IFNULL(MAX(seq), 0) FROM audit WHERE time < ?1",
+            [time],
+            |r| r.get(0),
+        )?;
+        Ok(last as u64)
+    }
+
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
@@ -450,7 +481,7 @@ impl AuditStore for SqliteStore {
         )?;
         let deleted = tx.execute("DELETE FROM audit WHERE seq <= ?1", [seq as i64])?;
         tx.execute(
-            "DELETE FROM audit_resource_hours WHERE hour < (SELECT substr(MIN(time), 1, 13) FROM audit)",
+            &format!("DELETE FROM audit_resource_hours WHERE hour < (SELECT substr(MIN(time), 1, {HOUR_KEY_LEN}) FROM audit)"),
             [],
         )?;
         let _: Option<i64> = tx
@@ -487,14 +518,30 @@ mod tests {
             entry,
             &json,
         );
-        let e = &r.entry;
-        conn.execute(
-            &format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![r.seq as i64, r.time, e.installation, e.plugin, e.version, e.invocation, e.event, e.call, e.resource,
-                json.returned, json.withheld, "allow", e.reason, json.redactions, json.details, r.prev_hash, r.hash],
-        )
-        .unwrap();
+        insert_row(&mut conn.prepare(&insert_sql()).unwrap(), &r, &json).unwrap();
         r
+    }
+
+    #[test]
+    fn retention_cuts_after_the_last_record_older_than_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
+        let mut prev = None;
+        for time in [
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-02T00:00:00.000Z",
+            "2026-01-03T00:00:00.000Z",
+        ] {
+            prev = Some(insert_old(&store.lock().conn, prev.as_ref(), time, "t-1"));
+        }
+        for (cut, last) in [
+            ("2026-01-01T00:00:00.000Z", 0),
+            ("2026-01-02T00:00:00.000Z", 1),
+            ("2026-01-02T00:00:00.001Z", 2),
+            ("2027-01-01T00:00:00.000Z", 3),
+        ] {
+            assert_eq!(store.last_seq_before(cut).unwrap(), last, "cut at {cut}");
+        }
     }
 
     #[test]
