@@ -72,6 +72,25 @@ fn scalar(b: &[u8], mut j: usize) -> usize {
 mod sse2 {
     use std::arch::x86_64::*;
 
+    /// Every lane set to `c`.
+    #[inline(always)]
+    fn set(c: u8) -> __m128i {
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe { _mm_set1_epi8(c as i8) }
+    }
+
+    /// Lanes whose (signed) byte lies in `lo..=hi`; bytes >= 0x80 never do.
+    #[inline(always)]
+    fn range(v: __m128i, lo: u8, hi: u8) -> __m128i {
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe {
+            _mm_and_si128(
+                _mm_cmpgt_epi8(v, set(lo - 1)),
+                _mm_cmplt_epi8(v, set(hi + 1)),
+            )
+        }
+    }
+
     /// Skips whole 16-byte blocks of boring bytes; returns the position of
     /// the first non-boring byte found, or where fewer than 16 bytes remain.
     #[inline]
@@ -79,13 +98,6 @@ mod sse2 {
         // SAFETY: SSE2 is part of the x86_64 baseline. Every load reads 16
         // bytes at `j - 1` or `j` with `j >= 1` and `j + 16 <= b.len()`.
         unsafe {
-            let set = |c: u8| _mm_set1_epi8(c as i8);
-            let range = |v: __m128i, lo: u8, hi: u8| {
-                _mm_and_si128(
-                    _mm_cmpgt_epi8(v, set(lo - 1)),
-                    _mm_cmplt_epi8(v, set(hi + 1)),
-                )
-            };
             let eq = |v: __m128i, c: u8| _mm_cmpeq_epi8(v, set(c));
             while j + 16 <= b.len() {
                 let p = b.as_ptr().add(j);
@@ -118,13 +130,6 @@ mod sse2 {
         // SAFETY: SSE2 is part of the x86_64 baseline; each load reads 16
         // bytes at `j` with `j + 16 <= b.len()` (checked before each load).
         unsafe {
-            let set = |c: u8| _mm_set1_epi8(c as i8);
-            let range = |v: __m128i, lo: u8, hi: u8| {
-                _mm_and_si128(
-                    _mm_cmpgt_epi8(v, set(lo - 1)),
-                    _mm_cmplt_epi8(v, set(hi + 1)),
-                )
-            };
             loop {
                 let v = _mm_loadu_si128(b.as_ptr().add(j).cast());
                 let sp = _mm_or_si128(
