@@ -186,6 +186,14 @@ fn email() {
         "jo.doe+x@mail.example.co.uk",
     );
     none("@mention user@localhost");
+    // A key glued to an email after a hyphen is found with or without the email.
+    assert_eq!(
+        found("a@a.aa.-password:a!"),
+        [
+            ("email".to_string(), "a@a.aa"),
+            ("secret".to_string(), "a!")
+        ]
+    );
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub(super) fn scan_word(b: &[u8], i: usize, end: usize, out: &mut Out) -> usize 
         return e;
     }
     if matches!(next, b'=' | b':' | b'"' | b'\'' | b' ')
-        && let Some((s, e)) = kv_secret(b, i, end)
+        && let Some((s, e)) = kv_secret(b, i, end, out.spans.last().map_or(0, |x| x.end))
     {
         out.emit(Class::Secret, s, e);
         return e;
@@ -393,8 +393,10 @@ const KEYS: [&[u8]; 18] = [
     b"credentials",
 ];
 
-/// `password=value`, `api_key: value`, `"token": "value"`: the value span.
-fn kv_secret(b: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
+/// `password=value`, `api_key: value`, `"token": "value"`: the value span. The key
+/// does not reach back into a span found before it (ending at `floor`): after an
+/// email, `.-password` is a key of its own, as it is once the email is masked.
+fn kv_secret(b: &[u8], i: usize, end: usize, floor: usize) -> Option<(usize, usize)> {
     let mut p = end;
     if matches!(at(b, p), b'"' | b'\'') {
         p += 1;
@@ -407,7 +409,7 @@ fn kv_secret(b: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut ks = i;
-    while ks > 0 && i - ks < 64 && (is_word(b[ks - 1]) || matches!(b[ks - 1], b'-' | b'.')) {
+    while ks > floor && i - ks < 64 && (is_word(b[ks - 1]) || matches!(b[ks - 1], b'-' | b'.')) {
         ks -= 1;
     }
     if ks > 0 && b[ks - 1] == b'@' {
