@@ -3,6 +3,8 @@
 //! [`SqliteStore`] (embedded SQLite) is the default. Each trait is small so that a
 //! PostgreSQL backend for several hosts can implement the same three.
 
+mod audit_journal;
+mod audit_writer;
 mod sqlite;
 mod sqlite_alerts;
 mod sqlite_audit;
@@ -57,8 +59,9 @@ pub trait InstallationStore: Send + Sync {
 /// The append-only audit log.
 pub trait AuditStore: Send + Sync {
     /// Seals and appends entries atomically, in order, and returns once they are durable.
-    /// Concurrent callers are group-committed: one transaction and one sync for all.
-    /// Sealing uses [`crate::audit::seal`] so every backend chains the same way.
+    /// Concurrent callers are group-committed: one write and one sync for all. Every
+    /// read below sees every record appended before it started. Sealing uses
+    /// [`crate::audit::seal`] so every backend chains the same way.
     fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>>;
     /// Records matching a filter, in sequence order.
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;

@@ -66,12 +66,14 @@ CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT 
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 "#;
 
-/// How hard SQLite works to make each commit durable.
+/// How hard the store works to make each commit, and each audit append, durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// `synchronous = FULL`: a commit survives power loss. The default.
+    /// SQLite's `synchronous = FULL`, and the audit journal synced before an append is
+    /// acknowledged: a commit survives power loss. The default.
     Full,
-    /// `synchronous = NORMAL`: a commit survives a crash of the process, not of the OS.
+    /// `synchronous = NORMAL`, and the audit journal written but not synced: a commit
+    /// survives a crash of the process, not of the OS.
     Normal,
 }
 
@@ -86,6 +88,9 @@ pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connec
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Reads map the file instead of copying pages in: after another connection commits,
+    // re-reading is cheap.
+    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -98,7 +103,7 @@ fn migrate_resource_index(conn: &mut Connection) -> StoreResult<()> {
         "INSERT OR IGNORE INTO audit_resource_hours (resource, hour)
              SELECT resource, substr(time, 1, {}) FROM audit WHERE resource != '';
          DROP INDEX audit_resource;",
-        super::sqlite_audit::HOUR_KEY_LEN
+        super::audit_writer::HOUR_KEY_LEN
     ))
     .context("cannot migrate the audit log's resource index")?;
     tx.commit()?;
@@ -113,7 +118,7 @@ pub(super) struct Inner {
 pub struct SqliteStore {
     inner: Mutex<Inner>,
     path: std::path::PathBuf,
-    pub(super) commit: super::sqlite_audit::GroupCommit,
+    pub(super) commit: super::audit_writer::GroupCommit,
 }
 
 impl SqliteStore {
@@ -147,7 +152,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn }),
             path: path.to_path_buf(),
-            commit: super::sqlite_audit::GroupCommit::new(path, durability),
+            commit: super::audit_writer::GroupCommit::new(path, durability),
         })
     }
 

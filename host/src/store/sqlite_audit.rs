@@ -1,257 +1,15 @@
-//! The audit log in SQLite: group commit, checkpoints and pruning.
+//! The audit log in SQLite: queries, checkpoints and pruning. Appends go through
+//! [`super::audit_writer`]; every read here first waits for the records acknowledged so
+//! far to be indexed.
 
-use super::sqlite::{Durability, SqliteStore};
+use super::audit_writer::{AUDIT_COLUMNS, HOUR_KEY_LEN};
+use super::sqlite::SqliteStore;
 use super::{AuditStore, StoreResult};
-use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision, JsonFields};
+use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
 use crate::checkpoint::Checkpoint;
-use crate::merkle::{Frontier, Hash, leaf_hash};
+use crate::merkle::Hash;
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, params};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, mpsc};
-
-const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
-
-/// The chain's head and Merkle frontier, as of the last commit.
-#[derive(Clone, Default)]
-struct Chain {
-    head: Option<(u64, String)>,
-    frontier: Frontier,
-}
-
-/// One caller's batch, encoded, and where to send its sealed records.
-struct Job {
-    entries: Vec<(AuditEntry, JsonFields)>,
-    done: mpsc::SyncSender<JobResult>,
-}
-
-/// One queued batch's outcome.
-type JobResult = Result<Vec<AuditRecord>, String>;
-
-/// The most batches written in one transaction.
-const MAX_JOBS_PER_COMMIT: usize = 4096;
-
-/// Group commit, leader/follower style. A caller queues its batch, then tries to take
-/// the writer connection: if it is free the caller becomes the leader and writes every
-/// queued batch in one transaction with one sync; otherwise it waits on its own channel
-/// for the leader to answer. A lone caller thus writes directly, and concurrent callers
-/// share commits without waking each other.
-pub(crate) struct GroupCommit {
-    path: PathBuf,
-    durability: Durability,
-    queue: Mutex<Vec<Job>>,
-    /// The writer connection and the chain as of the last commit, loaded on first use.
-    writer: Mutex<Option<(Connection, Chain)>>,
-}
-
-impl GroupCommit {
-    pub(crate) fn new(path: &Path, durability: Durability) -> GroupCommit {
-        GroupCommit {
-            path: path.to_path_buf(),
-            durability,
-            queue: Mutex::new(Vec::new()),
-            writer: Mutex::new(None),
-        }
-    }
-
-    /// The writer slot, with its connection opened and the chain loaded.
-    fn loaded<'a>(
-        &self,
-        slot: &mut MutexGuard<'a, Option<(Connection, Chain)>>,
-    ) -> StoreResult<()> {
-        if slot.is_none() {
-            let conn = super::sqlite::connect(&self.path, self.durability)?;
-            let chain = load_chain(&conn)?;
-            **slot = Some((conn, chain));
-        }
-        Ok(())
-    }
-
-    fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
-        // Encoding happens here, on the caller's thread, not in the writer's turn.
-        let entries = entries
-            .into_iter()
-            .map(|e| {
-                let json = JsonFields::of(&e);
-                (e, json)
-            })
-            .collect();
-        let (done, answer) = mpsc::sync_channel(1);
-        relock(&self.queue).push(Job { entries, done });
-        loop {
-            let mut slot = match self.writer.try_lock() {
-                Ok(slot) => slot,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                // A leader is writing; it answers this job when it looks at the queue again.
-                Err(std::sync::TryLockError::WouldBlock) => break,
-            };
-            let mut jobs: Vec<Job> = {
-                let mut queue = relock(&self.queue);
-                let n = queue.len().min(MAX_JOBS_PER_COMMIT);
-                queue.drain(..n).collect()
-            };
-            if jobs.is_empty() {
-                drop(slot);
-                // A job queued after the drain, whose caller found the connection taken,
-                // is still ours to write.
-                match relock(&self.queue).is_empty() {
-                    true => break,
-                    false => continue,
-                }
-            }
-            let batches: Vec<Vec<(AuditEntry, JsonFields)>> = jobs
-                .iter_mut()
-                .map(|j| std::mem::take(&mut j.entries))
-                .collect();
-            let results: Vec<JobResult> = match self.loaded(&mut slot) {
-                Err(e) => {
-                    let message = format!("{e:#}");
-                    jobs.iter().map(|_| Err(message.clone())).collect()
-                }
-                Ok(()) => {
-                    let (conn, chain) = slot.as_mut().expect("loaded");
-                    match write_batches(conn, chain.clone(), batches) {
-                        Ok((next, results)) => {
-                            *chain = next;
-                            results.into_iter().map(Ok).collect()
-                        }
-                        Err(e) => {
-                            let message = format!("{e:#}");
-                            jobs.iter().map(|_| Err(message.clone())).collect()
-                        }
-                    }
-                }
-            };
-            drop(slot);
-            for (job, result) in jobs.into_iter().zip(results) {
-                let _ = job.done.send(result);
-            }
-        }
-        answer
-            .recv()
-            .map_err(|_| anyhow::anyhow!("the audit writer stopped"))?
-            .map_err(|e| anyhow::anyhow!("cannot append to the audit log: {e}"))
-    }
-
-    /// The chain as of the last commit.
-    fn chain(&self) -> StoreResult<Chain> {
-        let mut slot = relock(&self.writer);
-        self.loaded(&mut slot)?;
-        Ok(slot.as_ref().expect("loaded").1.clone())
-    }
-}
-
-fn load_chain(conn: &Connection) -> StoreResult<Chain> {
-    let mut chain = Chain::default();
-    let mut stmt = conn.prepare(
-        "SELECT seq, hash FROM audit_pruned UNION ALL SELECT seq, hash FROM audit ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let (seq, hash): (i64, String) = (row.get(0)?, row.get(1)?);
-        chain.frontier.push(leaf_hash(&decode_hash(&hash)));
-        chain.head = Some((seq as u64, hash));
-    }
-    Ok(chain)
-}
-
-/// Seals and inserts every batch in one transaction.
-fn write_batches(
-    conn: &mut Connection,
-    mut chain: Chain,
-    batches: Vec<Vec<(AuditEntry, JsonFields)>>,
-) -> StoreResult<(Chain, Vec<Vec<AuditRecord>>)> {
-    let tx = conn.transaction()?;
-    let mut results = Vec::with_capacity(batches.len());
-    {
-        let mut stmt = tx.prepare_cached(&insert_sql())?;
-        let mut hours = tx.prepare_cached(
-            "INSERT OR IGNORE INTO audit_resource_hours (resource, hour) VALUES (?1, ?2)",
-        )?;
-        let time = audit::now_rfc3339();
-        for entries in batches {
-            let mut sealed = Vec::with_capacity(entries.len());
-            for (entry, json) in entries {
-                let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                let r = audit::seal_encoded(prev, time.clone(), entry, &json);
-                let e = &r.entry;
-                insert_row(&mut stmt, &r, &json)?;
-                if !e.resource.is_empty() {
-                    hours.execute(params![e.resource, hour_of(&r.time)])?;
-                }
-                chain.frontier.push(leaf_hash(&decode_hash(&r.hash)));
-                chain.head = Some((r.seq, r.hash.clone()));
-                sealed.push(r);
-            }
-            results.push(sealed);
-        }
-    }
-    tx.commit()?;
-    Ok((chain, results))
-}
-
-/// `INSERT` of one audit row, its values numbered in [`AUDIT_COLUMNS`] order.
-fn insert_sql() -> String {
-    let values: Vec<String> = (1..=AUDIT_COLUMNS.split(',').count())
-        .map(|i| format!("?{i}"))
-        .collect();
-    format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
-        values.join(", ")
-    )
-}
-
-/// Inserts a sealed record with `json`, the encoding it was sealed with.
-fn insert_row(
-    stmt: &mut rusqlite::Statement<'_>,
-    r: &AuditRecord,
-    json: &JsonFields,
-) -> rusqlite::Result<()> {
-    let e = &r.entry;
-    stmt.execute(params![
-        r.seq as i64,
-        r.time,
-        e.installation,
-        e.plugin,
-        e.version,
-        e.invocation,
-        e.event,
-        e.call,
-        e.resource,
-        json.returned,
-        json.withheld,
-        e.decision.map_or("", Decision::as_str),
-        e.reason,
-        json.redactions,
-        json.details,
-        r.prev_hash,
-        r.hash,
-    ])?;
-    Ok(())
-}
-
-/// The hour a record's time falls in, `YYYY-MM-DDTHH`: the key under which the
-/// resource index lists it. Every time in that hour sorts between it and
-/// `YYYY-MM-DDTHH~`.
-fn hour_of(time: &str) -> &str {
-    time.get(..HOUR_KEY_LEN).unwrap_or(time)
-}
-
-/// The length of an hour key, `YYYY-MM-DDTHH`, at the start of a record's time.
-pub(super) const HOUR_KEY_LEN: usize = 13;
-
-fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn decode_hash(hex_text: &str) -> Hash {
-    let mut out = [0u8; 32];
-    // A non-hex (tampered) hash still yields a leaf; verification reports the row.
-    if hex::decode_to_slice(hex_text, &mut out).is_err() {
-        out = crate::merkle::leaf_hash(hex_text.as_bytes());
-    }
-    out
-}
+use rusqlite::params;
 
 fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     fn json<T: serde::de::DeserializeOwned>(
@@ -317,6 +75,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        self.commit.settle()?;
         let inner = self.lock();
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1");
         let mut args: Vec<String> = Vec::new();
@@ -372,6 +131,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn count_audit(&self) -> StoreResult<u64> {
+        self.commit.settle()?;
         let inner = self.lock();
         Ok(inner
             .conn
@@ -379,6 +139,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn audit_positions(&self) -> StoreResult<std::ops::Range<u64>> {
+        self.commit.settle()?;
         let (first, last): (Option<i64>, Option<i64>) =
             self.lock()
                 .conn
@@ -442,6 +203,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn put_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()> {
+        self.commit.settle()?;
         self.lock().conn.execute(
             "INSERT OR REPLACE INTO audit_checkpoints (size, doc) VALUES (?1, ?2)",
             params![checkpoint.size as i64, serde_json::to_string(checkpoint)?],
@@ -464,6 +226,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn last_seq_before(&self, time: &str) -> StoreResult<u64> {
+        self.commit.settle()?;
         let last: i64 = self.lock().conn.query_row(
             "SELECT IFNULL(MAX(seq), 0) FROM audit WHERE time < ?1",
             [time],
@@ -473,6 +236,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
+        self.commit.settle()?;
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
         tx.execute(
@@ -484,10 +248,6 @@ impl AuditStore for SqliteStore {
             &format!("DELETE FROM audit_resource_hours WHERE hour < (SELECT substr(MIN(time), 1, {HOUR_KEY_LEN}) FROM audit)"),
             [],
         )?;
-        let _: Option<i64> = tx
-            .query_row("SELECT MAX(seq) FROM audit_pruned", [], |r| r.get(0))
-            .optional()?
-            .flatten();
         tx.commit()?;
         Ok(deleted as u64)
     }
@@ -495,7 +255,11 @@ impl AuditStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::audit_journal::Row;
+    use super::super::audit_writer::{insert_row, insert_sql};
     use super::*;
+    use crate::audit::JsonFields;
+    use rusqlite::Connection;
 
     /// A record of `resource` sealed at `time`, inserted as an older release would.
     fn insert_old(
@@ -518,7 +282,11 @@ mod tests {
             entry,
             &json,
         );
-        insert_row(&mut conn.prepare(&insert_sql()).unwrap(), &r, &json).unwrap();
+        insert_row(
+            &mut conn.prepare_cached(&insert_sql()).unwrap(),
+            &Row::of(&r, &json),
+        )
+        .unwrap();
         r
     }
 

@@ -1,0 +1,561 @@
+//! Appending to the audit log: group commit into the journal, then indexing into SQLite
+//! on a thread of its own.
+//!
+//! An append is acknowledged once its records are in the journal (and synced, with
+//! [`Durability::Full`]). The indexer inserts them into the audit table in large
+//! transactions behind it; readers of the log first wait until it has caught up, so they
+//! see every acknowledged record.
+
+use super::StoreResult;
+use super::audit_journal::{Journal, Row};
+use super::sqlite::Durability;
+use crate::audit::{self, AuditEntry, AuditRecord, JsonFields};
+use crate::merkle::{Frontier, Hash, leaf_hash};
+use anyhow::anyhow;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+
+/// The audit table's columns, in [`Row`] order.
+pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
+
+/// The most batches written in one group.
+const MAX_JOBS_PER_COMMIT: usize = 4096;
+/// The most acknowledged records waiting to be indexed; appends wait beyond it.
+const MAX_BACKLOG: usize = 32_768;
+/// The journal is emptied once it is past this size and wholly indexed.
+const JOURNAL_LIMIT: u64 = 32 << 20;
+/// After waking, the indexer waits up to this long for more rows to index in the same
+/// transaction, unless it has this many already or someone waits for it.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+const GATHER_ROWS: usize = 1024;
+
+/// The chain's head and Merkle frontier, as of the last acknowledged append.
+#[derive(Clone, Default)]
+pub(super) struct Chain {
+    pub(super) head: Option<(u64, String)>,
+    pub(super) frontier: Frontier,
+}
+
+impl Chain {
+    fn push(&mut self, seq: u64, hash: &str) {
+        self.frontier.push(leaf_hash(&decode_hash(hash)));
+        self.head = Some((seq, hash.to_string()));
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.head.as_ref().map_or(0, |(seq, _)| *seq)
+    }
+}
+
+/// One caller's batch, encoded, and where to send its sealed records.
+struct Job {
+    entries: Vec<(AuditEntry, JsonFields)>,
+    done: mpsc::SyncSender<JobResult>,
+}
+
+/// One queued batch's outcome.
+type JobResult = Result<Vec<AuditRecord>, String>;
+
+/// The appending side, once loaded: the journal (if this process holds it), the chain
+/// and the indexer.
+struct Writer {
+    journal: Option<Journal>,
+    journal_path: PathBuf,
+    chain: Chain,
+    indexer: Option<Indexer>,
+}
+
+/// Group commit, leader/follower style. A caller queues its batch, then tries to take
+/// the writer: if it is free the caller becomes the leader and writes every queued
+/// batch to the journal with one write and one sync; otherwise it waits on its own
+/// channel for the leader to answer. A lone caller thus writes directly, and concurrent
+/// callers share writes without waking each other.
+pub(crate) struct GroupCommit {
+    path: PathBuf,
+    durability: Durability,
+    queue: Mutex<Vec<Job>>,
+    /// Loaded on first use: opening recovers what a crash left in the journal.
+    writer: Mutex<Option<Writer>>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(path: &Path, durability: Durability) -> GroupCommit {
+        GroupCommit {
+            path: path.to_path_buf(),
+            durability,
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// The writer slot, loaded: the chain read from SQLite, and the journal's records
+    /// that SQLite lacks indexed first.
+    fn loaded<'a>(
+        &self,
+        slot: &'a mut MutexGuard<'_, Option<Writer>>,
+    ) -> StoreResult<&'a mut Writer> {
+        if slot.is_none() {
+            let mut conn = super::sqlite::connect(&self.path, self.durability)?;
+            let mut chain = load_chain(&conn)?;
+            let mut journal = Journal::open(&self.path, self.durability)?;
+            let mut indexer = None;
+            if let Some(journal) = &mut journal {
+                let newer: Vec<Row> = journal
+                    .recover()?
+                    .into_iter()
+                    .filter(|r| r.0 > chain.last_seq())
+                    .collect();
+                insert_rows(&mut conn, &newer)?;
+                for row in &newer {
+                    chain.push(row.0, row.hash());
+                }
+                journal.clear()?;
+                indexer = Some(Indexer::start(conn, chain.last_seq()));
+            }
+            **slot = Some(Writer {
+                journal,
+                journal_path: Journal::path_of(&self.path),
+                chain,
+                indexer,
+            });
+        }
+        Ok(slot.as_mut().expect("loaded"))
+    }
+
+    pub(super) fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
+        // Encoding happens here, on the caller's thread, not in the writer's turn.
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                let json = JsonFields::of(&e);
+                (e, json)
+            })
+            .collect();
+        let (done, answer) = mpsc::sync_channel(1);
+        relock(&self.queue).push(Job { entries, done });
+        loop {
+            let mut slot = match self.writer.try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                // A leader is writing; it answers this job when it looks at the queue again.
+                Err(std::sync::TryLockError::WouldBlock) => break,
+            };
+            let mut jobs: Vec<Job> = {
+                let mut queue = relock(&self.queue);
+                let n = queue.len().min(MAX_JOBS_PER_COMMIT);
+                queue.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                drop(slot);
+                // A job queued after the drain, whose caller found the writer taken, is
+                // still ours to write.
+                match relock(&self.queue).is_empty() {
+                    true => break,
+                    false => continue,
+                }
+            }
+            let batches: Vec<Vec<(AuditEntry, JsonFields)>> = jobs
+                .iter_mut()
+                .map(|j| std::mem::take(&mut j.entries))
+                .collect();
+            let results = match self.loaded(&mut slot).and_then(|w| w.write(batches)) {
+                Ok(results) => results.into_iter().map(Ok).collect(),
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    jobs.iter().map(|_| Err(message.clone())).collect()
+                }
+            };
+            drop(slot);
+            for (job, result) in jobs.into_iter().zip::<Vec<JobResult>>(results) {
+                let _ = job.done.send(result);
+            }
+        }
+        answer
+            .recv()
+            .map_err(|_| anyhow!("the audit writer stopped"))?
+            .map_err(|e| anyhow!("cannot append to the audit log: {e}"))
+    }
+
+    /// The chain as of the last acknowledged append.
+    pub(super) fn chain(&self) -> StoreResult<Chain> {
+        let mut slot = relock(&self.writer);
+        Ok(self.loaded(&mut slot)?.chain.clone())
+    }
+
+    /// Waits until every record acknowledged so far is in the audit table.
+    pub(super) fn settle(&self) -> StoreResult<()> {
+        let (indexer, last) = {
+            let mut slot = relock(&self.writer);
+            let writer = self.loaded(&mut slot)?;
+            match &writer.indexer {
+                // Another process appends; the table holds what it has indexed.
+                None => return Ok(()),
+                Some(indexer) => (indexer.shared.clone(), writer.chain.last_seq()),
+            }
+        };
+        wait_indexed(&indexer, last)
+    }
+}
+
+impl Writer {
+    /// Seals every batch, writes them to the journal, and hands them to the indexer.
+    fn write(
+        &mut self,
+        batches: Vec<Vec<(AuditEntry, JsonFields)>>,
+    ) -> StoreResult<Vec<Vec<AuditRecord>>> {
+        let (Some(journal), Some(indexer)) = (&mut self.journal, &self.indexer) else {
+            anyhow::bail!(
+                "another airlock process has this audit log open (its journal {} is locked); \
+                 append through that process, or stop it first",
+                self.journal_path.display()
+            );
+        };
+        indexer.wait_backlog()?;
+        let time = audit::now_rfc3339();
+        let mut chain = self.chain.clone();
+        let mut rows = Vec::new();
+        let mut results = Vec::with_capacity(batches.len());
+        for entries in batches {
+            let mut sealed = Vec::with_capacity(entries.len());
+            for (entry, json) in entries {
+                let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
+                let r = audit::seal_encoded(prev, time.clone(), entry, &json);
+                chain.push(r.seq, &r.hash);
+                rows.push(Row::of(&r, &json));
+                sealed.push(r);
+            }
+            results.push(sealed);
+        }
+        journal.append(&rows)?;
+        self.chain = chain;
+        indexer.push(rows);
+        if journal.len() > JOURNAL_LIMIT {
+            wait_indexed(&indexer.shared, self.chain.last_seq())?;
+            journal.clear()?;
+        }
+        Ok(results)
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        let slot = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(Writer {
+            journal: Some(mut journal),
+            chain,
+            indexer: Some(indexer),
+            ..
+        }) = slot.take()
+        {
+            let indexed = wait_indexed(&indexer.shared, chain.last_seq()).is_ok();
+            drop(indexer);
+            if indexed {
+                let _ = journal.clear();
+            }
+        }
+    }
+}
+
+/// What the indexer and the writer share.
+struct Shared {
+    state: Mutex<IndexState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct IndexState {
+    /// Acknowledged rows not yet in the table, in order.
+    pending: Vec<Row>,
+    /// The last sequence number in the table.
+    indexed: u64,
+    /// Why the last attempt to index failed, until one succeeds.
+    error: Option<String>,
+    /// The indexer sleeps until rows arrive, and needs waking.
+    idle: bool,
+    /// Someone waits for the indexer: no gathering.
+    hurry: bool,
+    stop: bool,
+}
+
+/// The thread that inserts acknowledged rows into the audit table.
+struct Indexer {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Indexer {
+    fn start(mut conn: Connection, indexed: u64) -> Indexer {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(IndexState {
+                indexed,
+                ..Default::default()
+            }),
+            changed: Condvar::new(),
+        });
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("audit-indexer".into())
+            .spawn(move || index_loop(&mut conn, &theirs))
+            .expect("the audit indexer thread starts");
+        Indexer {
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    fn push(&self, rows: Vec<Row>) {
+        let mut state = relock(&self.shared.state);
+        let before = state.pending.len();
+        state.pending.extend(rows);
+        // Waking a thread costs the appender a system call: only when the indexer
+        // sleeps, or has gathered enough.
+        let wake = state.idle || (before < GATHER_ROWS && state.pending.len() >= GATHER_ROWS);
+        drop(state);
+        if wake {
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Waits while the backlog is full.
+    fn wait_backlog(&self) -> StoreResult<()> {
+        let mut state = relock(&self.shared.state);
+        while state.pending.len() >= MAX_BACKLOG {
+            if let Some(e) = &state.error {
+                return Err(anyhow!("the audit index is not keeping up: {e}"));
+            }
+            state = rewait(&self.shared.changed, state);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        relock(&self.shared.state).stop = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Waits until the table holds every record through `seq`.
+fn wait_indexed(shared: &Shared, seq: u64) -> StoreResult<()> {
+    let mut state = relock(&shared.state);
+    while state.indexed < seq {
+        if let Some(e) = &state.error {
+            return Err(anyhow!("the audit index is behind the journal: {e}"));
+        }
+        state.hurry = true;
+        shared.changed.notify_all();
+        state = rewait(&shared.changed, state);
+    }
+    Ok(())
+}
+
+fn index_loop(conn: &mut Connection, shared: &Shared) {
+    loop {
+        let rows = {
+            let mut state = relock(&shared.state);
+            while state.pending.is_empty() && !state.stop {
+                state.idle = true;
+                state = rewait(&shared.changed, state);
+                state.idle = false;
+            }
+            if state.pending.is_empty() {
+                return;
+            }
+            if state.pending.len() < GATHER_ROWS && !state.hurry && !state.stop {
+                // Appends arriving meanwhile join this transaction.
+                state = shared
+                    .changed
+                    .wait_timeout(state, GATHER)
+                    .map_or_else(|p| p.into_inner().0, |(s, _)| s);
+            }
+            state.hurry = false;
+            std::mem::take(&mut state.pending)
+        };
+        let result = insert_rows(conn, &rows);
+        let mut state = relock(&shared.state);
+        match result {
+            Ok(()) => {
+                state.indexed = rows.last().map_or(state.indexed, |r| r.0);
+                state.error = None;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot index audit records; retrying");
+                state.error = Some(format!("{e:#}"));
+                let later = std::mem::replace(&mut state.pending, rows);
+                state.pending.extend(later);
+            }
+        }
+        let failed = state.error.is_some();
+        let stop = state.stop;
+        drop(state);
+        shared.changed.notify_all();
+        if failed {
+            if stop {
+                // The rows stay in the journal; the next open indexes them.
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+/// Inserts rows, in order, in one transaction.
+pub(super) fn insert_rows(conn: &mut Connection, rows: &[Row]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(&insert_sql())?;
+        let mut hours = tx.prepare_cached(
+            "INSERT OR IGNORE INTO audit_resource_hours (resource, hour) VALUES (?1, ?2)",
+        )?;
+        for row in rows {
+            insert_row(&mut stmt, row)?;
+            if !row.resource().is_empty() {
+                hours.execute([row.resource(), hour_of(row.time())])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `INSERT` of one audit row, its values numbered in [`AUDIT_COLUMNS`] order.
+pub(super) fn insert_sql() -> String {
+    let values: Vec<String> = (1..=AUDIT_COLUMNS.split(',').count())
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
+        values.join(", ")
+    )
+}
+
+/// Inserts one row with a statement from [`insert_sql`].
+pub(super) fn insert_row(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    row: &Row,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, row.0 as i64)?;
+    for (i, text) in row.1.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, text)?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+fn load_chain(conn: &Connection) -> StoreResult<Chain> {
+    let mut chain = Chain::default();
+    let mut stmt = conn.prepare(
+        "SELECT seq, hash FROM audit_pruned UNION ALL SELECT seq, hash FROM audit ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (seq, hash): (i64, String) = (row.get(0)?, row.get(1)?);
+        chain.push(seq as u64, &hash);
+    }
+    Ok(chain)
+}
+
+/// The hour a record's time falls in, `YYYY-MM-DDTHH`: the key under which the
+/// resource index lists it. Every time in that hour sorts between it and
+/// `YYYY-MM-DDTHH~`.
+fn hour_of(time: &str) -> &str {
+    time.get(..HOUR_KEY_LEN).unwrap_or(time)
+}
+
+/// The length of an hour key, `YYYY-MM-DDTHH`, at the start of a record's time.
+pub(super) const HOUR_KEY_LEN: usize = 13;
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn rewait<'a, T>(c: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    c.wait(guard).unwrap_or_else(|p| p.into_inner())
+}
+
+fn decode_hash(hex_text: &str) -> Hash {
+    let mut out = [0u8; 32];
+    // A non-hex (tampered) hash still yields a leaf; verification reports the row.
+    if hex::decode_to_slice(hex_text, &mut out).is_err() {
+        out = crate::merkle::leaf_hash(hex_text.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AuditStore, SqliteStore};
+
+    fn entry(resource: &str) -> AuditEntry {
+        AuditEntry {
+            installation: "inst".into(),
+            call: "helpdesk.get-ticket".into(),
+            resource: resource.into(),
+            decision: Some(crate::audit::Decision::Allow),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn records_only_in_the_journal_are_indexed_when_the_log_is_next_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("airlock.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let indexed = store.append(vec![entry("t-1"), entry("t-2")]).unwrap();
+        drop(store);
+        assert_eq!(std::fs::metadata(Journal::path_of(&db)).unwrap().len(), 0);
+
+        // A process acknowledged records 3 and 4, then died before indexing them; record
+        // 2 was indexed, but the journal had not been emptied yet.
+        let mut rows = vec![Row::of(&indexed[1], &JsonFields::of(&indexed[1].entry))];
+        let mut prev = indexed[1].clone();
+        for resource in ["t-3", "t-4"] {
+            let e = entry(resource);
+            let json = JsonFields::of(&e);
+            let r = audit::seal_encoded(Some((prev.seq, &prev.hash)), prev.time.clone(), e, &json);
+            rows.push(Row::of(&r, &json));
+            prev = r;
+        }
+        let mut journal = Journal::open(&db, Durability::Full).unwrap().unwrap();
+        journal.append(&rows).unwrap();
+        drop(journal);
+
+        let store = SqliteStore::open(&db).unwrap();
+        assert_eq!(store.count_audit().unwrap(), 4);
+        let (size, _, last) = store.merkle_head().unwrap();
+        assert_eq!((size, last), (4, prev.hash.clone()));
+        crate::integrity::verify(&store, &Default::default())
+            .unwrap()
+            .unwrap();
+        let next = store.append(vec![entry("t-5")]).unwrap();
+        assert_eq!(
+            (next[0].seq, next[0].prev_hash.as_str()),
+            (5, prev.hash.as_str())
+        );
+    }
+
+    #[test]
+    fn a_second_opener_reads_but_cannot_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("airlock.db");
+        let owner = SqliteStore::open(&db).unwrap();
+        owner.append(vec![entry("t-1")]).unwrap();
+        assert_eq!(owner.count_audit().unwrap(), 1, "indexed");
+        let other = SqliteStore::open(&db).unwrap();
+        assert_eq!(other.count_audit().unwrap(), 1);
+        let err = other.append(vec![entry("t-2")]).unwrap_err().to_string();
+        assert!(err.contains("another airlock process"), "{err}");
+        assert!(err.contains("airlock.db-audit-journal"), "{err}");
+        owner.append(vec![entry("t-2")]).unwrap();
+        assert_eq!(owner.count_audit().unwrap(), 2);
+    }
+}
