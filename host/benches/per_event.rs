@@ -154,12 +154,14 @@ fn bench(c: &mut Criterion) {
             },
         )
         .unwrap();
-    let inst = airlock
-        .set_settings(
-            &inst.id,
-            serde_json::json!({"rules": [{"keyword": "refund", "tag": "billing"}]}),
-        )
-        .unwrap();
+    let inst = std::sync::Arc::new(
+        airlock
+            .set_settings(
+                &inst.id,
+                serde_json::json!({"rules": [{"keyword": "refund", "tag": "billing"}]}),
+            )
+            .unwrap(),
+    );
     let input = EventInput::TicketCreated {
         ticket_id: "t-bench".into(),
     };

@@ -70,7 +70,7 @@ impl Default for Options {
             master_key: None,
             alerts: crate::monitor::AlertConfig::default(),
             metrics_token: None,
-            checkpoint_every: 100,
+            checkpoint_every: 1000,
         }
     }
 }
@@ -353,8 +353,8 @@ impl Airlock {
     }
 
     /// Starts a broker invocation for an installation and event kind.
-    pub fn invocation(&self, inst: Installation, event: &str) -> Invocation {
-        Invocation::new(Arc::new(inst), event, self.services.clone())
+    pub fn invocation(&self, inst: impl Into<Arc<Installation>>, event: &str) -> Invocation {
+        Invocation::new(inst.into(), event, self.services.clone())
     }
 
     /// Reads audit records.

@@ -45,7 +45,7 @@ pub struct Config {
     /// `[redaction]`: detectors, masks per class and the allow-list (see
     /// [`crate::redaction::RedactionConfig`]).
     pub redaction: Option<crate::redaction::RedactionConfig>,
-    /// Sign an audit checkpoint after this many new records (default 100).
+    /// Sign an audit checkpoint after this many new records (default 1000).
     pub checkpoint_every: Option<u64>,
     /// Delete audit records older than this many days (default: keep forever).
     pub audit_retention_days: Option<u64>,
@@ -99,7 +99,7 @@ impl Config {
             alerts: self.alerts.clone().unwrap_or_default(),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             redaction_config: self.redaction.clone().unwrap_or_default(),
-            checkpoint_every: self.checkpoint_every.unwrap_or(100),
+            checkpoint_every: self.checkpoint_every.unwrap_or(1000),
             ..crate::app::Options::default()
         }
     }

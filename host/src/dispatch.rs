@@ -8,6 +8,7 @@ use crate::installation::Installation;
 use crate::model::{Comment, Kind, Ticket, to_record, valid_id};
 use crate::runtime::{EventInput, Failure, InvocationResult};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// An event as posted to `POST /api/v1/events`.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,7 +98,11 @@ impl Airlock {
     }
 
     /// Runs one installation on one event and appends its audit records.
-    pub fn run(&self, inst: Installation, input: &EventInput) -> AppResult<DispatchResult> {
+    pub fn run(
+        &self,
+        inst: impl Into<Arc<Installation>>,
+        input: &EventInput,
+    ) -> AppResult<DispatchResult> {
         let result = self.invoke(inst, input)?;
         let InvocationResult {
             outcome,
@@ -132,11 +137,15 @@ impl Airlock {
     }
 
     /// Runs one installation on one event; the caller appends the audit records.
-    pub fn invoke(&self, inst: Installation, input: &EventInput) -> AppResult<InvocationResult> {
+    pub fn invoke(
+        &self,
+        inst: impl Into<Arc<Installation>>,
+        input: &EventInput,
+    ) -> AppResult<InvocationResult> {
+        let inst = inst.into();
         let plugin = self.loaded_plugin(&inst)?;
-        let manifest = inst.manifest.clone();
         let invocation = self.invocation(inst, input.kind().as_str());
-        Ok(self.runtime().invoke(&plugin, &manifest, invocation, input))
+        Ok(self.runtime().invoke(&plugin, invocation, input))
     }
 
     fn store_event(&self, request: EventRequest) -> AppResult<EventInput> {

@@ -15,7 +15,6 @@ pub use host::HostState;
 
 use crate::broker::Invocation;
 use crate::capability::log::LogLine;
-use crate::manifest::Manifest;
 use anyhow::{Context, bail};
 use bindings::PluginPre;
 use serde::Serialize;
@@ -253,11 +252,11 @@ impl Runtime {
     pub fn invoke(
         &self,
         plugin: &LoadedPlugin,
-        manifest: &Manifest,
         invocation: Invocation,
         event: &EventInput,
     ) -> InvocationResult {
         let started = Instant::now();
+        let manifest = &invocation.installation.manifest;
         let timeout_ms = manifest.timeout_ms().min(self.limits.max_timeout_ms);
         let memory_bytes = (manifest.memory_mib().min(self.limits.max_memory_mib) as usize) << 20;
         let mut store = Store::new(&self.engine, HostState::new(invocation, memory_bytes));
