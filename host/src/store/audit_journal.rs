@@ -134,13 +134,17 @@ impl Journal {
             serde_json::to_writer(&mut buf, row)?;
             buf.push(b'\n');
         }
-        self.file
-            .write_all(&buf)
-            .and_then(|()| match self.sync {
-                true => self.file.sync_data(),
-                false => Ok(()),
-            })
-            .with_context(|| format!("cannot write the audit journal {}", self.path.display()))?;
+        let written = self.file.write_all(&buf).and_then(|()| match self.sync {
+            true => self.file.sync_data(),
+            false => Ok(()),
+        });
+        if let Err(e) = written {
+            // A partial line would run into the next append's first: cut it off.
+            let _ = self.file.set_len(self.len);
+            return Err(e).with_context(|| {
+                format!("cannot write the audit journal {}", self.path.display())
+            });
+        }
         self.len += buf.len() as u64;
         Ok(())
     }

@@ -228,11 +228,15 @@ impl Writer {
             results.push(sealed);
         }
         journal.append(&rows)?;
+        // Acknowledged from here on: what follows must not fail the append.
         self.chain = chain;
         indexer.push(rows);
         if journal.len() > JOURNAL_LIMIT {
-            wait_indexed(&indexer.shared, self.chain.last_seq())?;
-            journal.clear()?;
+            let emptied =
+                wait_indexed(&indexer.shared, self.chain.last_seq()).and_then(|()| journal.clear());
+            if let Err(e) = emptied {
+                tracing::warn!(error = %format!("{e:#}"), "the audit journal stays full for now");
+            }
         }
         Ok(results)
     }
@@ -376,7 +380,9 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             state.hurry = false;
             std::mem::take(&mut state.pending)
         };
-        let result = insert_rows(conn, &rows);
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| insert_rows(conn, &rows)))
+                .unwrap_or_else(|_| Err(anyhow!("the audit indexer panicked")));
         let mut state = relock(&shared.state);
         match result {
             Ok(()) => {
