@@ -183,6 +183,13 @@ impl GroupCommit {
         Ok(self.loaded(&mut slot)?.chain.clone())
     }
 
+    /// Fails unless this process may change the log: appends and pruning happen in the
+    /// one process that holds the journal.
+    pub(super) fn ensure_appender(&self) -> StoreResult<()> {
+        let mut slot = relock(&self.writer);
+        self.loaded(&mut slot)?.appender()
+    }
+
     /// Waits until every record acknowledged so far is in the audit table.
     pub(super) fn settle(&self) -> StoreResult<()> {
         let (indexer, last) = {
@@ -199,17 +206,21 @@ impl GroupCommit {
 }
 
 impl Writer {
+    /// Fails unless this process holds the journal, and so may change the log.
+    fn appender(&self) -> StoreResult<()> {
+        match self.journal.is_some() && self.indexer.is_some() {
+            true => Ok(()),
+            false => Err(not_appender(&self.journal_path)),
+        }
+    }
+
     /// Seals every batch, writes them to the journal, and hands them to the indexer.
     fn write(
         &mut self,
         batches: Vec<Vec<(AuditEntry, JsonFields)>>,
     ) -> StoreResult<Vec<Vec<AuditRecord>>> {
         let (Some(journal), Some(indexer)) = (&mut self.journal, &self.indexer) else {
-            anyhow::bail!(
-                "another airlock process has this audit log open (its journal {} is locked); \
-                 append through that process, or stop it first",
-                self.journal_path.display()
-            );
+            return Err(not_appender(&self.journal_path));
         };
         indexer.wait_backlog()?;
         let time = audit::now_rfc3339();
@@ -240,6 +251,14 @@ impl Writer {
         }
         Ok(results)
     }
+}
+
+fn not_appender(journal: &Path) -> anyhow::Error {
+    anyhow!(
+        "another airlock process has this audit log open (its journal {} is locked); \
+         append or prune through that process, or stop it first",
+        journal.display()
+    )
 }
 
 impl Drop for GroupCommit {
@@ -561,6 +580,8 @@ mod tests {
         let err = other.append(vec![entry("t-2")]).unwrap_err().to_string();
         assert!(err.contains("another airlock process"), "{err}");
         assert!(err.contains("airlock.db-audit-journal"), "{err}");
+        let err = other.prune_through(1).unwrap_err().to_string();
+        assert!(err.contains("another airlock process"), "{err}");
         owner.append(vec![entry("t-2")]).unwrap();
         assert_eq!(owner.count_audit().unwrap(), 2);
     }

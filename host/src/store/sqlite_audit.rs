@@ -236,6 +236,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
+        self.commit.ensure_appender()?;
         self.commit.settle()?;
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
