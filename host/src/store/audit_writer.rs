@@ -26,8 +26,9 @@ const MAX_BACKLOG: usize = 32_768;
 /// The journal is emptied once it is past this size and wholly indexed.
 const JOURNAL_LIMIT: u64 = 32 << 20;
 /// After waking, the indexer waits up to this long for more rows to index in the same
-/// transaction, unless it has this many already or someone waits for it.
+/// transaction, unless it has [`GATHER_ROWS`] already or someone waits for it.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Enough rows for one transaction: the indexer does not wait for more.
 const GATHER_ROWS: usize = 1024;
 
 /// The chain's head and Merkle frontier, as of the last acknowledged append.
