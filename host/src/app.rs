@@ -387,7 +387,7 @@ impl Airlock {
 
     /// Signs a checkpoint when enough records were appended since the last one.
     pub fn checkpoint_if_due(&self) -> anyhow::Result<()> {
-        let (size, _, _) = self.store.merkle_head()?;
+        let size = self.store.log_size()?;
         let last = self
             .last_checkpoint
             .load(std::sync::atomic::Ordering::Relaxed);

@@ -16,31 +16,59 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Row(pub u64, pub [String; 16]);
 
+/// Appends the journal line of a sealed record and the JSON it was sealed with: the
+/// [`Row`] it parses back into, without copying the record.
+pub(super) fn encode_line(buf: &mut Vec<u8>, r: &AuditRecord, json: &JsonFields) {
+    let e = &r.entry;
+    let columns: [&str; 16] = [
+        &r.time,
+        &e.installation,
+        &e.plugin,
+        &e.version,
+        &e.invocation,
+        &e.event,
+        &e.call,
+        &e.resource,
+        &json.returned,
+        &json.withheld,
+        e.decision.map_or("", Decision::as_str),
+        &e.reason,
+        &json.redactions,
+        &json.details,
+        &r.prev_hash,
+        &r.hash,
+    ];
+    serde_json::to_writer(&mut *buf, &(r.seq, columns)).expect("strings always serialize");
+    buf.push(b'\n');
+}
+
+/// The rows of complete journal lines. `Err` names the first line that is not a row,
+/// counting from 1.
+pub(super) fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::Error)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(n, line)| serde_json::from_slice::<Row>(line).map_err(|e| (n + 1, e)))
+        .collect()
+}
+
 impl Row {
     /// The row of a sealed record and the JSON it was sealed with.
+    #[cfg(test)]
     pub(super) fn of(r: &AuditRecord, json: &JsonFields) -> Row {
-        let e = &r.entry;
-        Row(
-            r.seq,
-            [
-                r.time.clone(),
-                e.installation.clone(),
-                e.plugin.clone(),
-                e.version.clone(),
-                e.invocation.clone(),
-                e.event.clone(),
-                e.call.clone(),
-                e.resource.clone(),
-                json.returned.clone(),
-                json.withheld.clone(),
-                e.decision.map_or("", Decision::as_str).to_string(),
-                e.reason.clone(),
-                json.redactions.clone(),
-                json.details.clone(),
-                r.prev_hash.clone(),
-                r.hash.clone(),
-            ],
-        )
+        let mut line = Vec::new();
+        encode_line(&mut line, r, json);
+        parse_lines(&line)
+            .expect("a line just encoded parses")
+            .remove(0)
+    }
+
+    /// Appends this row's journal line.
+    #[cfg(test)]
+    pub(super) fn encode(&self, buf: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *buf, self).expect("strings always serialize");
+        buf.push(b'\n');
     }
 
     pub(super) fn time(&self) -> &str {
@@ -108,33 +136,21 @@ impl Journal {
             self.file.set_len(complete as u64)?;
             self.len = complete as u64;
         }
-        let mut rows = Vec::new();
-        for (n, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<Row>(line) {
-                Ok(row) => rows.push(row),
-                Err(e) => bail!(
-                    "the audit journal {} is damaged at line {}: {e}. It holds acknowledged \
-                     audit records that are not yet indexed: keep a copy, then move it aside \
-                     to open the log without them",
-                    self.path.display(),
-                    n + 1
-                ),
-            }
+        match parse_lines(&text[..complete]) {
+            Ok(rows) => Ok(rows),
+            Err((n, e)) => bail!(
+                "the audit journal {} is damaged at line {n}: {e}. It holds acknowledged \
+                 audit records that are not yet indexed: keep a copy, then move it aside \
+                 to open the log without them",
+                self.path.display(),
+            ),
         }
-        Ok(rows)
     }
 
-    /// Appends rows with one write, and syncs them if the durability asks for it.
-    pub(super) fn append(&mut self, rows: &[Row]) -> StoreResult<()> {
-        let mut buf = Vec::with_capacity(rows.len() * 512);
-        for row in rows {
-            serde_json::to_writer(&mut buf, row)?;
-            buf.push(b'\n');
-        }
-        let written = self.file.write_all(&buf).and_then(|()| match self.sync {
+    /// Appends whole lines ([`encode_line`]) with one write, and syncs them if the
+    /// durability asks for it.
+    pub(super) fn append(&mut self, buf: &[u8]) -> StoreResult<()> {
+        let written = self.file.write_all(buf).and_then(|()| match self.sync {
             true => self.file.sync_data(),
             false => Ok(()),
         });
@@ -172,13 +188,19 @@ mod tests {
         Row(seq, std::array::from_fn(|i| format!("col{i} \"quoted\"\n")))
     }
 
+    fn lines(rows: &[Row]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        rows.iter().for_each(|r| r.encode(&mut buf));
+        buf
+    }
+
     #[test]
     fn rows_survive_a_reopen_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("airlock.db");
         let mut journal = Journal::open(&db, Durability::Normal).unwrap().unwrap();
-        journal.append(&[row(1), row(2)]).unwrap();
-        journal.append(&[row(3)]).unwrap();
+        journal.append(&lines(&[row(1), row(2)])).unwrap();
+        journal.append(&lines(&[row(3)])).unwrap();
         drop(journal);
         let path = Journal::path_of(&db);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -188,7 +210,7 @@ mod tests {
         let mut journal = Journal::open(&db, Durability::Normal).unwrap().unwrap();
         assert_eq!(journal.recover().unwrap(), vec![row(1), row(2), row(3)]);
         assert_eq!(journal.len(), std::fs::metadata(&path).unwrap().len());
-        journal.append(&[row(4)]).unwrap();
+        journal.append(&lines(&[row(4)])).unwrap();
         drop(journal);
         let mut journal = Journal::open(&db, Durability::Normal).unwrap().unwrap();
         assert_eq!(journal.recover().unwrap().len(), 4);

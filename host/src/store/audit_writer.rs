@@ -7,7 +7,7 @@
 //! see every acknowledged record.
 
 use super::StoreResult;
-use super::audit_journal::{Journal, Row};
+use super::audit_journal::{Journal, Row, encode_line, parse_lines};
 use super::sqlite::Durability;
 use crate::audit::{self, AuditEntry, AuditRecord, JsonFields};
 use crate::merkle::{Frontier, Hash, leaf_hash};
@@ -184,6 +184,12 @@ impl GroupCommit {
         Ok(self.loaded(&mut slot)?.chain.clone())
     }
 
+    /// How many records were ever appended.
+    pub(super) fn log_size(&self) -> StoreResult<u64> {
+        let mut slot = relock(&self.writer);
+        Ok(self.loaded(&mut slot)?.chain.frontier.size())
+    }
+
     /// Fails unless this process may change the log: appends and pruning happen in the
     /// one process that holds the journal.
     pub(super) fn ensure_appender(&self) -> StoreResult<()> {
@@ -226,7 +232,8 @@ impl Writer {
         indexer.wait_backlog()?;
         let time = audit::now_rfc3339();
         let mut chain = self.chain.clone();
-        let mut rows = Vec::new();
+        let mut lines = Vec::new();
+        let mut count = 0;
         let mut results = Vec::with_capacity(batches.len());
         for entries in batches {
             let mut sealed = Vec::with_capacity(entries.len());
@@ -234,15 +241,16 @@ impl Writer {
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
                 let r = audit::seal_encoded(prev, time.clone(), entry, &json);
                 chain.push(r.seq, &r.hash);
-                rows.push(Row::of(&r, &json));
+                encode_line(&mut lines, &r, &json);
+                count += 1;
                 sealed.push(r);
             }
             results.push(sealed);
         }
-        journal.append(&rows)?;
+        journal.append(&lines)?;
         // Acknowledged from here on: what follows must not fail the append.
         self.chain = chain;
-        indexer.push(rows);
+        indexer.push(lines, count);
         if journal.len() > JOURNAL_LIMIT {
             let emptied =
                 wait_indexed(&indexer.shared, self.chain.last_seq()).and_then(|()| journal.clear());
@@ -289,8 +297,10 @@ struct Shared {
 
 #[derive(Default)]
 struct IndexState {
-    /// Acknowledged rows not yet in the table, in order.
-    pending: Vec<Row>,
+    /// Journal lines of acknowledged rows not yet in the table, in order.
+    pending: Vec<u8>,
+    /// How many rows `pending` holds.
+    pending_rows: usize,
     /// The last sequence number in the table.
     indexed: u64,
     /// Why the last attempt to index failed, until one succeeds.
@@ -328,13 +338,15 @@ impl Indexer {
         }
     }
 
-    fn push(&self, rows: Vec<Row>) {
+    /// Hands over the journal lines of `rows` rows, parsed on the indexer's thread.
+    fn push(&self, lines: Vec<u8>, rows: usize) {
         let mut state = relock(&self.shared.state);
-        let before = state.pending.len();
-        state.pending.extend(rows);
+        let before = state.pending_rows;
+        state.pending.extend_from_slice(&lines);
+        state.pending_rows += rows;
         // Waking a thread costs the appender a system call: only when the indexer
         // sleeps, or has gathered enough.
-        let wake = state.idle || (before < GATHER_ROWS && state.pending.len() >= GATHER_ROWS);
+        let wake = state.idle || (before < GATHER_ROWS && state.pending_rows >= GATHER_ROWS);
         drop(state);
         if wake {
             self.shared.changed.notify_all();
@@ -344,7 +356,7 @@ impl Indexer {
     /// Waits while the backlog is full.
     fn wait_backlog(&self) -> StoreResult<()> {
         let mut state = relock(&self.shared.state);
-        while state.pending.len() >= MAX_BACKLOG {
+        while state.pending_rows >= MAX_BACKLOG {
             if let Some(e) = &state.error {
                 return Err(anyhow!("the audit index is not keeping up: {e}"));
             }
@@ -380,7 +392,7 @@ fn wait_indexed(shared: &Shared, seq: u64) -> StoreResult<()> {
 
 fn index_loop(conn: &mut Connection, shared: &Shared) {
     loop {
-        let rows = {
+        let (lines, count) = {
             let mut state = relock(&shared.state);
             while state.pending.is_empty() && !state.stop {
                 state.idle = true;
@@ -390,7 +402,7 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             if state.pending.is_empty() {
                 return;
             }
-            if state.pending.len() < GATHER_ROWS && !state.hurry && !state.stop {
+            if state.pending_rows < GATHER_ROWS && !state.hurry && !state.stop {
                 // Appends arriving meanwhile join this transaction.
                 state = shared
                     .changed
@@ -398,22 +410,30 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
                     .map_or_else(|p| p.into_inner().0, |(s, _)| s);
             }
             state.hurry = false;
-            std::mem::take(&mut state.pending)
+            (
+                std::mem::take(&mut state.pending),
+                std::mem::take(&mut state.pending_rows),
+            )
         };
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| insert_rows(conn, &rows)))
-                .unwrap_or_else(|_| Err(anyhow!("the audit indexer panicked")));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let rows = parse_lines(&lines)
+                .map_err(|(n, e)| anyhow!("journal line {n} of a batch does not parse: {e}"))?;
+            insert_rows(conn, &rows)?;
+            Ok(rows.last().map(|r| r.0))
+        }))
+        .unwrap_or_else(|_| Err(anyhow!("the audit indexer panicked")));
         let mut state = relock(&shared.state);
         match result {
-            Ok(()) => {
-                state.indexed = rows.last().map_or(state.indexed, |r| r.0);
+            Ok(last) => {
+                state.indexed = last.unwrap_or(state.indexed);
                 state.error = None;
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot index audit records; retrying");
                 state.error = Some(format!("{e:#}"));
-                let later = std::mem::replace(&mut state.pending, rows);
-                state.pending.extend(later);
+                let later = std::mem::replace(&mut state.pending, lines);
+                state.pending.extend_from_slice(&later);
+                state.pending_rows += count;
             }
         }
         let failed = state.error.is_some();
@@ -542,17 +562,18 @@ mod tests {
 
         // A process acknowledged records 3 and 4, then died before indexing them; record
         // 2 was indexed, but the journal had not been emptied yet.
-        let mut rows = vec![Row::of(&indexed[1], &JsonFields::of(&indexed[1].entry))];
+        let mut lines = Vec::new();
+        encode_line(&mut lines, &indexed[1], &JsonFields::of(&indexed[1].entry));
         let mut prev = indexed[1].clone();
         for resource in ["t-3", "t-4"] {
             let e = entry(resource);
             let json = JsonFields::of(&e);
             let r = audit::seal_encoded(Some((prev.seq, &prev.hash)), prev.time.clone(), e, &json);
-            rows.push(Row::of(&r, &json));
+            encode_line(&mut lines, &r, &json);
             prev = r;
         }
         let mut journal = Journal::open(&db, Durability::Full).unwrap().unwrap();
-        journal.append(&rows).unwrap();
+        journal.append(&lines).unwrap();
         drop(journal);
 
         let store = SqliteStore::open(&db).unwrap();

@@ -88,6 +88,11 @@ pub trait AuditStore: Send + Sync {
     fn pruned_hashes(&self) -> StoreResult<Vec<(u64, String)>>;
     /// The Merkle tree over every record ever appended: (size, root, last chain hash).
     fn merkle_head(&self) -> StoreResult<(u64, crate::merkle::Hash, String)>;
+    /// How many records were ever appended (the Merkle tree's size), without computing
+    /// its root.
+    fn log_size(&self) -> StoreResult<u64> {
+        Ok(self.merkle_head()?.0)
+    }
     /// Stores a signed checkpoint.
     fn put_checkpoint(&self, checkpoint: &crate::checkpoint::Checkpoint) -> StoreResult<()>;
     /// Every stored checkpoint, by size.

@@ -202,6 +202,10 @@ impl AuditStore for SqliteStore {
         Ok((chain.frontier.size(), chain.frontier.root(), last))
     }
 
+    fn log_size(&self) -> StoreResult<u64> {
+        self.commit.log_size()
+    }
+
     fn put_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()> {
         self.commit.settle()?;
         self.lock().conn.execute(
