@@ -166,7 +166,9 @@ fn bench(c: &mut Criterion) {
         ticket_id: "t-bench".into(),
     };
 
-    // The floor: same component, same engine settings, trivial imports.
+    // The floor: same component, a pooling engine with the component model, epoch
+    // interruption and no async support, as the runtime uses; trivial imports. (The
+    // runtime also caps memory and stack size and keeps 64 KiB of memory resident.)
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(64)
         .total_core_instances(512)
