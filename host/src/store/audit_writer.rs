@@ -58,13 +58,12 @@ struct Job {
 /// One queued batch's outcome.
 type JobResult = Result<Vec<AuditRecord>, String>;
 
-/// The appending side, once loaded: the journal (if this process holds it), the chain
-/// and the indexer.
+/// The appending side, once loaded: the chain, and the journal with its indexer if this
+/// process holds the journal.
 struct Writer {
-    journal: Option<Journal>,
+    appender: Option<(Journal, Indexer)>,
     journal_path: PathBuf,
     chain: Chain,
-    indexer: Option<Indexer>,
 }
 
 /// Group commit, leader/follower style. A caller queues its batch, then tries to take
@@ -99,9 +98,8 @@ impl GroupCommit {
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
             let mut chain = load_chain(&conn)?;
-            let mut journal = Journal::open(&self.path, self.durability)?;
-            let mut indexer = None;
-            if let Some(journal) = &mut journal {
+            let mut appender = None;
+            if let Some(mut journal) = Journal::open(&self.path, self.durability)? {
                 let newer: Vec<Row> = journal
                     .recover()?
                     .into_iter()
@@ -112,13 +110,12 @@ impl GroupCommit {
                     chain.push(row.0, row.hash());
                 }
                 journal.clear()?;
-                indexer = Some(Indexer::start(conn, chain.last_seq()));
+                appender = Some((journal, Indexer::start(conn, chain.last_seq())));
             }
             **slot = Some(Writer {
-                journal,
+                appender,
                 journal_path: Journal::path_of(&self.path),
                 chain,
-                indexer,
             });
         }
         Ok(slot.as_mut().expect("loaded"))
@@ -202,10 +199,10 @@ impl GroupCommit {
         let (indexer, last) = {
             let mut slot = relock(&self.writer);
             let writer = self.loaded(&mut slot)?;
-            match &writer.indexer {
+            match &writer.appender {
                 // Another process appends; the table holds what it has indexed.
                 None => return Ok(()),
-                Some(indexer) => (indexer.shared.clone(), writer.chain.last_seq()),
+                Some((_, indexer)) => (indexer.shared.clone(), writer.chain.last_seq()),
             }
         };
         wait_indexed(&indexer, last)
@@ -215,9 +212,9 @@ impl GroupCommit {
 impl Writer {
     /// Fails unless this process holds the journal, and so may change the log.
     fn appender(&self) -> StoreResult<()> {
-        match self.journal.is_some() && self.indexer.is_some() {
-            true => Ok(()),
-            false => Err(not_appender(&self.journal_path)),
+        match self.appender {
+            Some(_) => Ok(()),
+            None => Err(not_appender(&self.journal_path)),
         }
     }
 
@@ -226,7 +223,7 @@ impl Writer {
         &mut self,
         batches: Vec<Vec<(AuditEntry, JsonFields)>>,
     ) -> StoreResult<Vec<Vec<AuditRecord>>> {
-        let (Some(journal), Some(indexer)) = (&mut self.journal, &self.indexer) else {
+        let Some((journal, indexer)) = &mut self.appender else {
             return Err(not_appender(&self.journal_path));
         };
         indexer.wait_backlog()?;
@@ -274,9 +271,8 @@ impl Drop for GroupCommit {
     fn drop(&mut self) {
         let slot = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some(Writer {
-            journal: Some(mut journal),
+            appender: Some((mut journal, indexer)),
             chain,
-            indexer: Some(indexer),
             ..
         }) = slot.take()
         {
