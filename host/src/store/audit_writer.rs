@@ -7,17 +7,15 @@
 //! see every acknowledged record.
 
 use super::StoreResult;
-use super::audit_journal::{Journal, Row, encode_line, parse_lines};
+use super::audit_journal::{Journal, Row, columns, encode_line};
+use super::audit_table::{Rows, insert_rows};
 use super::sqlite::Durability;
 use crate::audit::{self, AuditEntry, AuditRecord, JsonFields};
 use crate::merkle::{Frontier, Hash, leaf_hash};
 use anyhow::anyhow;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
-
-/// The audit table's columns, in [`Row`] order.
-pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
 /// The most batches written in one group.
 const MAX_JOBS_PER_COMMIT: usize = 4096;
@@ -28,6 +26,8 @@ const JOURNAL_LIMIT: u64 = 32 << 20;
 /// After waking, the indexer waits up to this long for more rows to index in the same
 /// transaction, unless it has [`GATHER_ROWS`] already or someone waits for it.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+/// The indexer connection's page cache, in KiB.
+const INDEXER_CACHE_KIB: u32 = 64 << 10;
 /// Enough rows for one transaction: the indexer does not wait for more.
 const GATHER_ROWS: usize = 1024;
 
@@ -64,6 +64,9 @@ struct Writer {
     appender: Option<(Journal, Indexer)>,
     journal_path: PathBuf,
     chain: Chain,
+    /// The time of the last record: a record is never sealed with an earlier one, even
+    /// if the clock steps back, so that times never decrease along the log.
+    last_time: String,
 }
 
 /// Group commit, leader/follower style. A caller queues its batch, then tries to take
@@ -98,6 +101,14 @@ impl GroupCommit {
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
             let mut chain = load_chain(&conn)?;
+            let mut last_time: String = conn
+                .query_row(
+                    "SELECT time FROM audit ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or_default();
             let mut appender = None;
             if let Some(mut journal) = Journal::open(&self.path, self.durability)? {
                 let newer: Vec<Row> = journal
@@ -105,17 +116,21 @@ impl GroupCommit {
                     .into_iter()
                     .filter(|r| r.0 > chain.last_seq())
                     .collect();
-                insert_rows(&mut conn, &newer)?;
+                insert_rows(&mut conn, &[Rows::from(newer.as_slice())])?;
                 for row in &newer {
                     chain.push(row.0, row.hash());
                 }
+                if let Some(row) = newer.last() {
+                    last_time = row.time().to_string();
+                }
                 journal.clear()?;
-                appender = Some((journal, Indexer::start(conn, chain.last_seq())));
+                appender = Some((journal, Indexer::start(conn, chain.last_seq())?));
             }
             **slot = Some(Writer {
                 appender,
                 journal_path: Journal::path_of(&self.path),
                 chain,
+                last_time,
             });
         }
         Ok(slot.as_mut().expect("loaded"))
@@ -227,10 +242,10 @@ impl Writer {
             return Err(not_appender(&self.journal_path));
         };
         indexer.wait_backlog()?;
-        let time = audit::now_rfc3339();
+        let time = audit::now_rfc3339().max(self.last_time.clone());
         let mut chain = self.chain.clone();
         let mut lines = Vec::new();
-        let mut count = 0;
+        let mut rows = Rows::default();
         let mut results = Vec::with_capacity(batches.len());
         for entries in batches {
             let mut sealed = Vec::with_capacity(entries.len());
@@ -238,8 +253,9 @@ impl Writer {
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
                 let r = audit::seal_encoded(prev, time.clone(), entry, &json);
                 chain.push(r.seq, &r.hash);
-                encode_line(&mut lines, &r, &json);
-                count += 1;
+                let columns = columns(&r, &json);
+                encode_line(&mut lines, r.seq, &columns);
+                rows.push(r.seq, &columns);
                 sealed.push(r);
             }
             results.push(sealed);
@@ -247,7 +263,8 @@ impl Writer {
         journal.append(&lines)?;
         // Acknowledged from here on: what follows must not fail the append.
         self.chain = chain;
-        indexer.push(lines, count);
+        self.last_time = time;
+        indexer.push(rows);
         if journal.len() > JOURNAL_LIMIT {
             let emptied =
                 wait_indexed(&indexer.shared, self.chain.last_seq()).and_then(|()| journal.clear());
@@ -293,8 +310,8 @@ struct Shared {
 
 #[derive(Default)]
 struct IndexState {
-    /// Journal lines of acknowledged rows not yet in the table, in order.
-    pending: Vec<u8>,
+    /// Acknowledged rows not yet in the table, in order, as appended.
+    pending: Vec<Rows>,
     /// How many rows `pending` holds.
     pending_rows: usize,
     /// The last sequence number in the table.
@@ -315,7 +332,11 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn start(mut conn: Connection, indexed: u64) -> Indexer {
+    fn start(mut conn: Connection, indexed: u64) -> StoreResult<Indexer> {
+        // Big transactions: a page cache that holds them without spilling to the WAL
+        // midway, and checkpoints every 32 MiB of WAL rather than every 4 MiB.
+        conn.pragma_update(None, "cache_size", -(INDEXER_CACHE_KIB as i64))?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(IndexState {
                 indexed,
@@ -328,18 +349,18 @@ impl Indexer {
             .name("audit-indexer".into())
             .spawn(move || index_loop(&mut conn, &theirs))
             .expect("the audit indexer thread starts");
-        Indexer {
+        Ok(Indexer {
             shared,
             thread: Some(thread),
-        }
+        })
     }
 
-    /// Hands over the journal lines of `rows` rows, parsed on the indexer's thread.
-    fn push(&self, lines: Vec<u8>, rows: usize) {
+    /// Hands over acknowledged rows.
+    fn push(&self, rows: Rows) {
         let mut state = relock(&self.shared.state);
         let before = state.pending_rows;
-        state.pending.extend_from_slice(&lines);
-        state.pending_rows += rows;
+        state.pending_rows += rows.len();
+        state.pending.push(rows);
         // Waking a thread costs the appender a system call: only when the indexer
         // sleeps, or has gathered enough.
         let wake = state.idle || (before < GATHER_ROWS && state.pending_rows >= GATHER_ROWS);
@@ -388,7 +409,7 @@ fn wait_indexed(shared: &Shared, seq: u64) -> StoreResult<()> {
 
 fn index_loop(conn: &mut Connection, shared: &Shared) {
     loop {
-        let (lines, count) = {
+        let (batches, count) = {
             let mut state = relock(&shared.state);
             while state.pending.is_empty() && !state.stop {
                 state.idle = true;
@@ -412,10 +433,8 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             )
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let rows = parse_lines(&lines)
-                .map_err(|(n, e)| anyhow!("journal line {n} of a batch does not parse: {e}"))?;
-            insert_rows(conn, &rows)?;
-            Ok(rows.last().map(|r| r.0))
+            insert_rows(conn, &batches)?;
+            Ok(batches.last().and_then(Rows::last_seq))
         }))
         .unwrap_or_else(|_| Err(anyhow!("the audit indexer panicked")));
         let mut state = relock(&shared.state);
@@ -427,8 +446,8 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot index audit records; retrying");
                 state.error = Some(format!("{e:#}"));
-                let later = std::mem::replace(&mut state.pending, lines);
-                state.pending.extend_from_slice(&later);
+                let later = std::mem::replace(&mut state.pending, batches);
+                state.pending.extend(later);
                 state.pending_rows += count;
             }
         }
@@ -446,52 +465,6 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
     }
 }
 
-/// Inserts rows, in order, in one transaction.
-pub(super) fn insert_rows(conn: &mut Connection, rows: &[Row]) -> StoreResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(&insert_sql())?;
-        let mut hours = tx.prepare_cached(
-            "INSERT OR IGNORE INTO audit_resource_hours (resource, hour) VALUES (?1, ?2)",
-        )?;
-        for row in rows {
-            insert_row(&mut stmt, row)?;
-            if !row.resource().is_empty() {
-                hours.execute([row.resource(), hour_of(row.time())])?;
-            }
-        }
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// `INSERT` of one audit row, its values numbered in [`AUDIT_COLUMNS`] order.
-pub(super) fn insert_sql() -> String {
-    let values: Vec<String> = (1..=AUDIT_COLUMNS.split(',').count())
-        .map(|i| format!("?{i}"))
-        .collect();
-    format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
-        values.join(", ")
-    )
-}
-
-/// Inserts one row with a statement from [`insert_sql`].
-pub(super) fn insert_row(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    row: &Row,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(1, row.0 as i64)?;
-    for (i, text) in row.1.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 2, text)?;
-    }
-    stmt.raw_execute()?;
-    Ok(())
-}
-
 fn load_chain(conn: &Connection) -> StoreResult<Chain> {
     let mut chain = Chain::default();
     let mut stmt = conn.prepare(
@@ -504,16 +477,6 @@ fn load_chain(conn: &Connection) -> StoreResult<Chain> {
     }
     Ok(chain)
 }
-
-/// The hour a record's time falls in, `YYYY-MM-DDTHH`: the key under which the
-/// resource index lists it. Every time in that hour sorts between it and
-/// `YYYY-MM-DDTHH~`.
-fn hour_of(time: &str) -> &str {
-    time.get(..HOUR_KEY_LEN).unwrap_or(time)
-}
-
-/// The length of an hour key, `YYYY-MM-DDTHH`, at the start of a record's time.
-pub(super) const HOUR_KEY_LEN: usize = 13;
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -559,13 +522,17 @@ mod tests {
         // A process acknowledged records 3 and 4, then died before indexing them; record
         // 2 was indexed, but the journal had not been emptied yet.
         let mut lines = Vec::new();
-        encode_line(&mut lines, &indexed[1], &JsonFields::of(&indexed[1].entry));
+        encode_line(
+            &mut lines,
+            indexed[1].seq,
+            &columns(&indexed[1], &JsonFields::of(&indexed[1].entry)),
+        );
         let mut prev = indexed[1].clone();
         for resource in ["t-3", "t-4"] {
             let e = entry(resource);
             let json = JsonFields::of(&e);
             let r = audit::seal_encoded(Some((prev.seq, &prev.hash)), prev.time.clone(), e, &json);
-            encode_line(&mut lines, &r, &json);
+            encode_line(&mut lines, r.seq, &columns(&r, &json));
             prev = r;
         }
         let mut journal = Journal::open(&db, Durability::Full).unwrap().unwrap();

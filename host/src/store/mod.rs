@@ -4,6 +4,7 @@
 //! PostgreSQL backend for several hosts can implement the same three.
 
 mod audit_journal;
+mod audit_table;
 mod audit_writer;
 mod sqlite;
 mod sqlite_alerts;

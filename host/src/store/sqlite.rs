@@ -33,37 +33,6 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_ticket ON comments(ticket_id, created_at);
 CREATE TABLE IF NOT EXISTS installations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER NOT NULL UNIQUE,
-    time TEXT NOT NULL,
-    installation TEXT NOT NULL,
-    plugin TEXT NOT NULL,
-    version TEXT NOT NULL,
-    invocation TEXT NOT NULL,
-    event TEXT NOT NULL,
-    call TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    fields_returned TEXT NOT NULL,
-    fields_withheld TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    redactions TEXT NOT NULL,
-    details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_installation ON audit(installation, seq);
--- Which hours name a resource. Appends add a row only for a resource's first record in
--- an hour, so a commit touches few pages of it (an index on resource would take one
--- random page per record).
-CREATE TABLE IF NOT EXISTS audit_resource_hours (
-    resource TEXT NOT NULL,
-    hour TEXT NOT NULL,
-    PRIMARY KEY (resource, hour)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
-CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 "#;
 
 /// How hard the store works to make each commit, and each audit append, durable.
@@ -95,21 +64,6 @@ pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connec
     Ok(conn)
 }
 
-/// Databases made before the resource-hours table had an index on `audit(resource)`:
-/// fill the table from the log, then drop the index, in one transaction.
-fn migrate_resource_index(conn: &mut Connection) -> StoreResult<()> {
-    let tx = conn.transaction()?;
-    tx.execute_batch(&format!(
-        "INSERT OR IGNORE INTO audit_resource_hours (resource, hour)
-             SELECT resource, substr(time, 1, {}) FROM audit WHERE resource != '';
-         DROP INDEX audit_resource;",
-        super::audit_writer::HOUR_KEY_LEN
-    ))
-    .context("cannot migrate the audit log's resource index")?;
-    tx.commit()?;
-    Ok(())
-}
-
 pub(super) struct Inner {
     pub(super) conn: Connection,
 }
@@ -138,16 +92,9 @@ impl SqliteStore {
     /// Opens the database with a chosen durability.
     pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
         let mut conn = connect(path, durability)?;
-        let older = conn
-            .prepare(
-                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_resource'",
-            )?
-            .exists([])?;
         conn.execute_batch(SCHEMA)
             .context("cannot create the database schema")?;
-        if older {
-            migrate_resource_index(&mut conn)?;
-        }
+        super::audit_table::prepare(&mut conn)?;
         conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn }),

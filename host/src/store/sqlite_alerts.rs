@@ -5,7 +5,7 @@ use super::{AlertStore, StoreResult};
 use crate::monitor::{Alert, AlertQuery};
 use rusqlite::params;
 
-/// The alerts table, and an index the monitor's queries by plugin use.
+/// The alerts table.
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,7 +19,6 @@ CREATE TABLE IF NOT EXISTS alerts (
     delivery TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_installation ON alerts(installation, id);
-CREATE INDEX IF NOT EXISTS audit_plugin ON audit(plugin, seq);
 "#;
 
 fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {

@@ -2,7 +2,7 @@
 //! [`super::audit_writer`]; every read here first waits for the records acknowledged so
 //! far to be indexed.
 
-use super::audit_writer::{AUDIT_COLUMNS, HOUR_KEY_LEN};
+use super::audit_table::{AUDIT_COLUMNS, BLOCK_BITS, BLOCK_KINDS, first_seq_at_or_after};
 use super::sqlite::SqliteStore;
 use super::{AuditStore, StoreResult};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
@@ -75,26 +75,27 @@ impl AuditStore for SqliteStore {
     }
 
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        self.commit.settle()?;
+        let positions = self.audit_positions()?;
         let inner = self.lock();
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1");
-        let mut args: Vec<String> = Vec::new();
-        if let Some(resource) = &filter.resource {
-            // The resource index lists the hours a resource was named in; the time index
-            // finds those hours' records.
-            args.push(resource.clone());
-            let n = args.len() + 1;
-            sql.push_str(&format!(
-                " AND rowid IN (SELECT a.rowid FROM audit_resource_hours h JOIN audit a \
-                 ON a.time >= h.hour AND a.time < h.hour || '~' AND a.resource = h.resource \
-                 WHERE h.resource = ?{n})"
-            ));
+        // Time bounds become bounds on `seq` (both exclusive), so that the rowid range
+        // does the work.
+        let mut after = filter.after_seq.unwrap_or(0);
+        let mut before = positions.end;
+        if let Some(since) = &filter.since {
+            let first = first_seq_at_or_after(&inner.conn, since, positions.clone())?;
+            after = after.max(first.saturating_sub(1));
         }
+        if let Some(until) = &filter.until {
+            before = first_seq_at_or_after(&inner.conn, until, positions.clone())?;
+        }
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 AND seq < ?2");
+        let mut args: Vec<String> = Vec::new();
         for (column, op, value) in [
             ("installation", "=", &filter.installation),
+            ("plugin", "=", &filter.plugin),
+            ("resource", "=", &filter.resource),
             ("time", ">=", &filter.since),
             ("time", "<", &filter.until),
-            ("plugin", "=", &filter.plugin),
             ("call", "=", &filter.call),
             (
                 "decision",
@@ -104,30 +105,59 @@ impl AuditStore for SqliteStore {
         ] {
             if let Some(value) = value {
                 args.push(value.clone());
-                sql.push_str(&format!(" AND {column} {op} ?{}", args.len() + 1));
+                sql.push_str(&format!(" AND {column} {op} ?{}", args.len() + 3));
             }
         }
         if let Some(field) = &filter.field {
             // A field is named by a record if it was returned (a JSON array of paths) or
             // withheld (a JSON array of {field, reason}).
             args.push(field.clone());
-            let n = args.len() + 1;
+            let n = args.len() + 3;
             sql.push_str(&format!(
                 " AND (EXISTS (SELECT 1 FROM json_each(audit.fields_returned) WHERE value = ?{n}) \
                  OR EXISTS (SELECT 1 FROM json_each(audit.fields_withheld) WHERE json_extract(value, '$.field') = ?{n}))"
             ));
         }
-        let limit = filter.limit.unwrap_or(100).min(10_000);
-        sql.push_str(&format!(" ORDER BY seq LIMIT {limit}"));
-        let mut stmt = inner.conn.prepare(&sql)?;
-        let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::new();
-        let after = filter.after_seq.unwrap_or(0) as i64;
-        bound.push(&after);
-        for a in &args {
-            bound.push(a);
+        sql.push_str(" ORDER BY seq LIMIT ?3");
+        let limit = filter.limit.unwrap_or(100).min(10_000) as usize;
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let mut found = Vec::new();
+        // Records in (lo, hi) that match, up to the limit.
+        let mut scan = |lo: u64, hi: u64, found: &mut Vec<AuditRecord>| -> StoreResult<()> {
+            let (lo, hi, left) = (lo as i64, hi as i64, (limit - found.len()) as i64);
+            let mut bound: Vec<&dyn rusqlite::ToSql> = vec![&lo, &hi, &left];
+            bound.extend(args.iter().map(|a| a as &dyn rusqlite::ToSql));
+            for row in stmt.query_map(bound.as_slice(), audit_from_row)? {
+                found.push(row?);
+            }
+            Ok(())
+        };
+        // The most selective indexed name, if any, narrows the scan to its blocks.
+        let name = [&filter.resource, &filter.installation, &filter.plugin]
+            .into_iter()
+            .zip([BLOCK_KINDS[2], BLOCK_KINDS[0], BLOCK_KINDS[1]])
+            .find_map(|(name, kind)| name.as_ref().map(|n| (kind, n)));
+        let Some((kind, name)) = name else {
+            scan(after, before, &mut found)?;
+            return Ok(found);
+        };
+        let mut blocks = inner.conn.prepare_cached(
+            "SELECT block FROM audit_blocks WHERE kind = ?1 AND name = ?2 \
+             AND block >= ?3 AND block <= ?4 ORDER BY block",
+        )?;
+        let (first, last) = (
+            (after + 1) >> BLOCK_BITS,
+            before.saturating_sub(1) >> BLOCK_BITS,
+        );
+        let mut rows = blocks.query(rusqlite::params![kind, name, first as i64, last as i64])?;
+        while found.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let block = row.get::<_, i64>(0)? as u64;
+            let lo = after.max((block << BLOCK_BITS).saturating_sub(1));
+            let hi = before.min((block + 1) << BLOCK_BITS);
+            scan(lo, hi, &mut found)?;
         }
-        let rows = stmt.query_map(bound.as_slice(), audit_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(found)
     }
 
     fn count_audit(&self) -> StoreResult<u64> {
@@ -230,13 +260,12 @@ impl AuditStore for SqliteStore {
     }
 
     fn last_seq_before(&self, time: &str) -> StoreResult<u64> {
-        self.commit.settle()?;
-        let last: i64 = self.lock().conn.query_row(
-            "SELECT IFNULL(MAX(seq), 0) FROM audit WHERE time < ?1",
-            [time],
-            |r| r.get(0),
-        )?;
-        Ok(last as u64)
+        let positions = self.audit_positions()?;
+        let first = first_seq_at_or_after(&self.lock().conn, time, positions.clone())?;
+        Ok(match first > positions.start {
+            true => first - 1,
+            false => 0,
+        })
     }
 
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
@@ -250,8 +279,8 @@ impl AuditStore for SqliteStore {
         )?;
         let deleted = tx.execute("DELETE FROM audit WHERE seq <= ?1", [seq as i64])?;
         tx.execute(
-            &format!("DELETE FROM audit_resource_hours WHERE hour < (SELECT substr(MIN(time), 1, {HOUR_KEY_LEN}) FROM audit)"),
-            [],
+            &format!("DELETE FROM audit_blocks WHERE block < (?1 + 1) >> {BLOCK_BITS}"),
+            [seq as i64],
         )?;
         tx.commit()?;
         Ok(deleted as u64)
@@ -260,8 +289,8 @@ impl AuditStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::audit_journal::Row;
-    use super::super::audit_writer::{insert_row, insert_sql};
+    use super::super::audit_journal::columns;
+    use super::super::audit_table::{insert_row, insert_sql};
     use super::*;
     use crate::audit::JsonFields;
     use rusqlite::Connection;
@@ -289,10 +318,27 @@ mod tests {
         );
         insert_row(
             &mut conn.prepare_cached(&insert_sql()).unwrap(),
-            &Row::of(&r, &json),
+            r.seq,
+            &columns(&r, &json),
         )
         .unwrap();
         r
+    }
+
+    #[test]
+    fn record_times_never_go_back_even_if_the_clock_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
+        // The last record is later than now: the clock has stepped back since.
+        let later = "2999-01-01T00:00:00.000Z";
+        insert_old(&store.lock().conn, None, later, "t-1");
+        let sealed = store.append(vec![AuditEntry::default()]).unwrap();
+        assert_eq!(sealed[0].time, later);
+        let since = AuditFilter {
+            since: Some(later.into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs_of(&store, since), vec![1, 2]);
     }
 
     #[test]
@@ -317,18 +363,29 @@ mod tests {
         }
     }
 
+    /// The audit tables as the release before this layout made them.
+    const OLDER_LAYOUT: &str = "
+        CREATE TABLE audit (seq INTEGER NOT NULL UNIQUE, time TEXT NOT NULL,
+            installation TEXT NOT NULL, plugin TEXT NOT NULL, version TEXT NOT NULL,
+            invocation TEXT NOT NULL, event TEXT NOT NULL, call TEXT NOT NULL,
+            resource TEXT NOT NULL, fields_returned TEXT NOT NULL,
+            fields_withheld TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL,
+            redactions TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL);
+        CREATE INDEX audit_installation ON audit(installation, seq);
+        CREATE INDEX audit_time ON audit(time);
+        CREATE INDEX audit_plugin ON audit(plugin, seq);
+        CREATE TABLE audit_resource_hours (resource TEXT NOT NULL, hour TEXT NOT NULL,
+            PRIMARY KEY (resource, hour)) WITHOUT ROWID;
+        CREATE TABLE audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+        CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);";
+
     #[test]
-    fn resource_queries_span_hours_and_survive_the_index_migration() {
+    fn queries_work_on_a_log_upgraded_from_the_older_layout() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("airlock.db");
-        // A database from before the resource-hours table: an index on resource instead.
         let old = Connection::open(&path).unwrap();
-        old.execute_batch(
-            &super::super::sqlite::SCHEMA.replace("audit_resource_hours", "unused_hours"),
-        )
-        .unwrap();
-        old.execute_batch("CREATE INDEX audit_resource ON audit(resource, seq)")
-            .unwrap();
+        old.execute_batch(OLDER_LAYOUT).unwrap();
         let mut prev = None;
         for (time, resource) in [
             ("2026-01-01T09:59:59.000Z", "t-1"),
@@ -341,35 +398,126 @@ mod tests {
         drop(old);
 
         let store = SqliteStore::open(&path).unwrap();
-        let index_left = store
+        let leftovers: Vec<String> = store
             .lock()
             .conn
-            .prepare("SELECT 1 FROM sqlite_master WHERE name = 'audit_resource'")
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE name IN \
+                 ('audit_time', 'audit_plugin', 'audit_installation', 'audit_resource_hours', \
+                 'audit_old')",
+            )
             .unwrap()
-            .exists([])
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert!(!index_left, "the old index is dropped");
+        assert_eq!(leftovers, Vec::<String>::new());
         store
             .append(vec![AuditEntry {
+                installation: "inst".into(),
                 resource: "t-1".into(),
                 ..Default::default()
             }])
             .unwrap();
-        let seqs = |resource: &str| -> Vec<u64> {
-            let filter = AuditFilter {
-                resource: Some(resource.into()),
-                ..Default::default()
-            };
-            store
-                .query(&filter)
-                .unwrap()
-                .iter()
-                .map(|r| r.seq)
-                .collect()
+        let seqs = |filter| seqs_of(&store, filter);
+        let resource = |r: &str| AuditFilter {
+            resource: Some(r.into()),
+            ..Default::default()
         };
-        assert_eq!(seqs("t-1"), vec![1, 3, 5]);
-        assert_eq!(seqs("t-2"), vec![2]);
-        assert_eq!(seqs("t-10"), vec![4]);
-        assert_eq!(seqs("t"), Vec::<u64>::new());
+        assert_eq!(seqs(resource("t-1")), vec![1, 3, 5]);
+        assert_eq!(seqs(resource("t-2")), vec![2]);
+        assert_eq!(seqs(resource("t-10")), vec![4]);
+        assert_eq!(seqs(resource("t")), Vec::<u64>::new());
+        let window = AuditFilter {
+            since: Some("2026-01-01T10:00:00.000Z".into()),
+            until: Some("2026-03-01T00:00:00.000Z".into()),
+            installation: Some("inst".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(window), vec![2, 3]);
+        assert_eq!(
+            store.last_seq_before("2026-01-02T00:00:00.000Z").unwrap(),
+            2
+        );
+        let report = crate::integrity::verify(&store, &Default::default())
+            .unwrap()
+            .expect("the upgraded log verifies");
+        assert_eq!(report.records, 5);
+        drop(store);
+        // Opening again finds the layout current and changes nothing.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(seqs_of(&store, resource("t-1")), vec![1, 3, 5]);
+    }
+
+    fn seqs_of(store: &SqliteStore, filter: AuditFilter) -> Vec<u64> {
+        store
+            .query(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    }
+
+    #[test]
+    fn queries_by_plugin_resource_and_time_span_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(
+            &dir.path().join("airlock.db"),
+            crate::store::Durability::Normal,
+        )
+        .unwrap();
+        // Three blocks' worth of records from two installations of two plugins; every
+        // 700th names the same ticket.
+        let n = 3000;
+        let entries = (0..n)
+            .map(|i| AuditEntry {
+                installation: format!("inst-{}", i % 2),
+                plugin: format!("plugin-{}", i % 2),
+                resource: match i % 700 {
+                    0 => "t-shared".into(),
+                    _ => format!("t-{i}"),
+                },
+                ..Default::default()
+            })
+            .collect();
+        store.append(entries).unwrap();
+        let all = |mut filter: AuditFilter| -> Vec<u64> {
+            filter.limit = Some(10_000);
+            seqs_of(&store, filter)
+        };
+        let shared = all(AuditFilter {
+            resource: Some("t-shared".into()),
+            ..Default::default()
+        });
+        assert_eq!(shared, vec![1, 701, 1401, 2101, 2801]);
+        let paged = all(AuditFilter {
+            resource: Some("t-shared".into()),
+            after_seq: Some(1401),
+            ..Default::default()
+        });
+        assert_eq!(paged, vec![2101, 2801]);
+        let plugin = all(AuditFilter {
+            plugin: Some("plugin-1".into()),
+            ..Default::default()
+        });
+        assert_eq!(plugin.len(), n / 2);
+        assert!(plugin.iter().all(|s| s % 2 == 0), "odd i is even seq");
+        assert!(
+            all(AuditFilter {
+                plugin: Some("plugin-2".into()),
+                ..Default::default()
+            })
+            .is_empty()
+        );
+        // One append, one time: every record is in a window around it, none after it.
+        let time = store.query(&AuditFilter::default()).unwrap()[0]
+            .time
+            .clone();
+        let since = |t: &str| AuditFilter {
+            since: Some(t.into()),
+            ..Default::default()
+        };
+        assert_eq!(all(since(&time)).len(), n);
+        assert!(all(since(&format!("{time}~"))).is_empty());
     }
 }

@@ -1,0 +1,240 @@
+//! The audit log's tables in SQLite: their layout, how older layouts are upgraded, and
+//! how the indexer inserts rows.
+//!
+//! Appends are the hot path, so each row costs as few B-tree inserts as possible:
+//! - `seq` is the rowid, so rows are stored in log order with no index of their own;
+//! - time ranges need no index: record times never decrease along the log (sealing
+//!   sees to it), so a binary search over `seq` finds them;
+//! - installations, plugins and resources are indexed by block, not by record:
+//!   `audit_blocks` lists which blocks of 1024 records name each of them, and a query
+//!   scans just those blocks. A batch of appends adds one entry per distinct name and
+//!   block, so a busy installation costs one entry per 1024 records.
+
+use super::StoreResult;
+use super::audit_journal::Row;
+use anyhow::Context;
+use rusqlite::Connection;
+use std::collections::HashSet;
+
+/// The audit table's columns, in [`Row`] order.
+pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
+
+/// A block of the resource index holds 2^BLOCK_BITS records: `seq >> BLOCK_BITS` is a
+/// record's block.
+pub(super) const BLOCK_BITS: u32 = 10;
+
+/// What `audit_blocks` indexes: audit columns.
+pub(super) const BLOCK_KINDS: [&str; 3] = ["installation", "plugin", "resource"];
+
+/// The layout this release writes, kept in `PRAGMA user_version`.
+const LAYOUT_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    installation TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    version TEXT NOT NULL,
+    invocation TEXT NOT NULL,
+    event TEXT NOT NULL,
+    call TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    fields_returned TEXT NOT NULL,
+    fields_withheld TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    redactions TEXT NOT NULL,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+-- Which blocks of 1024 records (seq >> 10) name an installation, plugin or resource
+-- (the kind is the audit column's name).
+CREATE TABLE IF NOT EXISTS audit_blocks (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    PRIMARY KEY (kind, name, block)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+"#;
+
+/// Creates the audit tables, or upgrades those of an older release, in one transaction.
+pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= LAYOUT_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let older = tx
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")?
+        .exists([])?;
+    if older {
+        tracing::info!("upgrading the audit log's tables to this release's layout");
+        // The old table kept `seq` in a unique index beside the rowid, and indexed time,
+        // plugin and resource hours per record.
+        tx.execute_batch(&format!(
+            "DROP INDEX IF EXISTS audit_installation;
+             DROP INDEX IF EXISTS audit_plugin;
+             DROP INDEX IF EXISTS audit_time;
+             DROP INDEX IF EXISTS audit_resource;
+             ALTER TABLE audit RENAME TO audit_old;
+             {SCHEMA}
+             INSERT INTO audit ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM audit_old ORDER BY seq;
+             DROP TABLE audit_old;
+             DROP TABLE IF EXISTS audit_resource_hours;
+             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
+                 SELECT 'installation', installation, seq >> {BLOCK_BITS} FROM audit;
+             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
+                 SELECT 'plugin', plugin, seq >> {BLOCK_BITS} FROM audit;
+             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
+                 SELECT 'resource', resource, seq >> {BLOCK_BITS} FROM audit WHERE resource != '';"
+        ))
+        .context("cannot upgrade the audit log's tables; the database is left as it was")?;
+    } else {
+        tx.execute_batch(SCHEMA)
+            .context("cannot create the audit log's tables")?;
+    }
+    tx.pragma_update(None, "user_version", LAYOUT_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rows on their way into the audit table: each row's `seq`, and its other columns' text
+/// back to back in one buffer.
+#[derive(Debug, Default)]
+pub(super) struct Rows {
+    text: String,
+    rows: Vec<(u64, [u32; 17])>,
+}
+
+impl Rows {
+    /// Adds a row after the others.
+    pub(super) fn push(&mut self, seq: u64, columns: &[&str; 16]) {
+        let mut bounds = [0u32; 17];
+        bounds[0] = self.text.len() as u32;
+        for (i, column) in columns.iter().enumerate() {
+            self.text.push_str(column);
+            bounds[i + 1] = self.text.len() as u32;
+        }
+        self.rows.push((seq, bounds));
+    }
+
+    /// How many rows there are.
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are none.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The `seq` of the last row.
+    pub(super) fn last_seq(&self) -> Option<u64> {
+        self.rows.last().map(|(seq, _)| *seq)
+    }
+
+    /// Each row's `seq` and columns, in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, [&str; 16])> + '_ {
+        self.rows.iter().map(|(seq, bounds)| {
+            let columns =
+                std::array::from_fn(|i| &self.text[bounds[i] as usize..bounds[i + 1] as usize]);
+            (*seq, columns)
+        })
+    }
+}
+
+impl From<&[Row<'_>]> for Rows {
+    fn from(rows: &[Row<'_>]) -> Rows {
+        let mut out = Rows::default();
+        for row in rows {
+            out.push(row.0, &row.1.each_ref().map(|c| c.as_ref()));
+        }
+        out
+    }
+}
+
+/// Inserts batches of rows, in order, in one transaction, with their blocks.
+pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResult<()> {
+    if batches.iter().all(Rows::is_empty) {
+        return Ok(());
+    }
+    let mut blocks = HashSet::new();
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(&insert_sql())?;
+        for (seq, columns) in batches.iter().flat_map(Rows::iter) {
+            insert_row(&mut stmt, seq, &columns)?;
+            let block = seq >> BLOCK_BITS;
+            // Columns after `seq`: time, installation, plugin, … resource (8th).
+            blocks.insert((BLOCK_KINDS[0], columns[1], block));
+            blocks.insert((BLOCK_KINDS[1], columns[2], block));
+            if !columns[7].is_empty() {
+                blocks.insert((BLOCK_KINDS[2], columns[7], block));
+            }
+        }
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO audit_blocks (kind, name, block) VALUES (?1, ?2, ?3)",
+        )?;
+        for (kind, name, block) in blocks {
+            stmt.execute(rusqlite::params![kind, name, block as i64])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `INSERT` of one audit row, its values numbered in [`AUDIT_COLUMNS`] order.
+pub(super) fn insert_sql() -> String {
+    let values: Vec<String> = (1..=AUDIT_COLUMNS.split(',').count())
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
+        values.join(", ")
+    )
+}
+
+/// Inserts one row with a statement from [`insert_sql`].
+pub(super) fn insert_row(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    seq: u64,
+    columns: &[&str; 16],
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, seq as i64)?;
+    for (i, text) in columns.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, *text)?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// The first `seq` in `positions` whose record's time is `time` or later (`positions.end`
+/// if none is): a binary search, since record times never decrease along the log.
+pub(super) fn first_seq_at_or_after(
+    conn: &Connection,
+    time: &str,
+    positions: std::ops::Range<u64>,
+) -> StoreResult<u64> {
+    let mut stmt =
+        conn.prepare_cached("SELECT time FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
+    let (mut lo, mut hi) = (positions.start, positions.end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at: Option<String> = stmt
+            .query_row([mid as i64], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        match at {
+            Some(at) if at.as_str() < time => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
