@@ -19,7 +19,7 @@ use std::collections::HashSet;
 /// The audit table's columns, in [`Row`] order.
 pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
-/// A block of the resource index holds 2^BLOCK_BITS records: `seq >> BLOCK_BITS` is a
+/// A block of `audit_blocks` spans 2^BLOCK_BITS records: `seq >> BLOCK_BITS` is a
 /// record's block.
 pub(super) const BLOCK_BITS: u32 = 10;
 
@@ -63,11 +63,17 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT
 
 /// Creates the audit tables, or upgrades those of an older release, in one transaction.
 pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version >= LAYOUT_VERSION {
+    let version = |conn: &Connection| -> StoreResult<i64> {
+        Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    };
+    if version(conn)? >= LAYOUT_VERSION {
         return Ok(());
     }
-    let tx = conn.transaction()?;
+    // Another process opening the same database at once upgrades it only once.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if version(&tx)? >= LAYOUT_VERSION {
+        return Ok(());
+    }
     let older = tx
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")?
         .exists([])?;

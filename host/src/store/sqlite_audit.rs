@@ -79,7 +79,7 @@ impl AuditStore for SqliteStore {
         let inner = self.lock();
         // Time bounds become bounds on `seq` (both exclusive), so that the rowid range
         // does the work.
-        let mut after = filter.after_seq.unwrap_or(0);
+        let mut after = filter.after_seq.unwrap_or(0).min(i64::MAX as u64 - 1);
         let mut before = positions.end;
         if let Some(since) = &filter.since {
             let first = first_seq_at_or_after(&inner.conn, since, positions.clone())?;
@@ -496,6 +496,19 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(paged, vec![2101, 2801]);
+        let past_the_end = all(AuditFilter {
+            resource: Some("t-shared".into()),
+            after_seq: Some(u64::MAX),
+            ..Default::default()
+        });
+        assert!(past_the_end.is_empty());
+        assert!(
+            all(AuditFilter {
+                after_seq: Some(u64::MAX),
+                ..Default::default()
+            })
+            .is_empty()
+        );
         let plugin = all(AuditFilter {
             plugin: Some("plugin-1".into()),
             ..Default::default()
