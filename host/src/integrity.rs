@@ -265,18 +265,41 @@ fn check_segment(store: &dyn Store, positions: std::ops::Range<u64>) -> anyhow::
     Ok(segment)
 }
 
-/// Every Merkle leaf's data (the chain hashes of pruned, then stored records), in order.
-fn leaf_hashes(store: &dyn Store) -> anyhow::Result<Vec<Hash>> {
-    let mut leaves: Vec<Hash> = store
-        .pruned_hashes()?
-        .iter()
-        .map(|(_, h)| decode(h).unwrap_or_default())
-        .collect();
-    store.scan_raw(store.audit_positions()?, &mut |_, _, _, hash| {
-        leaves.push(decode(hash).unwrap_or_default());
-        Ok(())
-    })?;
-    Ok(leaves)
+/// Leaves per Merkle block whose root the store remembers for inclusion proofs
+/// (`2^PROOF_BLOCK_HEIGHT`): a proof reads at most two blocks of leaves, plus one
+/// remembered root per block before them.
+pub const PROOF_BLOCK: u64 = 1 << PROOF_BLOCK_HEIGHT;
+const PROOF_BLOCK_HEIGHT: u32 = 10;
+
+/// The Merkle tree as the store holds it: leaves from the records' chain hashes, block
+/// roots remembered once computed.
+struct StoredTree<'a>(&'a dyn Store);
+
+impl merkle::TreeSource for StoredTree<'_> {
+    fn leaves(&mut self, range: std::ops::Range<u64>) -> anyhow::Result<Vec<Hash>> {
+        // Leaf i is record i + 1.
+        let hashes = self.0.record_hashes(range.start + 1..range.end + 1)?;
+        anyhow::ensure!(
+            hashes.len() as u64 == range.end - range.start,
+            "the audit log is missing records {}..={}; run `airlock audit verify`",
+            range.start + 1,
+            range.end
+        );
+        Ok(hashes
+            .iter()
+            .map(|h| leaf_hash(&decode(h).unwrap_or_default()))
+            .collect())
+    }
+
+    fn block_root(&mut self, block: u64) -> anyhow::Result<Hash> {
+        if let Some(root) = self.0.tree_block(block)? {
+            return Ok(root);
+        }
+        let first = block << PROOF_BLOCK_HEIGHT;
+        let root = merkle::root(&self.leaves(first..first + PROOF_BLOCK)?);
+        self.0.put_tree_block(block, &root)?;
+        Ok(root)
+    }
 }
 
 /// Makes and stores a signed checkpoint of the log as it is now, unless one exists at
@@ -324,32 +347,31 @@ pub fn inclusion_proof(
         return Ok(None);
     }
     // Prove against the newest checkpoint covering the record, signing one if none does
-    // yet; then read the leaves it covers (appends made meanwhile are not needed).
+    // yet (appends made meanwhile are not needed).
     let covering = store.latest_checkpoint()?.filter(|c| c.size >= seq);
     let cp = match covering {
         Some(cp) => cp,
         None => checkpoint(store, signer)?,
     };
-    let leaves = leaf_hashes(store)?;
-    anyhow::ensure!(
-        leaves.len() as u64 >= cp.size,
-        "the audit log holds fewer records than its checkpoint at size {}; run `airlock audit verify`",
-        cp.size
-    );
-    let tree: Vec<Hash> = leaves[..cp.size as usize]
-        .iter()
-        .map(|l| leaf_hash(l))
-        .collect();
-    let index = (seq - 1) as usize;
+    let index = seq - 1;
+    let record_hash = match store.record_hashes(seq..seq + 1)?.pop() {
+        Some(hash) => hash,
+        None => {
+            anyhow::bail!("audit record {seq} is missing from the log; run `airlock audit verify`")
+        }
+    };
+    let proof = merkle::inclusion_proof_by_blocks(
+        &mut StoredTree(store),
+        PROOF_BLOCK_HEIGHT,
+        index,
+        cp.size,
+    )?;
     Ok(Some(InclusionProof {
         seq,
-        record_hash: hex::encode(leaves[index]),
-        leaf_index: index as u64,
+        record_hash,
+        leaf_index: index,
         tree_size: cp.size,
-        proof: merkle::inclusion_proof(&tree, index)
-            .iter()
-            .map(hex::encode)
-            .collect(),
+        proof: proof.iter().map(hex::encode).collect(),
         checkpoint: cp,
     }))
 }

@@ -132,6 +132,83 @@ pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
     proof
 }
 
+/// Where [`inclusion_proof_by_blocks`] reads a large tree: a few leaves at a time, and
+/// the roots of whole aligned blocks of `2^height` leaves, which a store can remember.
+pub trait TreeSource {
+    /// The leaf hashes of leaves `range` (never more than one block's worth).
+    fn leaves(&mut self, range: std::ops::Range<u64>) -> anyhow::Result<Vec<Hash>>;
+    /// The root of block `block`: leaves `block << height` up to the next block, all
+    /// of them in the tree.
+    fn block_root(&mut self, block: u64) -> anyhow::Result<Hash>;
+}
+
+/// [`inclusion_proof`] of leaf `index` in the tree of the first `size` leaves, reading
+/// at most two blocks of leaves and about `size >> height` block roots, instead of every
+/// leaf.
+///
+/// ```
+/// use airlock_host::merkle::*;
+/// struct All(Vec<Hash>);
+/// impl TreeSource for All {
+///     fn leaves(&mut self, r: std::ops::Range<u64>) -> anyhow::Result<Vec<Hash>> {
+///         Ok(self.0[r.start as usize..r.end as usize].to_vec())
+///     }
+///     fn block_root(&mut self, block: u64) -> anyhow::Result<Hash> {
+///         Ok(root(&self.0[block as usize * 4..block as usize * 4 + 4]))
+///     }
+/// }
+/// let leaves: Vec<_> = (0..11u8).map(|i| leaf_hash(&[i])).collect();
+/// let proof = inclusion_proof_by_blocks(&mut All(leaves.clone()), 2, 9, 11).unwrap();
+/// assert_eq!(proof, inclusion_proof(&leaves, 9));
+/// ```
+pub fn inclusion_proof_by_blocks(
+    source: &mut dyn TreeSource,
+    height: u32,
+    index: u64,
+    size: u64,
+) -> anyhow::Result<Vec<Hash>> {
+    anyhow::ensure!(index < size, "leaf {index} is not in a tree of {size}");
+    let block = 1u64 << height;
+    let (mut lo, mut hi) = (0u64, size);
+    let mut siblings = Vec::new();
+    // Down from the root, as in `inclusion_proof`, until one block's worth is left.
+    while hi - lo > block {
+        let k = split((hi - lo) as usize) as u64;
+        if index < lo + k {
+            siblings.push(subtree_root(source, height, lo + k..hi)?);
+            hi = lo + k;
+        } else {
+            siblings.push(subtree_root(source, height, lo..lo + k)?);
+            lo += k;
+        }
+    }
+    let mut proof = inclusion_proof(&source.leaves(lo..hi)?, (index - lo) as usize);
+    proof.extend(siblings.into_iter().rev());
+    Ok(proof)
+}
+
+/// The root of leaves `range`, a subtree on the way down from the root of a tree: it
+/// starts at a multiple of its largest power of two, so its whole blocks are aligned.
+fn subtree_root(
+    source: &mut dyn TreeSource,
+    height: u32,
+    range: std::ops::Range<u64>,
+) -> anyhow::Result<Hash> {
+    let (lo, hi) = (range.start, range.end);
+    let block = 1u64 << height;
+    if hi - lo == block && lo % block == 0 {
+        return source.block_root(lo >> height);
+    }
+    if hi - lo <= block {
+        return Ok(root(&source.leaves(lo..hi)?));
+    }
+    let k = split((hi - lo) as usize) as u64;
+    Ok(node_hash(
+        &subtree_root(source, height, lo..lo + k)?,
+        &subtree_root(source, height, lo + k..hi)?,
+    ))
+}
+
 /// Checks an audit path (RFC 9162 §2.1.3.2).
 ///
 /// ```
@@ -225,5 +302,58 @@ mod tests {
                 assert!(!verify_inclusion(wrong, i as u64, n as u64, &p, &r));
             }
         }
+    }
+
+    struct Counted {
+        leaves: Vec<Hash>,
+        height: u32,
+        leaves_read: usize,
+    }
+
+    impl TreeSource for Counted {
+        fn leaves(&mut self, range: std::ops::Range<u64>) -> anyhow::Result<Vec<Hash>> {
+            assert!(range.end - range.start <= 1 << self.height, "{range:?}");
+            self.leaves_read += (range.end - range.start) as usize;
+            Ok(self.leaves[range.start as usize..range.end as usize].to_vec())
+        }
+        fn block_root(&mut self, block: u64) -> anyhow::Result<Hash> {
+            let first = (block << self.height) as usize;
+            Ok(root(&self.leaves[first..first + (1 << self.height)]))
+        }
+    }
+
+    #[test]
+    fn proofs_by_blocks_match_proofs_over_every_leaf() {
+        let leaves: Vec<Hash> = (0..40u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for height in [0, 1, 2, 3] {
+            for size in 1..=leaves.len() {
+                for index in 0..size {
+                    let mut source = Counted {
+                        leaves: leaves[..size].to_vec(),
+                        height,
+                        leaves_read: 0,
+                    };
+                    let proof =
+                        inclusion_proof_by_blocks(&mut source, height, index as u64, size as u64)
+                            .unwrap();
+                    assert_eq!(
+                        proof,
+                        inclusion_proof(&leaves[..size], index),
+                        "height {height}, size {size}, index {index}"
+                    );
+                    assert!(
+                        source.leaves_read <= 2 << height,
+                        "read {}",
+                        source.leaves_read
+                    );
+                }
+            }
+        }
+        let mut source = Counted {
+            leaves: leaves.clone(),
+            height: 2,
+            leaves_read: 0,
+        };
+        assert!(inclusion_proof_by_blocks(&mut source, 2, 40, 40).is_err());
     }
 }

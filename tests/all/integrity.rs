@@ -4,8 +4,8 @@
 use airlock_host::audit::{AuditEntry, Decision, seal};
 use airlock_host::checkpoint::{Checkpoint, Signer25519};
 use airlock_host::integrity::{self, VerifyOptions};
-use airlock_host::merkle::{leaf_hash, verify_inclusion};
-use airlock_host::store::{AuditStore, SqliteStore};
+use airlock_host::merkle::{self, leaf_hash, verify_inclusion};
+use airlock_host::store::{AuditStore, Durability, SqliteStore};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
@@ -321,6 +321,57 @@ fn inclusion_proofs_verify_against_the_signed_root() {
         integrity::inclusion_proof(&store, &signer, N + 5)
             .unwrap()
             .is_none()
+    );
+}
+
+#[test]
+fn inclusion_proofs_of_a_long_pruned_log_come_from_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(&dir.path().join("airlock.db"), Durability::Normal).unwrap();
+    let signer = Signer25519::from_seed([42; 32]);
+    let n = 2 * integrity::PROOF_BLOCK + 600;
+    store.append((0..n).map(entry).collect()).unwrap();
+    let cp = integrity::checkpoint(&store, &signer).unwrap();
+    store.prune_through(1500).unwrap();
+    let decode = |h: &String| {
+        let mut x = [0u8; 32];
+        hex::decode_to_slice(h, &mut x).unwrap();
+        x
+    };
+    // Every leaf, for proofs the simple way.
+    let leaves: Vec<[u8; 32]> = store
+        .record_hashes(1..n + 1)
+        .unwrap()
+        .iter()
+        .map(|h| leaf_hash(&decode(h)))
+        .collect();
+    assert_eq!(leaves.len() as u64, n);
+    let root = decode(&cp.root);
+    for seq in [1, 1024, 1025, 1500, 1501, 2048, 2049, n] {
+        // The second time, the blocks' roots are remembered ones.
+        for _ in 0..2 {
+            let p = integrity::inclusion_proof(&store, &signer, seq)
+                .unwrap()
+                .unwrap();
+            assert_eq!(p.tree_size, n);
+            let expected: Vec<String> = merkle::inclusion_proof(&leaves, (seq - 1) as usize)
+                .iter()
+                .map(hex::encode)
+                .collect();
+            assert_eq!(p.proof, expected, "seq {seq}");
+            let proof: Vec<[u8; 32]> = p.proof.iter().map(decode).collect();
+            let leaf = leaf_hash(&decode(&p.record_hash));
+            assert!(
+                verify_inclusion(leaf, seq - 1, n, &proof, &root),
+                "seq {seq}"
+            );
+        }
+    }
+    assert!(store.tree_block(0).unwrap().is_some());
+    assert!(store.tree_block(1).unwrap().is_some());
+    assert!(
+        store.tree_block(2).unwrap().is_none(),
+        "block 2 is not complete"
     );
 }
 

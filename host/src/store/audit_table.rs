@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS audit_blocks (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+-- Roots of complete blocks of the Merkle tree, remembered for inclusion proofs.
+CREATE TABLE IF NOT EXISTS audit_tree_blocks (block INTEGER PRIMARY KEY, root BLOB NOT NULL);
 "#;
 
 /// Creates the audit tables, or upgrades those of an older release, in one transaction.
@@ -67,6 +69,8 @@ pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
         Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
     };
     if version(conn)? >= LAYOUT_VERSION {
+        // Tables added within this layout.
+        conn.execute_batch(SCHEMA)?;
         return Ok(());
     }
     // Another process opening the same database at once upgrades it only once.

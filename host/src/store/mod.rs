@@ -94,6 +94,15 @@ pub trait AuditStore: Send + Sync {
     fn log_size(&self) -> StoreResult<u64> {
         Ok(self.merkle_head()?.0)
     }
+    /// The chain hashes of the records with sequence numbers in `seqs`, pruned or stored,
+    /// in order: Merkle leaves, for inclusion proofs.
+    fn record_hashes(&self, seqs: std::ops::Range<u64>) -> StoreResult<Vec<String>>;
+    /// The remembered root of Merkle block `block` (see [`crate::integrity::PROOF_BLOCK`]),
+    /// if one was remembered.
+    fn tree_block(&self, block: u64) -> StoreResult<Option<crate::merkle::Hash>>;
+    /// Remembers the root of a complete Merkle block. The log is append-only, so a
+    /// complete block's root never changes.
+    fn put_tree_block(&self, block: u64, root: &crate::merkle::Hash) -> StoreResult<()>;
     /// Stores a signed checkpoint.
     fn put_checkpoint(&self, checkpoint: &crate::checkpoint::Checkpoint) -> StoreResult<()>;
     /// Every stored checkpoint, by size.

@@ -9,7 +9,7 @@ use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::Hash;
 use anyhow::Context;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     fn json<T: serde::de::DeserializeOwned>(
@@ -220,6 +220,36 @@ impl AuditStore for SqliteStore {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_hashes(&self, seqs: std::ops::Range<u64>) -> StoreResult<Vec<String>> {
+        self.commit.settle()?;
+        let bound = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT seq, hash FROM audit_pruned WHERE seq >= ?1 AND seq < ?2 \
+             UNION ALL SELECT seq, hash FROM audit WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+        )?;
+        let hashes = stmt.query_map([bound(seqs.start), bound(seqs.end)], |r| r.get(1))?;
+        Ok(hashes.collect::<Result<_, _>>()?)
+    }
+
+    fn tree_block(&self, block: u64) -> StoreResult<Option<Hash>> {
+        let inner = self.lock();
+        let root: Option<Vec<u8>> = inner
+            .conn
+            .prepare_cached("SELECT root FROM audit_tree_blocks WHERE block = ?1")?
+            .query_row([block as i64], |r| r.get(0))
+            .optional()?;
+        Ok(root.and_then(|r| Hash::try_from(r.as_slice()).ok()))
+    }
+
+    fn put_tree_block(&self, block: u64, root: &Hash) -> StoreResult<()> {
+        self.lock().conn.execute(
+            "INSERT OR REPLACE INTO audit_tree_blocks (block, root) VALUES (?1, ?2)",
+            params![block as i64, root.as_slice()],
+        )?;
+        Ok(())
     }
 
     fn merkle_head(&self) -> StoreResult<(u64, Hash, String)> {
