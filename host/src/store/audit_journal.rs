@@ -7,17 +7,14 @@ use super::sqlite::Durability;
 use crate::audit::{AuditRecord, Decision, JsonFields};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// One audit row as stored: `seq`, then the other columns of the audit table, in order,
-/// as text (`time` … `hash`). Parsed rows borrow the text of their journal line where it
-/// needs no unescaping.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(super) struct Row<'a>(pub u64, pub [Cow<'a, str>; 16]);
+/// as text (`time` … `hash`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Row(pub u64, pub [String; 16]);
 
 /// The columns of a sealed record after `seq`, as stored, given the JSON it was sealed
 /// with.
@@ -51,38 +48,16 @@ pub(super) fn encode_line(buf: &mut Vec<u8>, seq: u64, columns: &[&str; 16]) {
 
 /// The rows of complete journal lines. `Err` names the first line that is not a row,
 /// counting from 1.
-pub(super) fn parse_lines(bytes: &[u8]) -> Result<Vec<Row<'_>>, (usize, serde_json::Error)> {
+pub(super) fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::Error)> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.is_empty())
-        .map(|(n, line)| Row::parse(line).map_err(|e| (n + 1, e)))
+        .map(|(n, line)| serde_json::from_slice::<Row>(line).map_err(|e| (n + 1, e)))
         .collect()
 }
 
-impl<'a> Row<'a> {
-    /// Parses one journal line. Each column is a JSON string; most need no unescaping
-    /// and are borrowed as they are.
-    fn parse(line: &'a [u8]) -> Result<Row<'a>, serde_json::Error> {
-        #[derive(Deserialize)]
-        struct Raw<'a>(u64, #[serde(borrow)] [&'a RawValue; 16]);
-        let Raw(seq, raw) = serde_json::from_slice(line)?;
-        let mut columns: [Cow<'a, str>; 16] = Default::default();
-        for (column, raw) in columns.iter_mut().zip(raw) {
-            let text = raw.get();
-            *column = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
-                _ => Cow::Owned(serde_json::from_str(text)?),
-            };
-        }
-        Ok(Row(seq, columns))
-    }
-
-    /// The same row, owning its text.
-    pub(super) fn into_owned(self) -> Row<'static> {
-        Row(self.0, self.1.map(|c| Cow::Owned(c.into_owned())))
-    }
-
+impl Row {
     /// Appends this row's journal line.
     #[cfg(test)]
     pub(super) fn encode(&self, buf: &mut Vec<u8>) {
@@ -143,7 +118,7 @@ impl Journal {
 
     /// The rows the journal holds. A last line cut short (a write the process did not
     /// finish, so never acknowledged) is removed from the file.
-    pub(super) fn recover(&mut self) -> StoreResult<Vec<Row<'static>>> {
+    pub(super) fn recover(&mut self) -> StoreResult<Vec<Row>> {
         let mut text = Vec::new();
         (&self.file).read_to_end(&mut text)?;
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -152,7 +127,7 @@ impl Journal {
             self.len = complete as u64;
         }
         match parse_lines(&text[..complete]) {
-            Ok(rows) => Ok(rows.into_iter().map(Row::into_owned).collect()),
+            Ok(rows) => Ok(rows),
             Err((n, e)) => bail!(
                 "the audit journal {} is damaged at line {n}: {e}. It holds acknowledged \
                  audit records that are not yet indexed: keep a copy, then move it aside \
@@ -199,15 +174,8 @@ impl Journal {
 mod tests {
     use super::*;
 
-    /// A row whose odd columns need unescaping and whose even ones do not.
-    fn row(seq: u64) -> Row<'static> {
-        Row(
-            seq,
-            std::array::from_fn(|i| match i % 2 {
-                0 => format!("col{i} plain").into(),
-                _ => format!("col{i} \"quoted\"\n").into(),
-            }),
-        )
+    fn row(seq: u64) -> Row {
+        Row(seq, std::array::from_fn(|i| format!("col{i} \"quoted\"\n")))
     }
 
     fn lines(rows: &[Row]) -> Vec<u8> {

@@ -117,17 +117,16 @@ pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
 #[derive(Debug, Default)]
 pub(super) struct Rows {
     text: String,
-    rows: Vec<(u64, [u32; 17])>,
+    rows: Vec<(u64, [usize; 17])>,
 }
 
 impl Rows {
     /// Adds a row after the others.
     pub(super) fn push(&mut self, seq: u64, columns: &[&str; 16]) {
-        let mut bounds = [0u32; 17];
-        bounds[0] = self.text.len() as u32;
+        let mut bounds = [self.text.len(); 17];
         for (i, column) in columns.iter().enumerate() {
             self.text.push_str(column);
-            bounds[i + 1] = self.text.len() as u32;
+            bounds[i + 1] = self.text.len();
         }
         self.rows.push((seq, bounds));
     }
@@ -150,18 +149,17 @@ impl Rows {
     /// Each row's `seq` and columns, in order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, [&str; 16])> + '_ {
         self.rows.iter().map(|(seq, bounds)| {
-            let columns =
-                std::array::from_fn(|i| &self.text[bounds[i] as usize..bounds[i + 1] as usize]);
+            let columns = std::array::from_fn(|i| &self.text[bounds[i]..bounds[i + 1]]);
             (*seq, columns)
         })
     }
 }
 
-impl From<&[Row<'_>]> for Rows {
-    fn from(rows: &[Row<'_>]) -> Rows {
+impl From<&[Row]> for Rows {
+    fn from(rows: &[Row]) -> Rows {
         let mut out = Rows::default();
         for row in rows {
-            out.push(row.0, &row.1.each_ref().map(|c| c.as_ref()));
+            out.push(row.0, &row.1.each_ref().map(String::as_str));
         }
         out
     }
