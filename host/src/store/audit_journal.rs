@@ -65,10 +65,6 @@ impl Row {
         buf.push(b'\n');
     }
 
-    pub(super) fn time(&self) -> &str {
-        &self.1[0]
-    }
-
     pub(super) fn hash(&self) -> &str {
         &self.1[15]
     }

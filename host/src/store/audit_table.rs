@@ -170,6 +170,7 @@ pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResul
     if batches.iter().all(Rows::is_empty) {
         return Ok(());
     }
+    let [installation, plugin, resource] = BLOCK_KINDS;
     let mut blocks = HashSet::new();
     let tx = conn.transaction()?;
     {
@@ -178,10 +179,10 @@ pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResul
             insert_row(&mut stmt, seq, &columns)?;
             let block = seq >> BLOCK_BITS;
             // Columns after `seq`: time, installation, plugin, … resource (8th).
-            blocks.insert((BLOCK_KINDS[0], columns[1], block));
-            blocks.insert((BLOCK_KINDS[1], columns[2], block));
+            blocks.insert((installation, columns[1], block));
+            blocks.insert((plugin, columns[2], block));
             if !columns[7].is_empty() {
-                blocks.insert((BLOCK_KINDS[2], columns[7], block));
+                blocks.insert((resource, columns[7], block));
             }
         }
         let mut stmt = tx.prepare_cached(

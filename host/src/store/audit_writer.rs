@@ -101,16 +101,8 @@ impl GroupCommit {
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
             let mut chain = load_chain(&conn)?;
-            let mut last_time: String = conn
-                .query_row(
-                    "SELECT time FROM audit ORDER BY seq DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or_default();
-            let mut appender = None;
-            if let Some(mut journal) = Journal::open(&self.path, self.durability)? {
+            let mut journal = Journal::open(&self.path, self.durability)?;
+            if let Some(journal) = &mut journal {
                 let newer: Vec<Row> = journal
                     .recover()?
                     .into_iter()
@@ -120,12 +112,20 @@ impl GroupCommit {
                 for row in &newer {
                     chain.push(row.0, row.hash());
                 }
-                if let Some(row) = newer.last() {
-                    last_time = row.time().to_string();
-                }
                 journal.clear()?;
-                appender = Some((journal, Indexer::start(conn, chain.last_seq())?));
             }
+            let last_time: String = conn
+                .query_row(
+                    "SELECT time FROM audit ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or_default();
+            let appender = match journal {
+                Some(journal) => Some((journal, Indexer::start(conn, chain.last_seq())?)),
+                None => None,
+            };
             **slot = Some(Writer {
                 appender,
                 journal_path: Journal::path_of(&self.path),

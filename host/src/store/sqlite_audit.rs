@@ -49,6 +49,12 @@ fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+/// A sequence number or position as an SQL integer; those past SQLite's range read as
+/// its end.
+fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 impl SqliteStore {
     /// Stored checkpoints matching an SQL condition (and ordering) on `size`.
     fn checkpoints_where<P: rusqlite::Params>(
@@ -133,10 +139,14 @@ impl AuditStore for SqliteStore {
             Ok(())
         };
         // The most selective indexed name, if any, narrows the scan to its blocks.
-        let name = [&filter.resource, &filter.installation, &filter.plugin]
-            .into_iter()
-            .zip([BLOCK_KINDS[2], BLOCK_KINDS[0], BLOCK_KINDS[1]])
-            .find_map(|(name, kind)| name.as_ref().map(|n| (kind, n)));
+        let [installation, plugin, resource] = BLOCK_KINDS;
+        let name = [
+            (resource, &filter.resource),
+            (installation, &filter.installation),
+            (plugin, &filter.plugin),
+        ]
+        .into_iter()
+        .find_map(|(kind, name)| Some((kind, name.as_ref()?)));
         let Some((kind, name)) = name else {
             scan(after, before, &mut found)?;
             return Ok(found);
@@ -193,8 +203,7 @@ impl AuditStore for SqliteStore {
             "SELECT {AUDIT_COLUMNS} FROM audit WHERE rowid >= ?1 AND rowid < ?2 ORDER BY rowid"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let bound = |p: u64| i64::try_from(p).unwrap_or(i64::MAX);
-        let mut rows = stmt.query([bound(positions.start), bound(positions.end)])?;
+        let mut rows = stmt.query([seq_param(positions.start), seq_param(positions.end)])?;
         while let Some(row) = rows.next()? {
             let text = |i: usize| -> rusqlite::Result<&[u8]> {
                 Ok(row.get_ref(i)?.as_bytes_or_null()?.unwrap_or(b""))
@@ -224,13 +233,12 @@ impl AuditStore for SqliteStore {
 
     fn record_hashes(&self, seqs: std::ops::Range<u64>) -> StoreResult<Vec<String>> {
         self.commit.settle()?;
-        let bound = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
         let inner = self.lock();
         let mut stmt = inner.conn.prepare_cached(
             "SELECT seq, hash FROM audit_pruned WHERE seq >= ?1 AND seq < ?2 \
              UNION ALL SELECT seq, hash FROM audit WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
         )?;
-        let hashes = stmt.query_map([bound(seqs.start), bound(seqs.end)], |r| r.get(1))?;
+        let hashes = stmt.query_map([seq_param(seqs.start), seq_param(seqs.end)], |r| r.get(1))?;
         Ok(hashes.collect::<Result<_, _>>()?)
     }
 
