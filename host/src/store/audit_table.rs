@@ -5,31 +5,23 @@
 //! - `seq` is the rowid, so rows are stored in log order with no index of their own;
 //! - time ranges need no index: record times never decrease along the log (sealing
 //!   sees to it), so a binary search over `seq` finds them;
-//! - installations, plugins and resources are indexed by block, not by record:
-//!   `audit_blocks` lists which blocks of 1024 records name each of them, and a query
-//!   scans just those blocks. A batch of appends adds one entry per distinct name and
-//!   block, so a busy installation costs one entry per 1024 records.
+//! - installations, plugins and resources are indexed by block, not by record, in
+//!   tables written only at their end ([`super::audit_blocks`]).
 
 use super::StoreResult;
+use super::audit_blocks::{self, BlockEntries, NameKind};
 use super::audit_journal::Row;
 use anyhow::Context;
 use rusqlite::Connection;
-use std::collections::HashSet;
 
 /// The audit table's columns, in [`Row`] order.
 pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
-/// A block of `audit_blocks` spans 2^BLOCK_BITS records: `seq >> BLOCK_BITS` is a
-/// record's block.
-pub(super) const BLOCK_BITS: u32 = 10;
+/// The layout this release writes, kept in `PRAGMA user_version`: 1 added the block
+/// index, 2 split it into epochs and recent blocks.
+const LAYOUT_VERSION: i64 = 2;
 
-/// What `audit_blocks` indexes: audit columns.
-pub(super) const BLOCK_KINDS: [&str; 3] = ["installation", "plugin", "resource"];
-
-/// The layout this release writes, kept in `PRAGMA user_version`.
-const LAYOUT_VERSION: i64 = 1;
-
-const SCHEMA: &str = r#"
+pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -49,14 +41,6 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
--- Which blocks of 1024 records (seq >> 10) name an installation, plugin or resource
--- (the kind is the audit column's name).
-CREATE TABLE IF NOT EXISTS audit_blocks (
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    block INTEGER NOT NULL,
-    PRIMARY KEY (kind, name, block)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 -- Roots of complete blocks of the Merkle tree, remembered for inclusion proofs.
@@ -68,45 +52,51 @@ pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
     let version = |conn: &Connection| -> StoreResult<i64> {
         Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
     };
+    let schema = format!("{SCHEMA}{}", audit_blocks::SCHEMA);
     if version(conn)? >= LAYOUT_VERSION {
         // Tables added within this layout.
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(&schema)?;
         return Ok(());
     }
     // Another process opening the same database at once upgrades it only once.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if version(&tx)? >= LAYOUT_VERSION {
+    let from = version(&tx)?;
+    if from >= LAYOUT_VERSION {
         return Ok(());
     }
     let older = tx
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")?
         .exists([])?;
-    if older {
-        tracing::info!("upgrading the audit log's tables to this release's layout");
-        // The old table kept `seq` in a unique index beside the rowid, and indexed time,
-        // plugin and resource hours per record.
-        tx.execute_batch(&format!(
+    let upgrade = match (older, from) {
+        (false, _) => schema,
+        // The first layout kept `seq` in a unique index beside the rowid, and indexed
+        // time, plugin and resource hours per record.
+        (true, 0) => format!(
             "DROP INDEX IF EXISTS audit_installation;
              DROP INDEX IF EXISTS audit_plugin;
              DROP INDEX IF EXISTS audit_time;
              DROP INDEX IF EXISTS audit_resource;
              ALTER TABLE audit RENAME TO audit_old;
-             {SCHEMA}
+             {schema}
              INSERT INTO audit ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM audit_old ORDER BY seq;
              DROP TABLE audit_old;
              DROP TABLE IF EXISTS audit_resource_hours;
-             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
-                 SELECT 'installation', installation, seq >> {BLOCK_BITS} FROM audit;
-             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
-                 SELECT 'plugin', plugin, seq >> {BLOCK_BITS} FROM audit;
-             INSERT OR IGNORE INTO audit_blocks (kind, name, block)
-                 SELECT 'resource', resource, seq >> {BLOCK_BITS} FROM audit WHERE resource != '';"
-        ))
-        .context("cannot upgrade the audit log's tables; the database is left as it was")?;
-    } else {
-        tx.execute_batch(SCHEMA)
-            .context("cannot create the audit log's tables")?;
+             {}",
+            audit_blocks::fill_from_audit_sql()
+        ),
+        // The second kept the block index in one table keyed by name.
+        (true, _) => audit_blocks::upgrade_from_names_sql(),
+    };
+    if older {
+        tracing::info!(
+            from,
+            "upgrading the audit log's tables to this release's layout"
+        );
     }
+    tx.execute_batch(&upgrade).with_context(|| match older {
+        true => "cannot upgrade the audit log's tables; the database is left as it was",
+        false => "cannot create the audit log's tables",
+    })?;
     tx.pragma_update(None, "user_version", LAYOUT_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -170,27 +160,18 @@ pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResul
     if batches.iter().all(Rows::is_empty) {
         return Ok(());
     }
-    let [installation, plugin, resource] = BLOCK_KINDS;
-    let mut blocks = HashSet::new();
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare_cached(&insert_sql())?;
+        let mut blocks = BlockEntries::default();
         for (seq, columns) in batches.iter().flat_map(Rows::iter) {
             insert_row(&mut stmt, seq, &columns)?;
-            let block = seq >> BLOCK_BITS;
             // Columns after `seq`: time, installation, plugin, … resource (8th).
-            blocks.insert((installation, columns[1], block));
-            blocks.insert((plugin, columns[2], block));
-            if !columns[7].is_empty() {
-                blocks.insert((resource, columns[7], block));
-            }
+            blocks.add(seq, NameKind::Installation, columns[1]);
+            blocks.add(seq, NameKind::Plugin, columns[2]);
+            blocks.add(seq, NameKind::Resource, columns[7]);
         }
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO audit_blocks (kind, name, block) VALUES (?1, ?2, ?3)",
-        )?;
-        for (kind, name, block) in blocks {
-            stmt.execute(rusqlite::params![kind, name, block as i64])?;
-        }
+        blocks.write(&tx)?;
     }
     tx.commit()?;
     Ok(())

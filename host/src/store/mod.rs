@@ -3,6 +3,7 @@
 //! [`SqliteStore`] (embedded SQLite) is the default. Each trait is small so that a
 //! PostgreSQL backend for several hosts can implement the same three.
 
+mod audit_blocks;
 mod audit_journal;
 mod audit_table;
 mod audit_writer;

@@ -2,7 +2,8 @@
 //! [`super::audit_writer`]; every read here first waits for the records acknowledged so
 //! far to be indexed.
 
-use super::audit_table::{AUDIT_COLUMNS, BLOCK_BITS, BLOCK_KINDS, first_seq_at_or_after};
+use super::audit_blocks::{self, BLOCK_BITS, NameKind};
+use super::audit_table::{AUDIT_COLUMNS, first_seq_at_or_after};
 use super::sqlite::SqliteStore;
 use super::{AuditStore, StoreResult};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
@@ -85,7 +86,8 @@ impl AuditStore for SqliteStore {
         let inner = self.lock();
         // Time bounds become bounds on `seq` (both exclusive), so that the rowid range
         // does the work.
-        let mut after = filter.after_seq.unwrap_or(0).min(i64::MAX as u64 - 1);
+        let mut after = (filter.after_seq.unwrap_or(0).min(i64::MAX as u64 - 1))
+            .max(positions.start.saturating_sub(1));
         let mut before = positions.end;
         if let Some(since) = &filter.since {
             let first = first_seq_at_or_after(&inner.conn, since, positions.clone())?;
@@ -139,11 +141,10 @@ impl AuditStore for SqliteStore {
             Ok(())
         };
         // The most selective indexed name, if any, narrows the scan to its blocks.
-        let [installation, plugin, resource] = BLOCK_KINDS;
         let name = [
-            (resource, &filter.resource),
-            (installation, &filter.installation),
-            (plugin, &filter.plugin),
+            (NameKind::Resource, &filter.resource),
+            (NameKind::Installation, &filter.installation),
+            (NameKind::Plugin, &filter.plugin),
         ]
         .into_iter()
         .find_map(|(kind, name)| Some((kind, name.as_ref()?)));
@@ -151,22 +152,13 @@ impl AuditStore for SqliteStore {
             scan(after, before, &mut found)?;
             return Ok(found);
         };
-        let mut blocks = inner.conn.prepare_cached(
-            "SELECT block FROM audit_blocks WHERE kind = ?1 AND name = ?2 \
-             AND block >= ?3 AND block <= ?4 ORDER BY block",
-        )?;
-        let (first, last) = (
-            (after + 1) >> BLOCK_BITS,
-            before.saturating_sub(1) >> BLOCK_BITS,
-        );
-        let mut rows = blocks.query(rusqlite::params![kind, name, first as i64, last as i64])?;
-        while found.len() < limit {
-            let Some(row) = rows.next()? else { break };
-            let block = row.get::<_, i64>(0)? as u64;
+        let blocks = (after + 1) >> BLOCK_BITS..=before.saturating_sub(1) >> BLOCK_BITS;
+        audit_blocks::blocks_naming(&inner.conn, kind, name, blocks, &mut |block| {
             let lo = after.max((block << BLOCK_BITS).saturating_sub(1));
             let hi = before.min((block + 1) << BLOCK_BITS);
             scan(lo, hi, &mut found)?;
-        }
+            Ok(found.len() < limit)
+        })?;
         Ok(found)
     }
 
@@ -316,259 +308,11 @@ impl AuditStore for SqliteStore {
             [seq as i64],
         )?;
         let deleted = tx.execute("DELETE FROM audit WHERE seq <= ?1", [seq as i64])?;
-        tx.execute(
-            &format!("DELETE FROM audit_blocks WHERE block < (?1 + 1) >> {BLOCK_BITS}"),
-            [seq as i64],
-        )?;
+        audit_blocks::prune_through(&tx, seq)?;
         tx.commit()?;
         Ok(deleted as u64)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::audit_journal::columns;
-    use super::super::audit_table::{insert_row, insert_sql};
-    use super::*;
-    use crate::audit::JsonFields;
-    use rusqlite::Connection;
-
-    /// A record of `resource` sealed at `time`, inserted as an older release would.
-    fn insert_old(
-        conn: &Connection,
-        prev: Option<&AuditRecord>,
-        time: &str,
-        resource: &str,
-    ) -> AuditRecord {
-        let entry = AuditEntry {
-            installation: "inst".into(),
-            call: "helpdesk.get-ticket".into(),
-            resource: resource.into(),
-            decision: Some(Decision::Allow),
-            ..Default::default()
-        };
-        let json = JsonFields::of(&entry);
-        let r = audit::seal_encoded(
-            prev.map(|p| (p.seq, p.hash.as_str())),
-            time.into(),
-            entry,
-            &json,
-        );
-        insert_row(
-            &mut conn.prepare_cached(&insert_sql()).unwrap(),
-            r.seq,
-            &columns(&r, &json),
-        )
-        .unwrap();
-        r
-    }
-
-    #[test]
-    fn record_times_never_go_back_even_if_the_clock_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
-        // The last record is later than now: the clock has stepped back since.
-        let later = "2999-01-01T00:00:00.000Z";
-        insert_old(&store.lock().conn, None, later, "t-1");
-        let sealed = store.append(vec![AuditEntry::default()]).unwrap();
-        assert_eq!(sealed[0].time, later);
-        let since = AuditFilter {
-            since: Some(later.into()),
-            ..Default::default()
-        };
-        assert_eq!(seqs_of(&store, since), vec![1, 2]);
-    }
-
-    #[test]
-    fn retention_cuts_after_the_last_record_older_than_the_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
-        let mut prev = None;
-        for time in [
-            "2026-01-01T00:00:00.000Z",
-            "2026-01-02T00:00:00.000Z",
-            "2026-01-03T00:00:00.000Z",
-        ] {
-            prev = Some(insert_old(&store.lock().conn, prev.as_ref(), time, "t-1"));
-        }
-        for (cut, last) in [
-            ("2026-01-01T00:00:00.000Z", 0),
-            ("2026-01-02T00:00:00.000Z", 1),
-            ("2026-01-02T00:00:00.001Z", 2),
-            ("2027-01-01T00:00:00.000Z", 3),
-        ] {
-            assert_eq!(store.last_seq_before(cut).unwrap(), last, "cut at {cut}");
-        }
-    }
-
-    /// The audit tables as the release before this layout made them.
-    const OLDER_LAYOUT: &str = "
-        CREATE TABLE audit (seq INTEGER NOT NULL UNIQUE, time TEXT NOT NULL,
-            installation TEXT NOT NULL, plugin TEXT NOT NULL, version TEXT NOT NULL,
-            invocation TEXT NOT NULL, event TEXT NOT NULL, call TEXT NOT NULL,
-            resource TEXT NOT NULL, fields_returned TEXT NOT NULL,
-            fields_withheld TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL,
-            redactions TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL);
-        CREATE INDEX audit_installation ON audit(installation, seq);
-        CREATE INDEX audit_time ON audit(time);
-        CREATE INDEX audit_plugin ON audit(plugin, seq);
-        CREATE TABLE audit_resource_hours (resource TEXT NOT NULL, hour TEXT NOT NULL,
-            PRIMARY KEY (resource, hour)) WITHOUT ROWID;
-        CREATE TABLE audit_pruned (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL);
-        CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, doc TEXT NOT NULL);";
-
-    #[test]
-    fn queries_work_on_a_log_upgraded_from_the_older_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("airlock.db");
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(OLDER_LAYOUT).unwrap();
-        let mut prev = None;
-        for (time, resource) in [
-            ("2026-01-01T09:59:59.000Z", "t-1"),
-            ("2026-01-01T10:00:00.000Z", "t-2"),
-            ("2026-01-02T23:30:00.000Z", "t-1"),
-            ("2026-03-01T00:00:00.000Z", "t-10"),
-        ] {
-            prev = Some(insert_old(&old, prev.as_ref(), time, resource));
-        }
-        drop(old);
-
-        let store = SqliteStore::open(&path).unwrap();
-        let leftovers: Vec<String> = store
-            .lock()
-            .conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE name IN \
-                 ('audit_time', 'audit_plugin', 'audit_installation', 'audit_resource_hours', \
-                 'audit_old')",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(leftovers, Vec::<String>::new());
-        store
-            .append(vec![AuditEntry {
-                installation: "inst".into(),
-                resource: "t-1".into(),
-                ..Default::default()
-            }])
-            .unwrap();
-        let seqs = |filter| seqs_of(&store, filter);
-        let resource = |r: &str| AuditFilter {
-            resource: Some(r.into()),
-            ..Default::default()
-        };
-        assert_eq!(seqs(resource("t-1")), vec![1, 3, 5]);
-        assert_eq!(seqs(resource("t-2")), vec![2]);
-        assert_eq!(seqs(resource("t-10")), vec![4]);
-        assert_eq!(seqs(resource("t")), Vec::<u64>::new());
-        let window = AuditFilter {
-            since: Some("2026-01-01T10:00:00.000Z".into()),
-            until: Some("2026-03-01T00:00:00.000Z".into()),
-            installation: Some("inst".into()),
-            ..Default::default()
-        };
-        assert_eq!(seqs(window), vec![2, 3]);
-        assert_eq!(
-            store.last_seq_before("2026-01-02T00:00:00.000Z").unwrap(),
-            2
-        );
-        let report = crate::integrity::verify(&store, &Default::default())
-            .unwrap()
-            .expect("the upgraded log verifies");
-        assert_eq!(report.records, 5);
-        drop(store);
-        // Opening again finds the layout current and changes nothing.
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(seqs_of(&store, resource("t-1")), vec![1, 3, 5]);
-    }
-
-    fn seqs_of(store: &SqliteStore, filter: AuditFilter) -> Vec<u64> {
-        store
-            .query(&filter)
-            .unwrap()
-            .iter()
-            .map(|r| r.seq)
-            .collect()
-    }
-
-    #[test]
-    fn queries_by_plugin_resource_and_time_span_blocks() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_with(
-            &dir.path().join("airlock.db"),
-            crate::store::Durability::Normal,
-        )
-        .unwrap();
-        // Three blocks' worth of records from two installations of two plugins; every
-        // 700th names the same ticket.
-        let n = 3000;
-        let entries = (0..n)
-            .map(|i| AuditEntry {
-                installation: format!("inst-{}", i % 2),
-                plugin: format!("plugin-{}", i % 2),
-                resource: match i % 700 {
-                    0 => "t-shared".into(),
-                    _ => format!("t-{i}"),
-                },
-                ..Default::default()
-            })
-            .collect();
-        store.append(entries).unwrap();
-        let all = |mut filter: AuditFilter| -> Vec<u64> {
-            filter.limit = Some(10_000);
-            seqs_of(&store, filter)
-        };
-        let shared = all(AuditFilter {
-            resource: Some("t-shared".into()),
-            ..Default::default()
-        });
-        assert_eq!(shared, vec![1, 701, 1401, 2101, 2801]);
-        let paged = all(AuditFilter {
-            resource: Some("t-shared".into()),
-            after_seq: Some(1401),
-            ..Default::default()
-        });
-        assert_eq!(paged, vec![2101, 2801]);
-        let past_the_end = all(AuditFilter {
-            resource: Some("t-shared".into()),
-            after_seq: Some(u64::MAX),
-            ..Default::default()
-        });
-        assert!(past_the_end.is_empty());
-        assert!(
-            all(AuditFilter {
-                after_seq: Some(u64::MAX),
-                ..Default::default()
-            })
-            .is_empty()
-        );
-        let plugin = all(AuditFilter {
-            plugin: Some("plugin-1".into()),
-            ..Default::default()
-        });
-        assert_eq!(plugin.len(), n / 2);
-        assert!(plugin.iter().all(|s| s % 2 == 0), "odd i is even seq");
-        assert!(
-            all(AuditFilter {
-                plugin: Some("plugin-2".into()),
-                ..Default::default()
-            })
-            .is_empty()
-        );
-        // One append, one time: every record is in a window around it, none after it.
-        let time = store.query(&AuditFilter::default()).unwrap()[0]
-            .time
-            .clone();
-        let since = |t: &str| AuditFilter {
-            since: Some(t.into()),
-            ..Default::default()
-        };
-        assert_eq!(all(since(&time)).len(), n);
-        assert!(all(since(&format!("{time}~"))).is_empty());
-    }
-}
+mod tests;
