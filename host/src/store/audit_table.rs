@@ -18,7 +18,7 @@ use rusqlite::Connection;
 pub(super) const AUDIT_COLUMNS: &str = "seq, time, installation, plugin, version, invocation, event, call, resource, fields_returned, fields_withheld, decision, reason, redactions, details, prev_hash, hash";
 
 /// The layout this release writes, kept in `PRAGMA user_version`: 1 added the block
-/// index, 2 split it into epochs and recent blocks.
+/// index, 2 keyed it by epoch first.
 const LAYOUT_VERSION: i64 = 2;
 
 pub(super) const SCHEMA: &str = r#"
