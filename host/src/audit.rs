@@ -109,7 +109,13 @@ fn put_bytes(message: &mut Vec<u8>, bytes: &[u8]) {
 /// assert_ne!(a, b);
 /// ```
 pub fn chain_hash(prev_hash: &str, seq: u64, time: &str, e: &AuditEntry) -> String {
-    chain_hash_with(prev_hash, seq, time, e, &JsonFields::of(e))
+    to_hex(&chain_hash_with(
+        prev_hash,
+        seq,
+        time,
+        e,
+        &JsonFields::of(e),
+    ))
 }
 
 /// The compact JSON text of an entry's list and map fields: their canonical encoding,
@@ -147,7 +153,7 @@ fn chain_hash_with(
     time: &str,
     e: &AuditEntry,
     j: &JsonFields,
-) -> String {
+) -> [u8; 32] {
     let parts: CanonicalParts<'_> = [
         time.as_bytes(),
         e.installation.as_bytes(),
@@ -164,10 +170,13 @@ fn chain_hash_with(
         j.redactions.as_bytes(),
         j.details.as_bytes(),
     ];
+    chain_digest(prev_hash.as_bytes(), seq, &parts)
+}
+
+fn to_hex(digest: &[u8; 32]) -> String {
     let mut text = [0u8; 64];
-    hex::encode_to_slice(chain_digest(prev_hash.as_bytes(), seq, &parts), &mut text)
-        .expect("64 bytes of hex");
-    String::from_utf8_lossy(&text).into_owned()
+    hex::encode_to_slice(digest, &mut text).expect("64 bytes of hex");
+    std::str::from_utf8(&text).expect("hex is ASCII").to_owned()
 }
 
 /// A record's fields in canonical order, as stored: time, installation, plugin,
@@ -208,18 +217,29 @@ pub fn seal_encoded(
     entry: AuditEntry,
     json: &JsonFields,
 ) -> AuditRecord {
+    seal_with_digest(prev, time, entry, json).0
+}
+
+/// [`seal_encoded`], also returning the record's hash as bytes.
+pub(crate) fn seal_with_digest(
+    prev: Option<(u64, &str)>,
+    time: String,
+    entry: AuditEntry,
+    json: &JsonFields,
+) -> (AuditRecord, [u8; 32]) {
     let (seq, prev_hash) = match prev {
         Some((seq, hash)) => (seq + 1, hash.to_string()),
         None => (1, GENESIS_HASH.to_string()),
     };
-    let hash = chain_hash_with(&prev_hash, seq, &time, &entry, json);
-    AuditRecord {
+    let digest = chain_hash_with(&prev_hash, seq, &time, &entry, json);
+    let record = AuditRecord {
         seq,
         time,
         entry,
         prev_hash,
-        hash,
-    }
+        hash: to_hex(&digest),
+    };
+    (record, digest)
 }
 
 /// What is wrong with the log, at the first record that does not fit.

@@ -39,9 +39,23 @@ pub(super) struct Chain {
 }
 
 impl Chain {
-    fn push(&mut self, seq: u64, hash: &str) {
-        self.frontier.push(leaf_hash(&decode_hash(hash)));
-        self.head = Some((seq, hash.to_string()));
+    /// Appends a record, given its hash as text and as bytes.
+    fn push(&mut self, seq: u64, hash: &str, digest: &Hash) {
+        self.frontier.push(leaf_hash(digest));
+        match &mut self.head {
+            // The head's text is rewritten in place: no allocation per record.
+            Some((head_seq, head)) => {
+                *head_seq = seq;
+                head.clear();
+                head.push_str(hash);
+            }
+            None => self.head = Some((seq, hash.to_string())),
+        }
+    }
+
+    /// Appends a record, given its hash as stored.
+    fn push_stored(&mut self, seq: u64, hash: &str) {
+        self.push(seq, hash, &decode_hash(hash));
     }
 
     fn last_seq(&self) -> u64 {
@@ -110,7 +124,7 @@ impl GroupCommit {
                     .collect();
                 insert_rows(&mut conn, &[Rows::from(newer.as_slice())])?;
                 for row in &newer {
-                    chain.push(row.0, row.hash());
+                    chain.push_stored(row.0, row.hash());
                 }
                 journal.clear()?;
             }
@@ -251,8 +265,8 @@ impl Writer {
             let mut sealed = Vec::with_capacity(entries.len());
             for (entry, json) in entries {
                 let prev = chain.head.as_ref().map(|(s, h)| (*s, h.as_str()));
-                let r = audit::seal_encoded(prev, time.clone(), entry, &json);
-                chain.push(r.seq, &r.hash);
+                let (r, digest) = audit::seal_with_digest(prev, time.clone(), entry, &json);
+                chain.push(r.seq, &r.hash, &digest);
                 let columns = columns(&r, &json);
                 encode_line(&mut lines, r.seq, &columns);
                 rows.push(r.seq, &columns);
@@ -473,7 +487,7 @@ fn load_chain(conn: &Connection) -> StoreResult<Chain> {
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let (seq, hash): (i64, String) = (row.get(0)?, row.get(1)?);
-        chain.push(seq as u64, &hash);
+        chain.push_stored(seq as u64, &hash);
     }
     Ok(chain)
 }
