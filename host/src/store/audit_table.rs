@@ -11,6 +11,7 @@
 use super::StoreResult;
 use super::audit_blocks::{self, BlockEntries, NameKind};
 use super::audit_journal::Row;
+use super::raw_statement::RawStatement;
 use anyhow::Context;
 use rusqlite::Connection;
 
@@ -162,10 +163,10 @@ pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResul
     }
     let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare_cached(&insert_sql())?;
+        let mut stmt = RawStatement::prepare(&tx, &insert_sql())?;
         let mut blocks = BlockEntries::default();
         for (seq, columns) in batches.iter().flat_map(Rows::iter) {
-            insert_row(&mut stmt, seq, &columns)?;
+            stmt.execute(seq as i64, &columns)?;
             // Columns after `seq`: time, installation, plugin, … resource (8th).
             blocks.add(seq, NameKind::Installation, columns[1]);
             blocks.add(seq, NameKind::Plugin, columns[2]);
@@ -186,20 +187,6 @@ pub(super) fn insert_sql() -> String {
         "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
         values.join(", ")
     )
-}
-
-/// Inserts one row with a statement from [`insert_sql`].
-pub(super) fn insert_row(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    seq: u64,
-    columns: &[&str; 16],
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(1, seq as i64)?;
-    for (i, text) in columns.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 2, *text)?;
-    }
-    stmt.raw_execute()?;
-    Ok(())
 }
 
 /// The first `seq` in `positions` whose record's time is `time` or later (`positions.end`

@@ -7,6 +7,7 @@ mod audit_blocks;
 mod audit_journal;
 mod audit_table;
 mod audit_writer;
+mod raw_statement;
 mod sqlite;
 mod sqlite_alerts;
 mod sqlite_audit;

@@ -4,6 +4,7 @@
 
 use super::audit_blocks::{self, BLOCK_BITS, NameKind};
 use super::audit_table::{AUDIT_COLUMNS, first_seq_at_or_after};
+use super::raw_statement::RawStatement;
 use super::sqlite::SqliteStore;
 use super::{AuditStore, StoreResult};
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRecord, Decision};
@@ -194,19 +195,13 @@ impl AuditStore for SqliteStore {
         let sql = format!(
             "SELECT {AUDIT_COLUMNS} FROM audit WHERE rowid >= ?1 AND rowid < ?2 ORDER BY rowid"
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([seq_param(positions.start), seq_param(positions.end)])?;
-        while let Some(row) = rows.next()? {
-            let text = |i: usize| -> rusqlite::Result<&[u8]> {
-                Ok(row.get_ref(i)?.as_bytes_or_null()?.unwrap_or(b""))
-            };
-            let seq = row.get::<_, i64>(0)? as u64;
-            let mut parts: audit::CanonicalParts<'_> = [b""; 14];
-            for (i, part) in parts.iter_mut().enumerate() {
-                *part = text(i + 1)?;
-            }
-            let prev = std::str::from_utf8(text(15)?).unwrap_or("");
-            let hash = std::str::from_utf8(text(16)?).unwrap_or("");
+        let mut stmt = RawStatement::prepare(&conn, &sql)?;
+        let mut rows = stmt.query(seq_param(positions.start), seq_param(positions.end))?;
+        while rows.advance()? {
+            let seq = rows.int(0) as u64;
+            let parts: audit::CanonicalParts<'_> = std::array::from_fn(|i| rows.bytes(i + 1));
+            let prev = std::str::from_utf8(rows.bytes(15)).unwrap_or("");
+            let hash = std::str::from_utf8(rows.bytes(16)).unwrap_or("");
             visit(seq, &parts, prev, hash)?;
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! Tests of the audit log's queries, upgrades and pruning in SQLite.
 
 use super::super::audit_journal::columns;
-use super::super::audit_table::{insert_row, insert_sql};
+use super::super::audit_table::insert_sql;
+use super::super::raw_statement::RawStatement;
 use super::*;
 use crate::audit::JsonFields;
 use rusqlite::Connection;
@@ -27,12 +28,10 @@ fn insert_old(
         entry,
         &json,
     );
-    insert_row(
-        &mut conn.prepare_cached(&insert_sql()).unwrap(),
-        r.seq,
-        &columns(&r, &json),
-    )
-    .unwrap();
+    RawStatement::prepare(conn, &insert_sql())
+        .unwrap()
+        .execute(r.seq as i64, &columns(&r, &json))
+        .unwrap();
     r
 }
 
