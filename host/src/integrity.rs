@@ -202,7 +202,7 @@ const BLOCK_HEIGHT: u32 = 6;
 /// [`VerifyOptions::threads`] says otherwise.
 const PARALLEL_FROM: u64 = 16_384;
 
-/// Splits the stored log into contiguous slices and checks each on its own thread.
+/// Splits the stored log into contiguous slices and checks them on several threads.
 fn check_segments(store: &dyn Store, threads: Option<usize>) -> anyhow::Result<Vec<Segment>> {
     let positions = store.audit_positions()?;
     let span = positions.end - positions.start;
@@ -214,21 +214,39 @@ fn check_segments(store: &dyn Store, threads: Option<usize>) -> anyhow::Result<V
     if threads == 1 {
         return Ok(vec![check_segment(store, positions)?]);
     }
-    let step = span.div_ceil(threads).max(1);
+    // More slices than threads, taken in turn: a thread that the machine slows down
+    // holds up the others by one small slice, not by half the log.
+    let slices = threads * SLICES_PER_THREAD;
+    let step = span.div_ceil(slices).max(1);
+    let slice = |i: u64| {
+        let start = (positions.start + i * step).min(positions.end);
+        start..(start + step).min(positions.end)
+    };
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|i| {
-                let start = (positions.start + i * step).min(positions.end);
-                let slice = start..(start + step).min(positions.end);
-                scope.spawn(move || check_segment(store, slice))
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a verification thread panicked"))
-            .collect()
-    })
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= slices {
+                        break;
+                    }
+                    let checked = check_segment(store, slice(i));
+                    done.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((i, checked));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, checked)| checked).collect()
 }
+
+/// Slices of the log per verification thread.
+const SLICES_PER_THREAD: u64 = 4;
 
 fn check_segment(store: &dyn Store, positions: std::ops::Range<u64>) -> anyhow::Result<Segment> {
     let mut segment = Segment {
