@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo bench -p airlock-host --bench audit`.
 
+/// The service's allocator, as `src/main.rs` sets it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use airlock_host::audit::{AuditEntry, Decision};
 use airlock_host::checkpoint::Signer25519;
 use airlock_host::integrity::{self, VerifyOptions};

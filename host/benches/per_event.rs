@@ -5,6 +5,10 @@
 //!
 //! Run: `cargo bench -p airlock-host --bench per_event` (after `make plugins`).
 
+/// The service's allocator, as `src/main.rs` sets it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use airlock_host::app::{Airlock, Options};
 use airlock_host::installation::Grants;
 use airlock_host::model::{Dataset, Ticket};
