@@ -5,8 +5,9 @@
 //! - `seq` is the rowid, so rows are stored in log order with no index of their own;
 //! - time ranges need no index: record times never decrease along the log (sealing
 //!   sees to it), so a binary search over `seq` finds them;
-//! - installations, plugins and resources are indexed by block, not by record, in
-//!   tables written only at their end ([`super::audit_blocks`]).
+//! - installations, plugins and resources are indexed by block, not by record, and by
+//!   epoch first, so that new entries land on the index's newest pages
+//!   ([`super::audit_blocks`]).
 
 use super::StoreResult;
 use super::audit_blocks::{self, BlockEntries, NameKind};

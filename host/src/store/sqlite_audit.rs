@@ -141,14 +141,15 @@ impl AuditStore for SqliteStore {
             }
             Ok(())
         };
-        // The most selective indexed name, if any, narrows the scan to its blocks.
+        // The most selective indexed name, if any, narrows the scan to its blocks. Empty
+        // names (records of no plugin, say) are not indexed: those filters scan.
         let name = [
             (NameKind::Resource, &filter.resource),
             (NameKind::Installation, &filter.installation),
             (NameKind::Plugin, &filter.plugin),
         ]
         .into_iter()
-        .find_map(|(kind, name)| Some((kind, name.as_ref()?)));
+        .find_map(|(kind, name)| Some((kind, name.as_ref().filter(|n| !n.is_empty())?)));
         let Some((kind, name)) = name else {
             scan(after, before, &mut found)?;
             return Ok(found);

@@ -36,6 +36,24 @@ fn insert_old(
 }
 
 #[test]
+fn records_of_no_plugin_are_found_though_empty_names_are_not_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
+    let of = |plugin: &str| AuditEntry {
+        installation: "airlock".into(),
+        plugin: plugin.into(),
+        ..Default::default()
+    };
+    store.append(vec![of(""), of("p"), of("")]).unwrap();
+    let plugin = |name: &str| AuditFilter {
+        plugin: Some(name.into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs_of(&store, plugin("")), vec![1, 3]);
+    assert_eq!(seqs_of(&store, plugin("p")), vec![2]);
+}
+
+#[test]
 fn record_times_never_go_back_even_if_the_clock_does() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
@@ -216,6 +234,15 @@ fn queries_work_on_a_log_upgraded_from_the_block_index_keyed_by_name() {
         ..Default::default()
     };
     assert_eq!(seqs(installation), vec![1, 2, 3, 4]);
+    let no_plugin = AuditFilter {
+        plugin: Some(String::new()),
+        ..Default::default()
+    };
+    assert_eq!(
+        seqs(no_plugin),
+        vec![1, 2, 3, 4],
+        "empty names are not indexed"
+    );
     crate::integrity::verify(&store, &Default::default())
         .unwrap()
         .expect("the upgraded log verifies");
