@@ -48,7 +48,7 @@ pub(super) fn encode_line(buf: &mut Vec<u8>, seq: u64, columns: &[&str; 16]) {
 
 /// The rows of complete journal lines. `Err` names the first line that is not a row,
 /// counting from 1.
-pub(super) fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::Error)> {
+fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::Error)> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
@@ -58,13 +58,6 @@ pub(super) fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::
 }
 
 impl Row {
-    /// Appends this row's journal line.
-    #[cfg(test)]
-    pub(super) fn encode(&self, buf: &mut Vec<u8>) {
-        serde_json::to_writer(&mut *buf, self).expect("strings always serialize");
-        buf.push(b'\n');
-    }
-
     pub(super) fn hash(&self) -> &str {
         &self.1[15]
     }
@@ -176,7 +169,9 @@ mod tests {
 
     fn lines(rows: &[Row]) -> Vec<u8> {
         let mut buf = Vec::new();
-        rows.iter().for_each(|r| r.encode(&mut buf));
+        for r in rows {
+            encode_line(&mut buf, r.0, &r.1.each_ref().map(String::as_str));
+        }
         buf
     }
 

@@ -423,7 +423,7 @@ fn wait_indexed(shared: &Shared, seq: u64) -> StoreResult<()> {
 
 fn index_loop(conn: &mut Connection, shared: &Shared) {
     loop {
-        let (batches, count) = {
+        let batches = {
             let mut state = relock(&shared.state);
             while state.pending.is_empty() && !state.stop {
                 state.idle = true;
@@ -441,10 +441,8 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
                     .map_or_else(|p| p.into_inner().0, |(s, _)| s);
             }
             state.hurry = false;
-            (
-                std::mem::take(&mut state.pending),
-                std::mem::take(&mut state.pending_rows),
-            )
+            state.pending_rows = 0;
+            std::mem::take(&mut state.pending)
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             insert_rows(conn, &batches)?;
@@ -460,9 +458,9 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot index audit records; retrying");
                 state.error = Some(format!("{e:#}"));
+                state.pending_rows += batches.iter().map(Rows::len).sum::<usize>();
                 let later = std::mem::replace(&mut state.pending, batches);
                 state.pending.extend(later);
-                state.pending_rows += count;
             }
         }
         let failed = state.error.is_some();

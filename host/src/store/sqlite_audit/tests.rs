@@ -148,14 +148,10 @@ fn queries_work_on_a_log_upgraded_from_the_older_layout() {
         }])
         .unwrap();
     let seqs = |filter| seqs_of(&store, filter);
-    let resource = |r: &str| AuditFilter {
-        resource: Some(r.into()),
-        ..Default::default()
-    };
-    assert_eq!(seqs(resource("t-1")), vec![1, 3, 5]);
-    assert_eq!(seqs(resource("t-2")), vec![2]);
-    assert_eq!(seqs(resource("t-10")), vec![4]);
-    assert_eq!(seqs(resource("t")), Vec::<u64>::new());
+    assert_eq!(seqs(by_resource("t-1")), vec![1, 3, 5]);
+    assert_eq!(seqs(by_resource("t-2")), vec![2]);
+    assert_eq!(seqs(by_resource("t-10")), vec![4]);
+    assert_eq!(seqs(by_resource("t")), Vec::<u64>::new());
     let window = AuditFilter {
         since: Some("2026-01-01T10:00:00.000Z".into()),
         until: Some("2026-03-01T00:00:00.000Z".into()),
@@ -174,7 +170,7 @@ fn queries_work_on_a_log_upgraded_from_the_older_layout() {
     drop(store);
     // Opening again finds the layout current and changes nothing.
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(seqs_of(&store, resource("t-1")), vec![1, 3, 5]);
+    assert_eq!(seqs_of(&store, by_resource("t-1")), vec![1, 3, 5]);
 }
 
 #[test]
@@ -223,12 +219,8 @@ fn queries_work_on_a_log_upgraded_from_the_block_index_keyed_by_name() {
         }])
         .unwrap();
     let seqs = |filter| seqs_of(&store, filter);
-    let resource = |r: &str| AuditFilter {
-        resource: Some(r.into()),
-        ..Default::default()
-    };
-    assert_eq!(seqs(resource("t-1")), vec![1, 3]);
-    assert_eq!(seqs(resource("t-2")), vec![2, 4]);
+    assert_eq!(seqs(by_resource("t-1")), vec![1, 3]);
+    assert_eq!(seqs(by_resource("t-2")), vec![2, 4]);
     let installation = AuditFilter {
         installation: Some("inst".into()),
         ..Default::default()
@@ -238,11 +230,7 @@ fn queries_work_on_a_log_upgraded_from_the_block_index_keyed_by_name() {
         plugin: Some(String::new()),
         ..Default::default()
     };
-    assert_eq!(
-        seqs(no_plugin),
-        vec![1, 2, 3, 4],
-        "empty names are not indexed"
-    );
+    assert_eq!(seqs(no_plugin), vec![1, 2, 3, 4], "records of no plugin");
     crate::integrity::verify(&store, &Default::default())
         .unwrap()
         .expect("the upgraded log verifies");
@@ -289,9 +277,8 @@ fn names_are_found_across_epochs_and_after_pruning() {
         )
     };
     let resource = |name: &str, after_seq: Option<u64>| AuditFilter {
-        resource: Some(name.into()),
         after_seq,
-        ..Default::default()
+        ..by_resource(name)
     };
     let expected: Vec<u64> = (1..=n).filter(|s| shared(*s)).map(|s| s as u64).collect();
     assert_eq!(all(resource("t-shared", None)), expected);
@@ -331,6 +318,14 @@ fn names_are_found_across_epochs_and_after_pruning() {
     assert!(all(resource("t-2", None)).is_empty(), "pruned");
 }
 
+/// Records naming `resource`.
+fn by_resource(resource: &str) -> AuditFilter {
+    AuditFilter {
+        resource: Some(resource.into()),
+        ..Default::default()
+    }
+}
+
 fn seqs_of(store: &SqliteStore, filter: AuditFilter) -> Vec<u64> {
     store
         .query(&filter)
@@ -367,21 +362,16 @@ fn queries_by_plugin_resource_and_time_span_blocks() {
         filter.limit = Some(10_000);
         seqs_of(&store, filter)
     };
-    let shared = all(AuditFilter {
-        resource: Some("t-shared".into()),
-        ..Default::default()
-    });
+    let shared = all(by_resource("t-shared"));
     assert_eq!(shared, vec![1, 701, 1401, 2101, 2801]);
     let paged = all(AuditFilter {
-        resource: Some("t-shared".into()),
         after_seq: Some(1401),
-        ..Default::default()
+        ..by_resource("t-shared")
     });
     assert_eq!(paged, vec![2101, 2801]);
     let past_the_end = all(AuditFilter {
-        resource: Some("t-shared".into()),
         after_seq: Some(u64::MAX),
-        ..Default::default()
+        ..by_resource("t-shared")
     });
     assert!(past_the_end.is_empty());
     assert!(
