@@ -89,6 +89,9 @@ pub struct Airlock {
     last_checkpoint: std::sync::atomic::AtomicU64,
 }
 
+/// What the audit key for opaque ids is derived for, from the master key.
+pub const AUDIT_ID_KEY_PURPOSE: &str = "airlock audit opaque ids v1";
+
 impl Airlock {
     /// Opens the data directory (creating it if needed) with default options.
     pub fn open(data_dir: &Path, limits: RuntimeLimits) -> anyhow::Result<Airlock> {
@@ -116,6 +119,15 @@ impl Airlock {
             Some(key) => MasterKey::fixed(key),
             None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
         };
+        let detectors = Arc::new(
+            airlock_redact::Redactor::new(&options.redaction_config.engine)
+                .map_err(|e| anyhow::anyhow!("[redaction]: {e}"))?,
+        );
+        let audit_key = key.derive(AUDIT_ID_KEY_PURPOSE).unwrap_or_else(|e| {
+            // Opaque ids then differ from those of other runs, but still reveal nothing.
+            tracing::warn!(error = %e, "no master key for opaque audit ids; using a key for this run only");
+            rand::random()
+        });
         let services = Services {
             store: store.clone(),
             redaction: match options.redaction {
@@ -125,7 +137,13 @@ impl Airlock {
                     &options.redaction_config,
                 )?),
             },
-            egress: Arc::new(Egress::new(options.egress, options.resolver, key)),
+            egress: Arc::new(Egress::new(
+                options.egress,
+                options.resolver,
+                key,
+                detectors.clone(),
+            )),
+            sanitizer: Arc::new(crate::broker::AuditSanitizer::new(audit_key, detectors)),
         };
         Ok(Airlock {
             data,

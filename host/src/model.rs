@@ -281,3 +281,33 @@ mod tests {
         assert!(!valid_id(""));
     }
 }
+
+/// An information-flow label: data from `path`, of class `class`, may be in a value.
+///
+/// The broker attaches the flows an invocation has read to every field it writes
+/// ([`FieldLabel`]), and a later invocation that reads the field inherits them, so a
+/// value keeps its origin through storage (see [`crate::broker::Taint`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Flow {
+    /// The field path the data was first read from, e.g. `requester.email`.
+    pub path: String,
+    /// Its class: the catalog sensitivity (`personal`, …), or the detector class
+    /// (`email`, …) of a value read raw through a reveal grant.
+    pub class: String,
+    /// Whether a destination whose `send` names `path` may receive it. False for a
+    /// revealed value inside a larger field: only its class approves it.
+    pub by_path: bool,
+}
+
+/// A [`Flow`] attached to one stored field of one record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FieldLabel {
+    /// The record's kind.
+    pub kind: Kind,
+    /// The record's id.
+    pub record_id: String,
+    /// The labelled field's path, e.g. `ticket.tags` or `comment.body`.
+    pub field: String,
+    /// What may be in it.
+    pub flow: Flow,
+}

@@ -2,11 +2,17 @@
 
 use crate::support::{TestHost, ticket};
 use airlock_host::audit::AuditFilter;
+use airlock_host::dispatch::{DispatchResult, EventRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn failure_kind(host: &TestHost, plugin: &str, id: &str) -> String {
     let results = host.ticket_created(ticket(id, "s", "d", "u-2"));
-    let r = TestHost::result_of(&results, plugin);
+    outcome_kind(host, plugin, &results)
+}
+
+/// The failure kind of `plugin`'s result, checked against its audited outcome.
+fn outcome_kind(host: &TestHost, plugin: &str, results: &[DispatchResult]) -> String {
+    let r = TestHost::result_of(results, plugin);
     assert_eq!(r.status, "failed", "{r:?}");
     let kind = r.failure.as_ref().unwrap().kind.as_str().to_string();
     // The outcome is in the audit log with its reason.
@@ -115,4 +121,33 @@ fn a_well_behaved_plugin_keeps_serving_while_hostile_ones_run() {
         served > 0,
         "the counter served no event while hostile plugins ran"
     );
+}
+
+/// Issue 12: the failure kind comes from the host's knowledge (the limiter, the epoch,
+/// the trap code), not from what the plugin reported. `misfit` reports a panic and then
+/// runs out of time or memory, recurses through two functions until its shadow stack
+/// overflows, or returns a string that is not UTF-8.
+#[test]
+fn failure_kinds_come_from_the_host_not_the_plugin() {
+    let host = TestHost::new();
+    host.install("misfit", &["ticket.requester_id", "requester.name"], &[]);
+    host.ticket_created(ticket("t-1", "s", "d", "u-2"));
+    for (end, kind) in [
+        ("fake-panic-then-loop", "timeout"),
+        ("fake-panic-then-oom", "memory"),
+        ("mutual-recursion", "stack"),
+        ("bad-utf8", "abi"),
+        ("panic", "panic"),
+        ("error", "plugin-error"),
+    ] {
+        let results = host
+            .airlock
+            .handle_event(EventRequest::Action {
+                ticket_id: "t-1".into(),
+                name: "probe".into(),
+                payload: serde_json::json!({"values": [], "end": end}),
+            })
+            .unwrap();
+        assert_eq!(outcome_kind(&host, "misfit", &results), kind, "{end}");
+    }
 }

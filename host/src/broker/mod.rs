@@ -10,15 +10,19 @@
 
 mod plan;
 mod redaction;
+mod sanitize;
+mod taint;
 
 pub use plan::{FieldPlan, NOT_DECLARED_READ, NOT_GRANTED};
 pub use redaction::{PassThrough, Redaction};
+pub use sanitize::{AuditSanitizer, MAX_AUDIT_TEXT};
+pub use taint::{MAX_FLOWS, OVERFLOW_PATH, Taint};
 
 use crate::audit::{AuditEntry, Decision};
 use crate::installation::Installation;
-use crate::model::{Kind, Record};
+use crate::model::{FieldLabel, Flow, Kind, Record};
 use crate::store::Store;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -105,6 +109,9 @@ pub struct CallSpec {
     pub call: &'static str,
     /// The resource id named by the call, or empty.
     pub resource: String,
+    /// Who chose `resource`. A plugin's string is audited as written only once it is
+    /// confirmed to name something that exists, else as an opaque hash.
+    pub origin: ResourceOrigin,
     /// What the call needs from the grant.
     pub need: Need,
     /// Facts about the call for its audit record, known before it runs.
@@ -117,10 +124,45 @@ impl CallSpec {
         CallSpec {
             call,
             resource: resource.into(),
+            origin: ResourceOrigin::Host,
             need,
             details: BTreeMap::new(),
         }
     }
+
+    /// A call naming a record by the plugin's id.
+    pub fn for_record(
+        call: &'static str,
+        kind: Kind,
+        id: impl Into<String>,
+        need: Need,
+    ) -> CallSpec {
+        CallSpec {
+            origin: ResourceOrigin::PluginRecord(kind),
+            ..CallSpec::new(call, id, need)
+        }
+    }
+
+    /// A call naming something else (a settings key) by the plugin's string.
+    pub fn for_plugin_key(call: &'static str, key: impl Into<String>, need: Need) -> CallSpec {
+        CallSpec {
+            origin: ResourceOrigin::PluginKey,
+            ..CallSpec::new(call, key, need)
+        }
+    }
+}
+
+/// Who chose a call's resource string, and so how it may enter the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceOrigin {
+    /// The host (a filter name, a log level): audited as is.
+    Host,
+    /// The plugin, naming a record of this kind: audited as is when the record exists
+    /// (found by the call, or looked up when the call was refused before fetching).
+    PluginRecord(Kind),
+    /// The plugin, naming something else: audited as is only when the capability
+    /// confirms it ([`CallContext::confirm_resource`]).
+    PluginKey,
 }
 
 /// A capability: one kind of host call, behind the broker.
@@ -151,6 +193,9 @@ pub struct CallContext<'a> {
     /// The store.
     pub store: &'a dyn Store,
     details: std::cell::RefCell<BTreeMap<String, String>>,
+    carried: Vec<Flow>,
+    confirmed: std::cell::Cell<bool>,
+    sanitizer: &'a AuditSanitizer,
 }
 
 impl CallContext<'_> {
@@ -160,6 +205,33 @@ impl CallContext<'_> {
         self.details
             .borrow_mut()
             .insert(key.to_string(), value.to_string());
+    }
+
+    /// The opaque keyed hash of a plugin string, for an audit detail that must tell
+    /// requests apart without holding what they carried ([`AuditSanitizer::opaque`]).
+    pub fn opaque(&self, value: &str) -> String {
+        self.sanitizer.opaque(value)
+    }
+
+    /// Confirms that the call's resource (the plugin's string) names something that
+    /// exists, so it may be audited as written.
+    pub fn confirm_resource(&self) {
+        self.confirmed.set(true);
+    }
+
+    /// The labels a write must store beside `field` of record `kind`/`id`: the flows the
+    /// invocation has read (for writes only; empty for reads). A store writes them in
+    /// the same transaction as the value ([`crate::store::HelpdeskStore::put_labeled`]).
+    pub fn labels_for(&self, kind: Kind, id: &str, field: &str) -> Vec<FieldLabel> {
+        self.carried
+            .iter()
+            .map(|flow| FieldLabel {
+                kind,
+                record_id: id.to_string(),
+                field: field.to_string(),
+                flow: flow.clone(),
+            })
+            .collect()
     }
 }
 
@@ -177,6 +249,9 @@ pub trait Brokered {
     /// Lists the helpdesk field values the plugin will see (after projection and
     /// redaction), so outbound requests can be checked for them ([`Invocation::seen`]).
     fn seen(&self, _out: &mut Vec<Seen>) {}
+    /// Lists the stored records the plugin will see, so the flows labelled on their
+    /// fields can be inherited ([`Taint::inherit`]).
+    fn records(&self, _out: &mut Vec<(Kind, String)>) {}
 }
 
 /// A helpdesk field value handed to the plugin in this invocation.
@@ -266,6 +341,12 @@ impl Brokered for KindRecord {
             }
         }
     }
+
+    fn records(&self, out: &mut Vec<(Kind, String)>) {
+        if let Some(id) = self.record.get("id").and_then(|v| v.as_str()) {
+            out.push((self.kind, id.to_string()));
+        }
+    }
 }
 
 impl<T: Brokered> Brokered for Vec<T> {
@@ -286,6 +367,12 @@ impl<T: Brokered> Brokered for Vec<T> {
             item.seen(out);
         }
     }
+
+    fn records(&self, out: &mut Vec<(Kind, String)>) {
+        for item in self {
+            item.records(out);
+        }
+    }
 }
 
 /// Shared services the broker uses.
@@ -297,6 +384,8 @@ pub struct Services {
     pub redaction: Arc<dyn Redaction>,
     /// Outbound HTTP: destinations, secrets, data-loss checks, limits.
     pub egress: Arc<crate::egress::Egress>,
+    /// Makes plugin-controlled strings audit-safe.
+    pub sanitizer: Arc<AuditSanitizer>,
 }
 
 /// One invocation of one installation: the broker's state for the calls it makes.
@@ -315,6 +404,7 @@ pub struct Invocation {
     entries: Vec<AuditEntry>,
     calls: u32,
     seen: Vec<Seen>,
+    taint: Taint,
 }
 
 impl Invocation {
@@ -328,6 +418,7 @@ impl Invocation {
             entries: Vec::new(),
             calls: 0,
             seen: Vec::new(),
+            taint: Taint::default(),
         }
     }
 
@@ -337,10 +428,11 @@ impl Invocation {
         capability: &C,
         request: C::Request,
     ) -> Result<C::Output, CallError> {
-        let spec = match capability.describe(&request) {
+        let mut spec = match capability.describe(&request) {
             Ok(spec) => spec,
             Err(e) => {
-                self.record("invalid-call", "", &Report::default(), Err(&e));
+                let spec = CallSpec::new("invalid-call", "", Need::Nothing);
+                self.record(&spec, &Report::default(), Err(&e));
                 return Err(e);
             }
         };
@@ -349,7 +441,7 @@ impl Invocation {
             let e = CallError::Limit(format!(
                 "more than {MAX_CALLS_PER_INVOCATION} host calls in one invocation"
             ));
-            self.record(spec.call, &spec.resource, &Report::default(), Err(&e));
+            self.record(&spec, &Report::default(), Err(&e));
             return Err(e);
         }
         // 1. authorize
@@ -360,23 +452,33 @@ impl Invocation {
         let plan = match FieldPlan::authorize(&self.installation, &spec.need) {
             Ok(plan) => plan,
             Err(e) => {
-                self.record(spec.call, &spec.resource, &report, Err(&e));
+                self.record(&spec, &report, Err(&e));
                 return Err(e);
             }
         };
         report.withheld = plan.withheld.clone();
         // 2. fetch (or perform the write)
+        let carried = match spec.need {
+            Need::Write { .. } => self.taint.labels(),
+            _ => Vec::new(),
+        };
         let ctx = CallContext {
             installation: &self.installation,
             store: self.services.store.as_ref(),
             details: Default::default(),
+            carried,
+            confirmed: Default::default(),
+            sanitizer: &self.services.sanitizer,
         };
         let performed = capability.perform(&ctx, request, &plan);
         report.details.extend(ctx.details.into_inner());
+        if ctx.confirmed.get() {
+            spec.origin = ResourceOrigin::Host;
+        }
         let mut output = match performed {
             Ok(output) => output,
             Err(e) => {
-                self.record(spec.call, &spec.resource, &report, Err(&e));
+                self.record(&spec, &report, Err(&e));
                 return Err(e);
             }
         };
@@ -390,16 +492,27 @@ impl Invocation {
         if let Need::Write { field } = &spec.need {
             report.returned.insert(field.clone());
         }
-        if self.seen.len() < MAX_SEEN_VALUES {
-            output.seen(&mut self.seen);
-            self.seen.truncate(MAX_SEEN_VALUES);
+        let filter = match &spec.need {
+            Need::Read { filter, .. } => filter.as_deref(),
+            _ => None,
+        };
+        if let Err(e) = self.track(&output, filter) {
+            self.record(&spec, &report, Err(&e));
+            return Err(e);
         }
         // 5. audit, 6. return
-        self.record(spec.call, &spec.resource, &report, Ok(()));
+        self.record(&spec, &report, Ok(()));
         Ok(output)
     }
 
+    /// `text` made audit-safe, with the values handed out so far masked
+    /// ([`AuditSanitizer::text`]). For plugin free text on its way into a record.
+    pub fn sanitize(&self, text: &str) -> String {
+        self.services.sanitizer.text(text, &self.seen)
+    }
+
     /// Records something the invocation did outside a brokered call (its outcome).
+    /// `reason` must be host-chosen, or passed through [`Invocation::sanitize`].
     pub fn record_outcome(&mut self, call: &str, decision: Decision, reason: &str) {
         let mut entry = self.entry(call, "");
         entry.decision = Some(decision);
@@ -420,14 +533,17 @@ impl Invocation {
         }
     }
 
-    fn record(
-        &mut self,
-        call: &str,
-        resource: &str,
-        report: &Report,
-        result: Result<(), &CallError>,
-    ) {
-        let mut entry = self.entry(call, resource);
+    fn record(&mut self, spec: &CallSpec, report: &Report, result: Result<(), &CallError>) {
+        let exists = |kind| {
+            crate::model::valid_id(&spec.resource)
+                && matches!(self.services.store.get(kind, &spec.resource), Ok(Some(_)))
+        };
+        let resource = match spec.origin {
+            ResourceOrigin::Host => spec.resource.clone(),
+            ResourceOrigin::PluginRecord(kind) if exists(kind) => spec.resource.clone(),
+            _ => self.services.sanitizer.opaque(&spec.resource),
+        };
+        let mut entry = self.entry(spec.call, &resource);
         entry.fields_returned = report.returned.iter().cloned().collect();
         entry.fields_withheld = report
             .withheld
@@ -453,15 +569,67 @@ impl Invocation {
                     }
                     CallError::NotFound(_) | CallError::Unavailable(_) => Decision::Allow,
                 });
-                entry.reason = e.to_string();
+                // Host-made, never quoting the plugin's strings; bounded all the same,
+                // with the values handed out masked.
+                entry.reason = format!(
+                    "{}: {}",
+                    e.code(),
+                    self.services.sanitizer.bounded(e.message(), &self.seen)
+                );
             }
         }
         self.entries.push(entry);
     }
 
+    /// Remembers what `output` handed the plugin: its taint (every field whose value,
+    /// not just a mask, it was handed; revealed classes; the flows labelled on the stored
+    /// fields it read) and the values themselves up to [`MAX_SEEN_VALUES`]; past that
+    /// bound the taint overflows. A search's `filter` field counts as read for its
+    /// labels: which records matched tells what the field holds. Fails closed when the
+    /// labels cannot be read.
+    fn track(&mut self, output: &impl Brokered, filter: Option<&str>) -> Result<(), CallError> {
+        let mut handed = Vec::new();
+        output.seen(&mut handed);
+        let mut paths: BTreeSet<String> = filter.map(str::to_string).into_iter().collect();
+        let reveal = &self.installation.grants.reveal;
+        let detector = self.services.egress.detector();
+        for seen in handed {
+            if !is_mask(&seen.value) {
+                self.taint.read_field(&seen.path);
+                paths.insert(seen.path.clone());
+                self.taint.read_revealed(detector, reveal, &seen);
+            }
+            if self.seen.len() < MAX_SEEN_VALUES {
+                self.seen.push(seen);
+            } else {
+                self.taint.overflow();
+            }
+        }
+        let mut records = Vec::new();
+        output.records(&mut records);
+        if records.is_empty() || paths.is_empty() {
+            return Ok(());
+        }
+        let labels = self.services.store.labels(&records).map_err(|e| {
+            tracing::error!(error = %e, "cannot read information-flow labels");
+            CallError::Unavailable("the helpdesk store failed; try again".into())
+        })?;
+        for label in labels {
+            if paths.contains(&label.field) {
+                self.taint.inherit(&label.field, label.flow);
+            }
+        }
+        Ok(())
+    }
+
     /// The helpdesk field values handed to the plugin so far in this invocation.
     pub fn seen(&self) -> &[Seen] {
         &self.seen
+    }
+
+    /// What the plugin has read so far in this invocation (see [`Taint`]).
+    pub fn taint(&self) -> &Taint {
+        &self.taint
     }
 
     /// The entries recorded so far (what `airlock dev` prints).
@@ -478,6 +646,15 @@ impl Invocation {
     pub fn finish(self) -> anyhow::Result<Vec<crate::audit::AuditRecord>> {
         self.services.store.append(self.entries)
     }
+}
+
+/// A value that is wholly one redaction mask (`[EMAIL]`) tells the plugin nothing.
+fn is_mask(value: &str) -> bool {
+    value.is_empty()
+        || (value.starts_with('[')
+            && value.ends_with(']')
+            && !value.contains(' ')
+            && value.len() <= 32)
 }
 
 fn new_invocation_id() -> String {

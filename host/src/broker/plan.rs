@@ -56,9 +56,10 @@ impl FieldPlan {
             Need::Nothing => Ok(FieldPlan::default()),
             Need::Write { field } => {
                 if !data.write.contains(field) {
-                    return Err(CallError::Denied(format!(
-                        "{field} not declared in plugin.toml [data] write"
-                    )));
+                    // Not quoted: it may be the plugin's string (a custom field name).
+                    return Err(CallError::Denied(
+                        "the field written is not declared in plugin.toml [data] write".into(),
+                    ));
                 }
                 if !inst.grants.write.contains(field) {
                     return Err(CallError::Denied(format!(
@@ -103,14 +104,22 @@ impl FieldPlan {
                     }
                     declared
                 } else {
-                    for path in fields {
+                    // Errors name a requested path only when the catalog fixes it; else
+                    // by its position (a custom field name is the plugin's string).
+                    for (i, path) in fields.iter().enumerate() {
+                        let named = match catalog::lookup(path) {
+                            Some(_) if !path.starts_with(catalog::CUSTOM_FIELD_PREFIX) => {
+                                path.clone()
+                            }
+                            _ => format!("field #{i}"),
+                        };
                         if !path.starts_with(&prefix) || catalog::lookup(path).is_none() {
                             return Err(CallError::Invalid(format!(
-                                "`{path}` is not a {prefix}* field path in the catalog"
+                                "{named} is not a {prefix}* field path in the catalog"
                             )));
                         }
                         if !declared.contains(path) {
-                            return Err(CallError::Denied(format!("{path} {NOT_DECLARED_READ}")));
+                            return Err(CallError::Denied(format!("{named} {NOT_DECLARED_READ}")));
                         }
                     }
                     fields.iter().cloned().collect()

@@ -30,11 +30,16 @@ fn unavailable(e: anyhow::Error) -> CallError {
     CallError::Unavailable("the helpdesk store failed; try again".into())
 }
 
+/// One record by the plugin's id; confirms the id once the record is found. The error
+/// does not quote the id: the audit holds it, hashed when nothing has that id.
 fn load(ctx: &CallContext<'_>, kind: Kind, id: &str) -> Result<Record, CallError> {
-    ctx.store
+    let record = ctx
+        .store
         .get(kind, id)
         .map_err(unavailable)?
-        .ok_or_else(|| CallError::NotFound(format!("{kind} {id} not found")))
+        .ok_or_else(|| CallError::NotFound(format!("no {kind} has this id")))?;
+    ctx.confirm_resource();
+    Ok(record)
 }
 
 fn call_name(kind: Kind) -> &'static str {
@@ -65,8 +70,9 @@ impl Capability for GetRecord {
 
     fn describe(&self, r: &GetRequest) -> Result<CallSpec, CallError> {
         check_id(r.kind.path_prefix(), &r.id)?;
-        Ok(CallSpec::new(
+        Ok(CallSpec::for_record(
             call_name(r.kind),
+            r.kind,
             r.id.clone(),
             Need::Read {
                 kind: r.kind,
@@ -142,8 +148,9 @@ impl Capability for ListComments {
 
     fn describe(&self, r: &ListCommentsRequest) -> Result<CallSpec, CallError> {
         check_id("ticket", &r.ticket_id)?;
-        Ok(CallSpec::new(
+        Ok(CallSpec::for_record(
             "helpdesk.list-comments",
+            Kind::Ticket,
             r.ticket_id.clone(),
             Need::Read {
                 kind: Kind::Comment,
@@ -314,8 +321,9 @@ impl Capability for WriteTicket {
                 )
             }
         };
-        Ok(CallSpec::new(
+        Ok(CallSpec::for_record(
             call,
+            Kind::Ticket,
             r.ticket_id.clone(),
             Need::Write { field },
         ))
@@ -330,7 +338,7 @@ impl Capability for WriteTicket {
         let mut ticket = load(ctx, Kind::Ticket, &r.ticket_id)?;
         let now = now_rfc3339();
         let mut records = Vec::new();
-        match r.write {
+        let labels = match r.write {
             TicketWrite::AddTags(tags) => {
                 let list = ticket
                     .entry("tags")
@@ -342,6 +350,7 @@ impl Capability for WriteTicket {
                         }
                     }
                 }
+                ctx.labels_for(Kind::Ticket, &r.ticket_id, "ticket.tags")
             }
             TicketWrite::AddInternalNote(body) => {
                 let id = format!("note_{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -356,19 +365,29 @@ impl Capability for WriteTicket {
                 let Value::Object(note) = note else {
                     unreachable!()
                 };
+                let labels = ctx.labels_for(Kind::Comment, &id, "comment.body");
                 records.push((Kind::Comment, id, note));
+                labels
             }
             TicketWrite::SetCustomField { name, value } => {
+                let labels = ctx.labels_for(
+                    Kind::Ticket,
+                    &r.ticket_id,
+                    &format!("{}{name}", catalog::CUSTOM_FIELD_PREFIX),
+                );
                 let custom = ticket
                     .entry("custom_fields")
                     .or_insert_with(|| Value::Object(Default::default()));
                 if let Value::Object(custom) = custom {
                     custom.insert(name, Value::String(value));
                 }
+                labels
             }
-        }
+        };
         ticket.insert("updated_at".into(), Value::String(now));
         records.push((Kind::Ticket, r.ticket_id, ticket));
-        ctx.store.put_many(&records).map_err(unavailable)
+        ctx.store
+            .put_labeled(&records, &labels)
+            .map_err(unavailable)
     }
 }

@@ -1,8 +1,10 @@
 //! `http.request`: brokered outbound HTTP. The checks live in [`crate::egress`]; this
 //! capability puts them behind the broker so every request, allowed or refused, is one
-//! audit record (call `http.request`) with `destination`, `method`, `path`, `status`,
+//! audit record (call `http.request`) with `destination`, `method`, `path` (the declared
+//! path it was allowed under), `url_digest` (a keyed digest of the URL), `status`,
 //! `bytes_out`, `bytes_in` and `classes` in its details.
 
+use crate::broker::Taint;
 use crate::broker::{
     Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need, Redaction,
     Report,
@@ -20,6 +22,7 @@ pub const CALL: &str = "http.request";
 pub struct Http {
     egress: Arc<Egress>,
     tracked: Vec<Tracked>,
+    taint: Taint,
 }
 
 impl Http {
@@ -41,9 +44,12 @@ impl Http {
                 tracked.push(t);
             }
         }
+        let egress = invocation.services().egress.clone();
+        let taint = invocation.taint().clone();
         Http {
-            egress: invocation.services().egress.clone(),
+            egress,
             tracked,
+            taint,
         }
     }
 }
@@ -70,8 +76,11 @@ impl Capability for Http {
         request: OutboundRequest,
         _: &FieldPlan,
     ) -> Result<InboundResponse, CallError> {
+        // The URL as written tells requests apart in the audit, as a digest only: the
+        // record's `path` is the declared path it was allowed under.
+        ctx.note("url_digest", ctx.opaque(&request.url));
         let note = |key: &str, value: String| ctx.note(key, value);
         self.egress
-            .execute(ctx.installation, &self.tracked, request, &note)
+            .execute(ctx.installation, &self.tracked, &self.taint, request, &note)
     }
 }

@@ -15,7 +15,7 @@ impl Capability for Settings {
         if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
             return Err(CallError::Invalid("a settings key is 1-128 bytes".into()));
         }
-        Ok(CallSpec::new(
+        Ok(CallSpec::for_plugin_key(
             match key {
                 Some(_) => "settings.get",
                 None => "settings.all",
@@ -32,8 +32,20 @@ impl Capability for Settings {
         _: &FieldPlan,
     ) -> Result<Option<String>, CallError> {
         // Secret settings are kept apart (sealed) when saved; drop any stray one too.
-        let secret = ctx.installation.manifest.secret_settings();
+        let manifest = &ctx.installation.manifest;
+        let secret = manifest.secret_settings();
         let settings = &ctx.installation.settings;
+        let declared = manifest
+            .settings
+            .as_ref()
+            .and_then(|s| s.get("properties"))
+            .and_then(|p| p.as_object());
+        if key
+            .as_ref()
+            .is_none_or(|k| declared.is_some_and(|d| d.contains_key(k)))
+        {
+            ctx.confirm_resource();
+        }
         Ok(match key {
             Some(key) if secret.contains(&key) => None,
             Some(key) => settings.get(&key).map(|v| v.to_string()),

@@ -61,12 +61,24 @@ pub fn normalize(text: &str) -> String {
 /// Where in the request something was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
+    /// The URL's host, when it is a name (a wildcard destination lets the plugin choose
+    /// labels). Never masked: a finding here refuses the request.
+    Host,
     /// The URL's path and query.
     Url,
+    /// A header name (by index). Never masked.
+    HeaderName(usize),
     /// A header value (by index).
     Header(usize),
     /// The body.
     Body,
+}
+
+impl Part {
+    /// Whether a finding in this part can be masked in place.
+    pub fn maskable(self) -> bool {
+        matches!(self, Part::Url | Part::Header(_) | Part::Body)
+    }
 }
 
 /// One thing found in an outbound request.
@@ -137,7 +149,7 @@ impl Scan {
     pub fn maskable(&self) -> bool {
         self.findings
             .iter()
-            .all(|f| f.approved || (f.evasion.is_none() && f.range.is_some()))
+            .all(|f| f.approved || (f.part.maskable() && f.evasion.is_none() && f.range.is_some()))
     }
 
     /// Masks the unapproved findings of one part: `[EMAIL]`, `[REQUESTER.EMAIL]`.
@@ -250,12 +262,13 @@ fn push_view(views: &mut Vec<(String, Option<&'static str>)>, view: String, how:
     }
 }
 
-static B64_STANDARD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
+pub(super) static B64_STANDARD: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
 static B64_URL_SAFE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     base64::engine::GeneralPurposeConfig::new()

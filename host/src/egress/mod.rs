@@ -20,17 +20,22 @@ mod config;
 pub mod destination;
 pub mod dlp;
 pub mod rate;
+pub mod reflect;
 pub mod rules;
 pub mod secrets;
 pub mod ssrf;
+mod taint;
 mod wire;
 
+use crate::broker::Taint;
 pub use config::{
     DlpAction, EgressConfig, MAX_REQUEST_HEADERS, MAX_URL_BYTES, METHODS, RESERVED_HEADERS,
     Resolve, StaticResolver, SystemResolver,
 };
+use reflect::ReflectionGuard;
 pub use rules::{EgressRule, secret_settings};
-use wire::{check_headers, scrub_response, url_head, url_tail, wire_size};
+use taint::check_taint;
+use wire::{check_headers, url_head, url_tail, wire_size};
 
 use crate::broker::CallError;
 use crate::installation::Installation;
@@ -64,17 +69,38 @@ pub struct InboundResponse {
     pub body: Vec<u8>,
 }
 
+/// A request on its way: what is sent, where, and under which declared name.
+struct Exchange {
+    method: String,
+    url: Url,
+    dest: Destination,
+    label: String,
+    /// Headers as the plugin wrote them (placeholders kept), for re-checks on redirects.
+    headers: Vec<(String, String)>,
+    /// Headers as sent, secrets substituted.
+    wire_headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
 /// The egress service shared by all invocations.
 pub struct Egress {
     config: EgressConfig,
     resolver: Arc<dyn Resolve>,
     limiter: rate::RateLimiter,
     key: secrets::MasterKey,
-    redactor: airlock_redact::Redactor,
+    redactor: Arc<airlock_redact::Redactor>,
 }
 
 /// Adds one fact to the call's audit record.
 pub type Note<'a> = &'a dyn Fn(&str, String);
+
+/// What passed the data-loss checks, masked where the policy says so; placeholders
+/// still unsubstituted.
+struct Checked {
+    url_tail: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
 
 fn denied(m: impl Into<String>) -> CallError {
     CallError::Denied(m.into())
@@ -82,18 +108,28 @@ fn denied(m: impl Into<String>) -> CallError {
 
 impl Egress {
     /// The service with its configuration, resolver and master key.
+    ///
+    /// `redactor` holds the admin's `[redaction]` detectors and allow-list, so outbound
+    /// checks find what the broker's redaction finds.
     pub fn new(
         config: EgressConfig,
         resolver: Arc<dyn Resolve>,
         key: secrets::MasterKey,
+        redactor: Arc<airlock_redact::Redactor>,
     ) -> Egress {
         Egress {
             limiter: rate::RateLimiter::new(config.rate_per_minute),
             config,
             resolver,
             key,
-            redactor: airlock_redact::Redactor::default(),
+            redactor,
         }
+    }
+
+    /// The detectors outbound checks use (the admin's `[redaction]` configuration);
+    /// the broker finds revealed classes with them too.
+    pub fn detector(&self) -> &airlock_redact::Redactor {
+        &self.redactor
     }
 
     /// The configuration.
@@ -107,17 +143,111 @@ impl Egress {
     }
 
     /// Checks, performs and audits (through `note`) one outbound request.
+    ///
+    /// Every decision is taken on the request as the plugin wrote it, placeholders
+    /// unsubstituted; secrets are substituted after the last check and only into the
+    /// path, query and header values. No error or audit detail holds a substituted
+    /// string: destinations are named as declared in plugin.toml, or as "an undeclared
+    /// destination".
     pub fn execute(
         &self,
         inst: &Installation,
         tracked: &[Tracked],
+        taint: &Taint,
         req: OutboundRequest,
         note: Note<'_>,
     ) -> Result<InboundResponse, CallError> {
         let method = req.method.to_ascii_uppercase();
+        self.check_form(&method, &req)?;
         note("method", method.clone());
-        note("path", self.audit_path(&req.url, tracked));
-        if !METHODS.contains(&method.as_str()) {
+        if !self.limiter.try_acquire(&inst.id) {
+            return Err(CallError::Limit(format!(
+                "more than {} outbound requests per minute for this installation",
+                self.limiter.per_minute()
+            )));
+        }
+        let names = placeholder_names(&req)?;
+        let declared = secret_settings(inst.manifest.settings.as_ref());
+        // The name is not quoted: it is the plugin's string until it matches a declared one.
+        if !names.is_subset(&declared) {
+            return Err(denied(
+                "a placeholder names a secret that is not a secret setting of this plugin (writeOnly in [settings])",
+            ));
+        }
+        if !names.is_empty() {
+            note(
+                "secrets",
+                names.iter().cloned().collect::<Vec<_>>().join(","),
+            );
+        }
+        let url = Url::parse(&req.url)
+            .map_err(|e| CallError::Invalid(format!("the URL is not an absolute URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(CallError::Invalid(
+                "credentials in the URL are not allowed; use a header".into(),
+            ));
+        }
+        let dest = Destination::of_url(&url).ok_or_else(|| {
+            CallError::Invalid("only https:// URLs (http:// in dev mode) can be requested".into())
+        })?;
+        let label = declared_label(inst, &dest);
+        note("destination", label.clone());
+        let rule = self.select_rule(inst, &dest, &label, url.path(), &method, &names)?;
+        // The declared path, not the plugin's: the capability adds a keyed digest of it.
+        note("path", rule.path.clone());
+        self.check_scheme(&dest)?;
+        check_taint(taint, &rule.send, &label)?;
+        let Checked {
+            url_tail: url_part,
+            headers,
+            body,
+        } = self.check_data(tracked, rule, &label, &dest, &req, note)?;
+
+        // Secrets go in last.
+        let values = self.secret_values(inst, &names)?;
+        let lookup = |n: &str| values.get(n).cloned();
+        let sent = secrets::substitute(&format!("{}{url_part}", url_head(&req.url)), &lookup)
+            .map_err(denied)?;
+        let url = Url::parse(&sent).ok().filter(|u| {
+            Destination::of_url(u).as_ref() == Some(&dest)
+                && destination::path_allowed(&rule.path, u.path())
+        });
+        let url = url.ok_or_else(|| {
+            denied(format!(
+                "a secret's value would change the destination or leave the allowed path of {label}; fix the secret setting"
+            ))
+        })?;
+        let mut forms: Vec<String> = Vec::new();
+        let mut wire_headers = Vec::with_capacity(headers.len());
+        for (name, value) in &headers {
+            let substituted = secrets::substitute(value, &lookup).map_err(denied)?;
+            let substituted = secrets::basic_auth(name, &substituted);
+            if substituted != *value {
+                forms.push(substituted.clone());
+            }
+            wire_headers.push((name.clone(), substituted));
+        }
+        let every = secret_settings(inst.manifest.settings.as_ref())
+            .into_iter()
+            .filter(|n| inst.secrets.contains_key(n))
+            .collect();
+        let all = self.secret_values(inst, &every)?;
+        let guard = ReflectionGuard::new(all.values().chain(&forms));
+        let exchange = Exchange {
+            method,
+            url,
+            dest,
+            label,
+            headers,
+            wire_headers,
+            body,
+        };
+        self.follow(inst, tracked, taint, &names, exchange, &guard, note)
+    }
+
+    /// Method, size, URL form, header names and where placeholders are.
+    fn check_form(&self, method: &str, req: &OutboundRequest) -> Result<(), CallError> {
+        if !METHODS.contains(&method) {
             return Err(CallError::Invalid(format!(
                 "method must be one of {}",
                 METHODS.join(", ")
@@ -136,107 +266,103 @@ impl Egress {
                 self.config.max_request_bytes
             )));
         }
+        if !req.url.contains("://") || req.url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(CallError::Invalid(
+                "the URL must be absolute (scheme://host/path) with no spaces or control characters; percent-encode them".into(),
+            ));
+        }
         check_headers(&req.headers)?;
+        let head = url_head(&req.url);
+        if head.contains("{{") || head.to_ascii_lowercase().contains("secret.") {
+            return Err(denied(
+                "a secret placeholder may appear only in the URL's path or query or in a header value, never in its scheme or host",
+            ));
+        }
         let body_text = String::from_utf8_lossy(&req.body);
         if !secrets::placeholders(&body_text).is_ok_and(|p| p.is_empty()) {
             return Err(denied(
                 "a secret placeholder may appear only in the URL or a header value, never in the body",
             ));
         }
-        if !self.limiter.try_acquire(&inst.id) {
-            return Err(CallError::Limit(format!(
-                "more than {} outbound requests per minute for this installation",
-                self.limiter.per_minute()
-            )));
-        }
-        // Secrets referenced, by name.
-        let mut names = secrets::names(&req.url).map_err(denied)?;
-        for (_, value) in &req.headers {
-            names.extend(secrets::names(value).map_err(denied)?);
-        }
-        if !names.is_empty() {
-            note(
-                "secrets",
-                names.iter().cloned().collect::<Vec<_>>().join(","),
-            );
-        }
-        let values = self.secret_values(inst, &names)?;
-        let lookup = |n: &str| values.get(n).cloned();
-        let url_text = secrets::substitute(&req.url, &lookup).map_err(denied)?;
-        let url = Url::parse(&url_text)
-            .map_err(|e| CallError::Invalid(format!("the URL is not an absolute URL: {e}")))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(CallError::Invalid(
-                "credentials in the URL are not allowed; use a header".into(),
-            ));
-        }
-        let dest = Destination::of_url(&url).ok_or_else(|| {
-            CallError::Invalid("only https:// URLs (http:// in dev mode) can be requested".into())
-        })?;
-        note("destination", dest.to_string());
-        let rule = self.select_rule(inst, &dest, url.path(), &method, &names)?;
-        self.check_scheme(&dest)?;
+        Ok(())
+    }
 
-        // Data-loss checks, on what the plugin wrote (placeholders unsubstituted).
-        let mut url_part = url_tail(&req.url).to_string();
-        let mut headers = req.headers.clone();
-        let mut body = req.body.clone();
-        let mut parts: Vec<(Part, &str)> = vec![(Part::Url, url_tail(&req.url))];
-        for (i, (_, v)) in req.headers.iter().enumerate() {
-            parts.push((Part::Header(i), v));
+    /// The data-loss checks on what the plugin wrote (placeholders unsubstituted): the
+    /// URL's tail, header names and values, the body, and a host name. Returns the URL
+    /// tail, headers and body to send, masked when the configuration says so.
+    fn check_data(
+        &self,
+        tracked: &[Tracked],
+        rule: &EgressRule,
+        label: &str,
+        dest: &Destination,
+        req: &OutboundRequest,
+        note: Note<'_>,
+    ) -> Result<Checked, CallError> {
+        let body_text = String::from_utf8_lossy(&req.body);
+        let host = match &dest.host {
+            HostPattern::Name(name) => name.as_str(),
+            _ => "",
+        };
+        let mut parts: Vec<(Part, &str)> =
+            vec![(Part::Host, host), (Part::Url, url_tail(&req.url))];
+        for (i, (name, value)) in req.headers.iter().enumerate() {
+            parts.push((Part::HeaderName(i), name));
+            parts.push((Part::Header(i), value));
         }
         parts.push((Part::Body, &body_text));
         let scan = self.scan(tracked, &rule.send, &parts);
         note("classes", scan.classes());
         let unapproved = scan.unapproved();
-        if !unapproved.is_empty() {
-            note("blocked", unapproved.join(","));
-            if self.config.dlp == DlpAction::Mask && scan.maskable() {
-                note("masked", unapproved.join(","));
-                url_part = scan.mask(Part::Url, &url_part);
-                for (i, (_, v)) in headers.iter_mut().enumerate() {
-                    *v = scan.mask(Part::Header(i), v);
-                }
-                body = scan.mask(Part::Body, &body_text).into_bytes();
-            } else {
-                return Err(dlp_denial(&dest, &unapproved, &scan));
-            }
+        let mut headers = req.headers.clone();
+        if unapproved.is_empty() {
+            return Ok(Checked {
+                url_tail: url_tail(&req.url).to_string(),
+                headers,
+                body: req.body.clone(),
+            });
         }
-        let mut url = url;
-        if url_part != url_tail(&req.url) {
-            let masked = secrets::substitute(&format!("{}{url_part}", url_head(&req.url)), &lookup)
-                .map_err(denied)?;
-            url = Url::parse(&masked).map_err(|_| {
-                CallError::Invalid("the URL is not valid after masking".to_string())
-            })?;
+        note("blocked", unapproved.join(","));
+        if self.config.dlp != DlpAction::Mask || !scan.maskable() {
+            return Err(dlp_denial(label, &unapproved, &scan));
         }
+        note("masked", unapproved.join(","));
+        for (i, (_, v)) in headers.iter_mut().enumerate() {
+            *v = scan.mask(Part::Header(i), v);
+        }
+        Ok(Checked {
+            url_tail: scan.mask(Part::Url, url_tail(&req.url)),
+            headers,
+            body: scan.mask(Part::Body, &body_text).into_bytes(),
+        })
+    }
 
-        // Secrets go in last.
-        let mut wire_headers = Vec::with_capacity(headers.len());
-        let mut scrub: Vec<String> = values.values().cloned().collect();
-        for (name, value) in &headers {
-            let substituted = secrets::substitute(value, &lookup).map_err(denied)?;
-            let substituted = secrets::basic_auth(name, &substituted);
-            if substituted != *value {
-                scrub.push(substituted.clone());
-            }
-            wire_headers.push((name.clone(), substituted));
-        }
-
-        let mut method = method;
-        let mut dest = dest;
+    /// Sends the request and follows redirects that pass every check themselves. Each
+    /// hop's destination (as declared) and status go in the `hops` detail.
+    #[allow(clippy::too_many_arguments)]
+    fn follow(
+        &self,
+        inst: &Installation,
+        tracked: &[Tracked],
+        taint: &Taint,
+        names: &BTreeSet<String>,
+        mut x: Exchange,
+        guard: &ReflectionGuard,
+        note: Note<'_>,
+    ) -> Result<InboundResponse, CallError> {
         let (mut bytes_out, mut bytes_in) = (0usize, 0usize);
+        let mut hops: Vec<String> = Vec::new();
         for hop in 0..=self.config.max_redirects {
-            let target = self.pin(&dest, &url)?;
-            let target_path = match url.query() {
-                Some(q) => format!("{}?{q}", url.path()),
-                None => url.path().to_string(),
+            let target = self.pin(&x.dest, &x.label, &x.url)?;
+            let target_path = match x.url.query() {
+                Some(q) => format!("{}?{q}", x.url.path()),
+                None => x.url.path().to_string(),
             };
             let wire = client::WireRequest {
-                method: &method,
+                method: &x.method,
                 target: &target_path,
-                headers: &wire_headers,
-                body: &body,
+                headers: &x.wire_headers,
+                body: &x.body,
             };
             let result = client::exchange(
                 &target,
@@ -253,7 +379,7 @@ impl Egress {
                     };
                     note("bytes_out", (bytes_out + out).to_string());
                     note("bytes_in", (bytes_in + inn).to_string());
-                    return Err(self.client_error(&dest, e));
+                    return Err(self.client_error(&x.label, e));
                 }
             };
             bytes_out += response.bytes_out;
@@ -261,6 +387,8 @@ impl Egress {
             note("bytes_out", bytes_out.to_string());
             note("bytes_in", bytes_in.to_string());
             note("status", response.status.to_string());
+            hops.push(format!("{} {}", x.label, response.status));
+            note("hops", hops.join(" -> "));
             let location = response
                 .headers
                 .iter()
@@ -268,7 +396,18 @@ impl Egress {
                 .map(|(_, v)| v.clone());
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             let Some(location) = location.filter(|_| redirect) else {
-                return Ok(scrub_response(response, &scrub));
+                if guard.reflected(&response.headers, &response.body) {
+                    note("withheld", "reflected-secret".to_string());
+                    return Err(denied(format!(
+                        "the response from {} was withheld: it reflected a secret of this installation, and a plugin never receives a secret",
+                        x.label
+                    )));
+                }
+                return Ok(InboundResponse {
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                });
             };
             if hop == self.config.max_redirects {
                 return Err(denied(format!(
@@ -276,27 +415,32 @@ impl Egress {
                     self.config.max_redirects
                 )));
             }
-            let next = url
+            let next = x
+                .url
                 .join(&location)
                 .map_err(|_| denied("a redirect to an invalid URL was refused"))?;
             let next_dest = Destination::of_url(&next)
                 .ok_or_else(|| denied("a redirect to a non-http(s) URL was refused"))?;
-            note("redirect", next_dest.to_string());
-            if response.status == 303 || (matches!(response.status, 301 | 302) && method == "POST")
+            let next_label = declared_label(inst, &next_dest);
+            note("redirect", next_label.clone());
+            if response.status == 303
+                || (matches!(response.status, 301 | 302) && x.method == "POST")
             {
-                if method != "HEAD" {
-                    method = "GET".into();
+                if x.method != "HEAD" {
+                    x.method = "GET".into();
                 }
-                body.clear();
+                x.body.clear();
             }
             let refused =
-                |e: CallError| denied(format!("redirect to {next_dest} refused: {}", e.message()));
+                |e: CallError| denied(format!("redirect to {next_label} refused: {}", e.message()));
             let next_rule = self
-                .select_rule(inst, &next_dest, next.path(), &method, &names)
+                .select_rule(inst, &next_dest, &next_label, next.path(), &x.method, names)
                 .map_err(refused)?;
             self.check_scheme(&next_dest).map_err(refused)?;
-            let body_text = String::from_utf8_lossy(&body).into_owned();
-            let mut parts: Vec<(Part, &str)> = headers
+            check_taint(taint, &next_rule.send, &next_label).map_err(refused)?;
+            let body_text = String::from_utf8_lossy(&x.body).into_owned();
+            let mut parts: Vec<(Part, &str)> = x
+                .headers
                 .iter()
                 .enumerate()
                 .map(|(i, (_, v))| (Part::Header(i), v.as_str()))
@@ -306,10 +450,11 @@ impl Egress {
             let unapproved = rescan.unapproved();
             if !unapproved.is_empty() {
                 note("blocked", unapproved.join(","));
-                return Err(refused(dlp_denial(&next_dest, &unapproved, &rescan)));
+                return Err(refused(dlp_denial(&next_label, &unapproved, &rescan)));
             }
-            url = next;
-            dest = next_dest;
+            x.url = next;
+            x.dest = next_dest;
+            x.label = next_label;
         }
         Err(denied("too many redirects"))
     }
@@ -348,6 +493,7 @@ impl Egress {
         &self,
         inst: &'a Installation,
         dest: &Destination,
+        label: &str,
         path: &str,
         method: &str,
         names: &BTreeSet<String>,
@@ -359,9 +505,9 @@ impl Egress {
             .filter(|r| Destination::parse(&r.destination).is_ok_and(|d| d.covers(dest)))
             .collect();
         if declared.is_empty() {
-            return Err(denied(format!(
-                "{dest} is not a destination declared in plugin.toml [[egress]]"
-            )));
+            return Err(denied(
+                "an undeclared destination: the URL's host is not in plugin.toml [[egress]]",
+            ));
         }
         let approved: Vec<&EgressRule> = declared
             .into_iter()
@@ -369,7 +515,7 @@ impl Egress {
             .collect();
         if approved.is_empty() {
             return Err(denied(format!(
-                "{dest} is not approved for this installation"
+                "{label} is not approved for this installation"
             )));
         }
         let on_path: Vec<&EgressRule> = approved
@@ -377,14 +523,16 @@ impl Egress {
             .filter(|r| destination::path_allowed(&r.path, path))
             .collect();
         if on_path.is_empty() {
-            return Err(denied(format!("the path is not allowed for {dest}")));
+            return Err(denied(format!("the path is not allowed for {label}")));
         }
         let with_method: Vec<&EgressRule> = on_path
             .into_iter()
             .filter(|r| r.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
             .collect();
         if with_method.is_empty() {
-            return Err(denied(format!("method {method} is not allowed for {dest}")));
+            return Err(denied(format!(
+                "method {method} is not allowed for {label}"
+            )));
         }
         if let Some(rule) = with_method.iter().find(|r| names.is_subset(&r.secrets)) {
             return Ok(rule);
@@ -394,7 +542,7 @@ impl Egress {
             .find(|n| !with_method.iter().any(|r| r.secrets.contains(*n)))
             .unwrap_or_else(|| names.iter().next().expect("names is not empty"));
         Err(denied(format!(
-            "secret `{missing}` is not bound to {dest} in plugin.toml [[egress]]"
+            "secret `{missing}` is not bound to {label} in plugin.toml [[egress]]"
         )))
     }
 
@@ -408,19 +556,21 @@ impl Egress {
     }
 
     /// Resolves and checks the address to connect to.
-    fn pin(&self, dest: &Destination, url: &Url) -> Result<client::Target, CallError> {
+    fn pin(&self, dest: &Destination, label: &str, url: &Url) -> Result<client::Target, CallError> {
         let (ips, literal) = match &dest.host {
             HostPattern::Ip(ip) => (vec![*ip], true),
             HostPattern::Name(name) => (
-                self.resolver
-                    .resolve(name, dest.port)
-                    .map_err(|_| CallError::Unavailable(format!("cannot resolve {dest}")))?,
+                self.resolver.resolve(name, dest.port).map_err(|_| {
+                    CallError::Unavailable(format!("cannot resolve the host of {label}"))
+                })?,
                 false,
             ),
             HostPattern::Wildcard(_) => return Err(denied("a wildcard is not a host")),
         };
         let Some(&ip) = ips.first() else {
-            return Err(CallError::Unavailable(format!("{dest} has no address")));
+            return Err(CallError::Unavailable(format!(
+                "the host of {label} has no address"
+            )));
         };
         for &ip in &ips {
             // A non-public address is reachable only when the destination names it
@@ -429,7 +579,7 @@ impl Egress {
                 && !literal
             {
                 return Err(denied(format!(
-                    "{dest} resolves to a {class} address; names may resolve only to public addresses (SSRF protection)"
+                    "the host of {label} resolves to a {class} address; names may resolve only to public addresses (SSRF protection)"
                 )));
             }
         }
@@ -452,53 +602,53 @@ impl Egress {
         })
     }
 
-    fn client_error(&self, dest: &Destination, e: client::ClientError) -> CallError {
+    fn client_error(&self, label: &str, e: client::ClientError) -> CallError {
         match e {
             client::ClientError::Timeout => CallError::Limit(format!(
-                "{dest} did not answer within {} ms",
+                "{label} did not answer within {} ms",
                 self.config.timeout.as_millis()
             )),
             client::ClientError::TooLarge(_) => CallError::Limit(format!(
-                "the response from {dest} is larger than {} bytes",
+                "the response from {label} is larger than {} bytes",
                 self.config.max_response_bytes
             )),
             client::ClientError::Io(kind) => {
-                CallError::Unavailable(format!("cannot reach {dest}: {kind}"))
+                CallError::Unavailable(format!("cannot reach {label}: {kind}"))
             }
             client::ClientError::Protocol(m) => {
-                CallError::Unavailable(format!("bad response from {dest}: {m}"))
+                CallError::Unavailable(format!("bad response from {label}: {m}"))
             }
         }
-    }
-
-    /// The URL's path for the audit record: no query, placeholders kept, detected values
-    /// and field values masked, at most 256 bytes.
-    fn audit_path(&self, url: &str, tracked: &[Tracked]) -> String {
-        let tail = url_tail(url);
-        let mut path = tail[..tail.find(['?', '#']).unwrap_or(tail.len())].to_string();
-        if path.is_empty() {
-            path = "/".into();
-        }
-        for t in tracked {
-            path = path.replace(&t.raw, &format!("[{}]", t.path));
-        }
-        let spans = self.redactor.find_spans(&path);
-        for span in spans.iter().rev() {
-            path.replace_range(span.start..span.end, &format!("[{}]", span.class));
-        }
-        if path.len() > 256 {
-            let cut = path.floor_char_boundary(256);
-            path.truncate(cut);
-            path.push('…');
-        }
-        path
     }
 }
 
-fn dlp_denial(dest: &Destination, unapproved: &[String], scan: &Scan) -> CallError {
+/// How a destination is named in errors and audit details: the `[[egress]]` destination
+/// that covers it, as declared, or "an undeclared destination". Never the URL's host as
+/// the plugin wrote it.
+fn declared_label(inst: &Installation, dest: &Destination) -> String {
+    inst.manifest
+        .egress
+        .iter()
+        .find(|r| Destination::parse(&r.destination).is_ok_and(|d| d.covers(dest)))
+        .map_or_else(
+            || "an undeclared destination".to_string(),
+            |r| r.destination.clone(),
+        )
+}
+
+/// The names of the secrets the URL and header values refer to.
+fn placeholder_names(req: &OutboundRequest) -> Result<BTreeSet<String>, CallError> {
+    let mut names = secrets::names(&req.url).map_err(denied)?;
+    for (_, value) in &req.headers {
+        names.extend(secrets::names(value).map_err(denied)?);
+    }
+    Ok(names)
+}
+
+fn dlp_denial(label: &str, unapproved: &[String], scan: &Scan) -> CallError {
     let evasions = scan.evasions();
     denied(format!(
-        "data not approved for {dest}: {}{}",
+        "data not approved for {label}: {}{}",
         unapproved.join(", "),
         if evasions.is_empty() {
             String::new()

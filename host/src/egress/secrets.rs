@@ -62,6 +62,22 @@ impl MasterKey {
             .map_err(anyhow::Error::msg)
     }
 
+    /// A key for one purpose, derived from the master key (HMAC-SHA256 of `purpose`), so
+    /// no two uses share key material.
+    ///
+    /// ```
+    /// use airlock_host::egress::secrets::MasterKey;
+    /// let k = MasterKey::fixed([7; 32]);
+    /// assert_ne!(k.derive("a").unwrap(), k.derive("b").unwrap());
+    /// ```
+    pub fn derive(&self, purpose: &str) -> anyhow::Result<[u8; 32]> {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.key()?)
+            .expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     fn cipher(&self) -> anyhow::Result<Aes256Gcm> {
         Ok(Aes256Gcm::new(&self.key()?.into()))
     }

@@ -1,7 +1,6 @@
-//! The request and response as they cross the wire: URL parts, header checks, sizes,
-//! and scrubbing secrets out of what comes back.
+//! The request as it crosses the wire: URL parts, header checks and sizes.
 
-use super::{InboundResponse, MAX_REQUEST_HEADERS, RESERVED_HEADERS, client};
+use super::{MAX_REQUEST_HEADERS, RESERVED_HEADERS, client};
 use crate::broker::CallError;
 
 pub(super) fn wire_size(w: &client::WireRequest<'_>) -> usize {
@@ -13,18 +12,19 @@ pub(super) fn wire_size(w: &client::WireRequest<'_>) -> usize {
             .sum::<usize>()
 }
 
-/// Everything after `scheme://authority` (the path and query), or the whole text when
-/// it starts with a placeholder for the whole URL.
+/// Everything after `scheme://authority`: the path, query and fragment. The authority
+/// ends at the first `/`, `?`, `#` or `\` after the slashes that follow the scheme (URL
+/// parsers skip any number of either), so `https://host?q` and `https://host\p` keep
+/// their query and path. Without `://` there is no tail (such URLs are refused).
 pub(super) fn url_tail(url: &str) -> &str {
-    match url.split_once("://") {
-        Some((_, rest)) => &rest[rest.find('/').unwrap_or(rest.len())..],
-        None => url
-            .strip_prefix("{{")
-            .and_then(|r| r.find("}}").map(|i| &url[i + 4..]))
-            .unwrap_or(url),
-    }
+    let Some((_, rest)) = url.split_once("://") else {
+        return "";
+    };
+    let rest = rest.trim_start_matches(['/', '\\']);
+    &rest[rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())..]
 }
 
+/// The scheme and authority: everything before [`url_tail`].
 pub(super) fn url_head(url: &str) -> &str {
     &url[..url.len() - url_tail(url).len()]
 }
@@ -47,74 +47,17 @@ pub(super) fn check_headers(headers: &[(String, String)]) -> Result<(), CallErro
         }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(CallError::Invalid(format!(
-                "the host sets the {name} header; plugins may not"
+                "the host sets the {} header; plugins may not",
+                name.to_ascii_lowercase()
             )));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(CallError::Invalid(format!(
-                "the value of header {name} contains a line break"
+                "the value of header #{i} contains a line break"
             )));
         }
     }
     Ok(())
-}
-
-/// Replaces every secret value (and its base64 and hex forms) in the response.
-pub(super) fn scrub_response(r: client::WireResponse, secrets: &[String]) -> InboundResponse {
-    use base64::Engine as _;
-    let mut needles: Vec<Vec<u8>> = Vec::new();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        needles.push(s.as_bytes().to_vec());
-        needles.push(
-            base64::engine::general_purpose::STANDARD
-                .encode(s)
-                .trim_end_matches('=')
-                .as_bytes()
-                .to_vec(),
-        );
-        needles.push(hex::encode(s).into_bytes());
-        needles.push(crate::egress::dlp::url_encode(s).into_bytes());
-    }
-    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-    let scrub = |bytes: &[u8]| -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for needle in &needles {
-            out = replace_bytes(&out, needle, b"[SECRET]");
-        }
-        out
-    };
-    InboundResponse {
-        status: r.status,
-        headers: r
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    String::from_utf8_lossy(&scrub(v.as_bytes())).into_owned(),
-                )
-            })
-            .collect(),
-        body: scrub(&r.body),
-    }
-}
-
-fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return haystack.to_vec();
-    }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -125,22 +68,18 @@ mod tests {
     fn url_tail_and_head() {
         assert_eq!(url_tail("https://a.example/x?y"), "/x?y");
         assert_eq!(url_tail("https://a.example"), "");
-        assert_eq!(url_tail("{{secret.hook}}"), "");
-        assert_eq!(url_tail("{{secret.hook}}?x=1"), "?x=1");
+        assert_eq!(
+            url_tail("https://a.example:8443?e=v@x.example"),
+            "?e=v@x.example"
+        );
+        assert_eq!(url_tail("https://a.example\\p?e=1"), "\\p?e=1");
+        assert_eq!(url_tail("https:///\\a.example#x"), "#x");
+        assert_eq!(url_tail("{{secret.hook}}?x=1"), "");
         assert_eq!(url_head("https://a.example/x"), "https://a.example");
-    }
-
-    #[test]
-    fn scrubbing_covers_encodings() {
-        let r = client::WireResponse {
-            status: 200,
-            headers: vec![("x".into(), "tok-123456".into())],
-            body: format!("a tok-123456 b {}", hex::encode("tok-123456")).into_bytes(),
-            ..Default::default()
-        };
-        let out = scrub_response(r, &["tok-123456".into()]);
-        assert_eq!(out.headers[0].1, "[SECRET]");
-        assert_eq!(out.body, b"a [SECRET] b [SECRET]");
+        assert_eq!(
+            url_head("https://{{secret.a}}.x.example?q"),
+            "https://{{secret.a}}.x.example"
+        );
     }
 
     #[test]

