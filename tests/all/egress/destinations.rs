@@ -116,6 +116,13 @@ fn redirects_are_followed_only_to_allowed_destinations() {
             request("GET", &a.redirect("/api/r/1", &c.url("/x")), json!([]), ""),
             request("GET", &a.redirect("/api/r/2", &b.url("/ok")), json!([]), ""),
             request("GET", &a.redirect("/api/r/3", "https://meta.ssrf.test/"), json!([]), ""),
+            // A → B → A: every hop is in the record, not just the first destination.
+            request(
+                "GET",
+                &a.redirect("/api/r/4", &b.redirect("/hop", &a.url("/api/end"))),
+                json!([]),
+                "",
+            ),
         ]}),
     );
     refused(
@@ -137,6 +144,13 @@ fn redirects_are_followed_only_to_allowed_destinations() {
         "denied",
         "resolves to a cloud-metadata address",
     );
+    assert!(lines[3].starts_with("#3 status=200"), "{}", lines[3]);
+    let (la, lb) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    assert_eq!(
+        records[3].details["hops"],
+        format!("{la} 302 -> {lb} 302 -> {la} 200")
+    );
+    assert!(b.saw("GET /hop "));
 }
 
 #[test]
