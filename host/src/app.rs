@@ -112,7 +112,7 @@ impl Airlock {
             options.durability,
         )?);
         let runtime = Runtime::new(options.limits, Some(data.cache_dir()?))?;
-        let signer = crate::checkpoint::Signer25519::load_or_create(&data)?;
+        let signer = data.checkpoint_signer()?;
         let last_checkpoint = store.latest_checkpoint()?.map_or(0, |c| c.size);
         let monitor = crate::monitor::Monitor::new(store.clone(), options.alerts);
         let key = match options.master_key {

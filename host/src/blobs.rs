@@ -77,6 +77,25 @@ impl DataDir {
             .with_context(|| format!("component {sha256} is missing from the data directory"))
     }
 
+    /// The audit checkpoint signer, its seed kept in
+    /// [`KEY_FILE`](airlock_audit::checkpoint::KEY_FILE) (generated with mode 0600 on
+    /// first use).
+    pub fn checkpoint_signer(&self) -> anyhow::Result<airlock_audit::checkpoint::Signer25519> {
+        use airlock_audit::checkpoint::{KEY_FILE, Signer25519};
+        if let Some(text) = self.read_text(KEY_FILE) {
+            let seed: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| {
+                    format!("{KEY_FILE} in the data directory is not a 32-byte hex seed")
+                })?;
+            return Ok(Signer25519::from_seed(seed));
+        }
+        let seed: [u8; 32] = rand::random();
+        self.write_secret(KEY_FILE, &hex::encode(seed))?;
+        Ok(Signer25519::from_seed(seed))
+    }
+
     /// Reads a small file at the root of the data directory, if present.
     pub fn read_text(&self, name: &str) -> Option<String> {
         self.root.read_to_string(name).ok()

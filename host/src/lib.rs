@@ -11,7 +11,9 @@
 //! - [`installation`]: installed plugins, grants and settings;
 //! - [`model`]: helpdesk records;
 //! - [`store`]: storage traits and the SQLite backend;
-//! - [`audit`]: the audit log's records, chain and verification;
+//! - [`audit`], [`merkle`], [`checkpoint`], [`integrity`]: the audit log's records,
+//!   chain, Merkle tree, signed checkpoints and verification (the `airlock-audit` crate,
+//!   re-exported here);
 //! - [`broker`]: the pipeline; [`capability`]: what plugins can call through it;
 //! - [`egress`]: brokered outbound HTTP (destinations, secrets, data-loss checks);
 //! - [`runtime`]: the wasmtime sandbox;
@@ -20,22 +22,22 @@
 #![warn(missing_docs)]
 
 pub mod app;
-pub mod audit;
+pub use airlock_audit::record as audit;
 pub mod audit_cli;
 pub mod blobs;
 pub mod broker;
 pub mod capability;
 pub mod catalog;
-pub mod checkpoint;
+pub use airlock_audit::checkpoint;
 pub mod config;
 pub mod demo;
 pub mod dev;
 pub mod dispatch;
 pub mod egress;
 pub mod installation;
-pub mod integrity;
+pub use airlock_audit::integrity;
 pub mod manifest;
-pub mod merkle;
+pub use airlock_audit::merkle;
 pub mod model;
 pub mod monitor;
 pub mod redact_cli;

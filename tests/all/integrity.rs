@@ -432,3 +432,35 @@ fn concurrent_appends_share_one_gapless_chain() {
     drop(store);
     verify_at(&db, &VerifyOptions::default()).unwrap();
 }
+
+/// An auditor verifies an export (the JSON Lines of `airlock audit export`) and the
+/// exported checkpoints with `airlock-audit` alone, as `airlock-audit-verify` does: an
+/// intact export matches every checkpoint; an edited line is named.
+#[test]
+fn an_exported_log_verifies_offline_with_the_audit_crate_alone() {
+    use airlock_audit::offline::verify_export;
+    let (_dir, db, signer) = log(40);
+    let store = SqliteStore::open(&db).unwrap();
+    let lines: Vec<String> = store
+        .query(&Default::default())
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    let parse = |lines: &[String]| -> Vec<airlock_audit::record::AuditRecord> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let checkpoints = store.checkpoints().unwrap();
+    let key = airlock_host::checkpoint::parse_public_key(&signer.public_key_hex()).unwrap();
+    let report = verify_export(parse(&lines), &checkpoints, Some(&key)).unwrap();
+    assert_eq!(report.records, 40);
+    assert_eq!(report.checkpoints_matched, checkpoints.len());
+
+    let mut edited = lines.clone();
+    edited[20] = edited[20].replace("t-20", "t-99");
+    let e = verify_export(parse(&edited), &checkpoints, Some(&key)).unwrap_err();
+    assert!(e.starts_with("record 21:"), "{e}");
+}

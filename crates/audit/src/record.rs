@@ -102,7 +102,7 @@ fn put_bytes(message: &mut Vec<u8>, bytes: &[u8]) {
 /// The chain hash of a record with the given position, time and entry.
 ///
 /// ```
-/// use airlock_host::audit::{chain_hash, AuditEntry, GENESIS_HASH};
+/// use airlock_audit::record::{chain_hash, AuditEntry, GENESIS_HASH};
 /// let e = AuditEntry { call: "helpdesk.get-ticket".into(), ..Default::default() };
 /// let a = chain_hash(GENESIS_HASH, 1, "2026-01-01T00:00:00Z", &e);
 /// let b = chain_hash(GENESIS_HASH, 2, "2026-01-01T00:00:00Z", &e);
@@ -221,7 +221,7 @@ pub fn seal_encoded(
 }
 
 /// [`seal_encoded`], also returning the record's hash as bytes.
-pub(crate) fn seal_with_digest(
+pub fn seal_with_digest(
     prev: Option<(u64, &str)>,
     time: String,
     entry: AuditEntry,
@@ -265,7 +265,7 @@ impl std::error::Error for ChainError {}
 /// Checks records in storage order, one at a time.
 ///
 /// ```
-/// use airlock_host::audit::{seal, AuditEntry, ChainVerifier};
+/// use airlock_audit::record::{seal, AuditEntry, ChainVerifier};
 /// let a = seal(None, "t".into(), AuditEntry::default());
 /// let b = seal(Some((a.seq, &a.hash)), "t".into(), AuditEntry::default());
 /// let mut v = ChainVerifier::default();

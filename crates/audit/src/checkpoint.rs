@@ -7,8 +7,6 @@
 //! `airlock audit verify --checkpoints <file> --public-key <hex>` prove that the log
 //! still holds everything up to each of them, even if the host and its key were taken.
 
-use crate::blobs::DataDir;
-use anyhow::Context;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -74,27 +72,7 @@ pub struct Signer25519 {
 }
 
 impl Signer25519 {
-    /// Loads the key from the data directory, generating it on first use.
-    pub fn load_or_create(data: &DataDir) -> anyhow::Result<Signer25519> {
-        if let Some(text) = data.read_text(KEY_FILE) {
-            let seed: [u8; 32] = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .with_context(|| {
-                    format!("{KEY_FILE} in the data directory is not a 32-byte hex seed")
-                })?;
-            return Ok(Signer25519 {
-                key: SigningKey::from_bytes(&seed),
-            });
-        }
-        let seed: [u8; 32] = rand::random();
-        data.write_secret(KEY_FILE, &hex::encode(seed))?;
-        Ok(Signer25519 {
-            key: SigningKey::from_bytes(&seed),
-        })
-    }
-
-    /// A signer from a fixed seed (tests and benchmarks).
+    /// A signer from its 32-byte seed (the host keeps it in [`KEY_FILE`]).
     pub fn from_seed(seed: [u8; 32]) -> Signer25519 {
         Signer25519 {
             key: SigningKey::from_bytes(&seed),
@@ -109,7 +87,7 @@ impl Signer25519 {
     /// Signs a checkpoint of the log at `size`.
     ///
     /// ```
-    /// use airlock_host::checkpoint::Signer25519;
+    /// use airlock_audit::checkpoint::Signer25519;
     /// let s = Signer25519::from_seed([7; 32]);
     /// let cp = s.sign(3, "ab".into(), "cd".into(), "2026-01-01T00:00:00.000Z".into());
     /// assert!(cp.verify_signature(None).is_ok());

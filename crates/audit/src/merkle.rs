@@ -35,7 +35,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// "frontier"): O(log n) memory, O(1) amortized per appended leaf.
 ///
 /// ```
-/// use airlock_host::merkle::{leaf_hash, root, Frontier};
+/// use airlock_audit::merkle::{leaf_hash, root, Frontier};
 /// let leaves: Vec<_> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
 /// let mut f = Frontier::default();
 /// for l in &leaves { f.push(*l); }
@@ -147,7 +147,7 @@ pub trait TreeSource {
 /// leaf.
 ///
 /// ```
-/// use airlock_host::merkle::*;
+/// use airlock_audit::merkle::*;
 /// struct All(Vec<Hash>);
 /// impl TreeSource for All {
 ///     fn leaves(&mut self, r: std::ops::Range<u64>) -> anyhow::Result<Vec<Hash>> {
@@ -212,7 +212,7 @@ fn subtree_root(
 /// Checks an audit path (RFC 9162 §2.1.3.2).
 ///
 /// ```
-/// use airlock_host::merkle::*;
+/// use airlock_audit::merkle::*;
 /// let leaves: Vec<_> = (0..7u8).map(|i| leaf_hash(&[i])).collect();
 /// let r = root(&leaves);
 /// for i in 0..7 {

@@ -1,10 +1,10 @@
 //! Proof of the audit log's integrity: the hash chain, the Merkle tree and signed
 //! checkpoints, checked together; inclusion proofs of single records.
 
-use crate::audit::{ChainError, ChainVerifier};
+use crate::AuditStore as Store;
 use crate::checkpoint::{Checkpoint, Signer25519};
 use crate::merkle::{self, Frontier, Hash, leaf_hash};
-use crate::store::Store;
+use crate::record::{ChainError, ChainVerifier};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
@@ -331,7 +331,7 @@ pub fn checkpoint(store: &dyn Store, signer: &Signer25519) -> anyhow::Result<Che
         size,
         hex::encode(root),
         last_hash,
-        crate::audit::now_rfc3339(),
+        crate::record::now_rfc3339(),
     );
     store.put_checkpoint(&cp)?;
     Ok(cp)
@@ -413,10 +413,10 @@ pub fn prune_before(
     details.insert("pruned_through".to_string(), cut.to_string());
     details.insert("records".to_string(), deleted.to_string());
     details.insert("before".to_string(), before_time.to_string());
-    store.append(vec![crate::audit::AuditEntry {
+    store.append(vec![crate::record::AuditEntry {
         installation: "airlock".into(),
         call: "audit.prune".into(),
-        decision: Some(crate::audit::Decision::Allow),
+        decision: Some(crate::record::Decision::Allow),
         reason: "retention".into(),
         details,
         ..Default::default()
