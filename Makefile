@@ -25,9 +25,12 @@ run: plugins build
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@# An auditor verifies a log with airlock-audit alone: it must not pull in the sandbox or SQLite.
-	@! $(CARGO) tree -p airlock-audit -e normal,build --prefix none | grep -E '^(wasmtime|rusqlite|libsqlite3-sys) ' \
-		|| { echo "lint: airlock-audit must not depend on wasmtime or SQLite (cargo tree -p airlock-audit)"; exit 1; }
+	@# An auditor verifies a log with airlock-audit alone, and the model is engine-free:
+	@# neither may pull in the sandbox or SQLite.
+	@for crate in airlock-core airlock-audit; do \
+		! $(CARGO) tree -p $$crate -e normal,build --prefix none | grep -E '^(wasmtime|rusqlite|libsqlite3-sys) ' \
+			|| { echo "lint: $$crate must not depend on wasmtime or SQLite (cargo tree -p $$crate)"; exit 1; }; \
+	done
 
 # Property tests use a fixed seed here so CI is reproducible; run `cargo test` directly
 # (or set PROPTEST_RNG_SEED) to explore new random cases.

@@ -6,6 +6,7 @@ use crate::blobs::DataDir;
 use crate::broker::{Invocation, Redaction, Services};
 use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
+pub use crate::error::{AppError, AppResult};
 use crate::installation::{Grants, Installation};
 use crate::manifest::Manifest;
 use crate::model::{Dataset, Kind};
@@ -14,23 +15,6 @@ use crate::store::{AuditStore, Durability, HelpdeskStore, InstallationStore, Sql
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-
-/// Errors of application operations, sorted by whose fault they are.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// No such installation (or record).
-    #[error("{0}")]
-    NotFound(String),
-    /// The request is wrong; the message says how to fix it.
-    #[error("{0}")]
-    Invalid(String),
-    /// Something failed inside the host.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-/// Results of application operations.
-pub type AppResult<T> = Result<T, AppError>;
 
 /// How to open the service.
 pub struct Options {

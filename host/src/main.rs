@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins");
             start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(airlock_host::service::serve(airlock, &token, listen))?;
+            runtime.block_on(airlock_host::api::serve(airlock, &token, listen))?;
         }
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)

@@ -18,4 +18,4 @@ pub mod offline;
 pub mod record;
 mod store;
 
-pub use store::{AuditStore, StoreResult};
+pub use store::{AuditStore, StoreError, StoreResult};

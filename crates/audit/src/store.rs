@@ -2,8 +2,7 @@
 
 use crate::record::{AuditEntry, AuditFilter, AuditRecord};
 
-/// Errors from a log backend, without data values.
-pub type StoreResult<T> = anyhow::Result<T>;
+pub use airlock_core::{StoreError, StoreResult};
 
 /// The append-only audit log.
 pub trait AuditStore: Send + Sync {

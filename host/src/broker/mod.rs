@@ -644,7 +644,7 @@ impl Invocation {
 
     /// Appends the invocation's entries to the audit log; returns them sealed.
     pub fn finish(self) -> anyhow::Result<Vec<crate::audit::AuditRecord>> {
-        self.services.store.append(self.entries)
+        Ok(self.services.store.append(self.entries)?)
     }
 }
 

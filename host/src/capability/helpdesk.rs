@@ -25,7 +25,7 @@ fn check_id(what: &str, id: &str) -> Result<(), CallError> {
     }
 }
 
-fn unavailable(e: anyhow::Error) -> CallError {
+fn unavailable(e: crate::store::StoreError) -> CallError {
     tracing::error!(error = %e, "store failed during a brokered call");
     CallError::Unavailable("the helpdesk store failed; try again".into())
 }

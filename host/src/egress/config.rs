@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
-/// The methods a plugin may use.
-pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+pub use airlock_core::manifest::rules::METHODS;
 /// Headers the host sets itself; a plugin may not.
 pub const RESERVED_HEADERS: &[&str] = &[
     "host",

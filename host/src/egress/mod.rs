@@ -17,13 +17,13 @@
 
 pub mod client;
 mod config;
-pub mod destination;
+pub use airlock_core::manifest::destination;
 pub mod dlp;
 pub mod rate;
 pub mod reflect;
-pub mod rules;
+pub use airlock_core::manifest::rules;
 pub mod secrets;
-pub mod ssrf;
+pub use airlock_core::addr as ssrf;
 mod taint;
 mod wire;
 

@@ -15,39 +15,11 @@
 use super::{ALERT_CALL, EGRESS_CALL, MonitorStore, OUTCOME_CALL, is_read_call, record_secs};
 use crate::audit::{AuditRecord, Decision};
 use crate::catalog::{self, Sensitivity};
+use airlock_core::alert::{Alert, Delivery, Rule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc;
-
-/// The alert rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// First contact with a new destination.
-    NewDestination,
-    /// Too many denied calls in a short window.
-    DeniedBurst,
-    /// Reads per hour far above the installation's baseline.
-    ReadSpike,
-    /// A read of a restricted field.
-    RestrictedRead,
-    /// Far more distinct requesters read than usual.
-    RequesterSpike,
-}
-
-impl Rule {
-    /// The rule's name, as stored and audited.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::NewDestination => "new-destination",
-            Rule::DeniedBurst => "denied-burst",
-            Rule::ReadSpike => "read-spike",
-            Rule::RestrictedRead => "restricted-read",
-            Rule::RequesterSpike => "requester-spike",
-        }
-    }
-}
 
 /// Thresholds: the `[alerts]` section of the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,44 +67,6 @@ impl Default for AlertConfig {
     }
 }
 
-/// A stored alert. It names installations, rules, fields, ids and counts, never values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Alert {
-    /// Its id, increasing.
-    pub id: u64,
-    /// When it was raised (RFC 3339 UTC).
-    pub time: String,
-    /// The rule's name.
-    pub rule: String,
-    /// The installation.
-    pub installation: String,
-    /// Its plugin.
-    pub plugin: String,
-    /// What happened, in words.
-    pub message: String,
-    /// The numbers behind it (counts, thresholds, the field or destination).
-    pub details: BTreeMap<String, String>,
-    /// The audit record that triggered it.
-    pub trigger_seq: u64,
-    /// Webhook delivery: `none` (no webhook), `pending`, `delivered` or `failed: …`.
-    pub delivery: String,
-}
-
-/// Which alerts to list.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AlertQuery {
-    /// Only this installation.
-    pub installation: Option<String>,
-    /// Only this rule.
-    pub rule: Option<String>,
-    /// Only alerts raised at or after this RFC 3339 time.
-    pub since: Option<String>,
-    /// Only alerts with a larger id.
-    pub after_id: Option<u64>,
-    /// At most this many (default 100, at most 10,000).
-    pub limit: Option<u32>,
-}
-
 /// An alert before it is stored.
 #[derive(Debug, Clone)]
 pub(crate) struct Draft {
@@ -149,13 +83,17 @@ impl Draft {
         Alert {
             id: 0,
             time: crate::audit::now_rfc3339(),
-            rule: self.rule.as_str().into(),
+            rule: self.rule,
             installation: self.installation,
             plugin: self.plugin,
             message: self.message,
             details: self.details,
             trigger_seq: self.trigger_seq,
-            delivery: if webhook { "pending" } else { "none" }.into(),
+            delivery: if webhook {
+                Delivery::Pending
+            } else {
+                Delivery::None
+            },
         }
     }
 }
@@ -418,8 +356,8 @@ impl Webhook {
                         tracing::warn!(alert = alert.id, %problem, "alert webhook delivery failed");
                     }
                     let status = match outcome {
-                        Ok(()) => "delivered".to_string(),
-                        Err(problem) => format!("failed: {problem}"),
+                        Ok(()) => Delivery::Delivered,
+                        Err(problem) => Delivery::Failed(problem),
                     };
                     if let Err(e) = store.set_alert_delivery(alert.id, &status) {
                         tracing::warn!(error = %e, "cannot record alert delivery");

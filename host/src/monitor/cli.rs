@@ -78,7 +78,7 @@ pub struct AlertsArgs {
     /// Only this rule (`new-destination`, `denied-burst`, `read-spike`,
     /// `restricted-read`, `requester-spike`).
     #[arg(long)]
-    pub rule: Option<String>,
+    pub rule: Option<super::Rule>,
     /// Only alerts raised at or after this RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,

@@ -16,12 +16,12 @@
 pub mod alerts;
 pub mod cli;
 pub mod export;
-pub mod http;
 pub mod metrics;
 pub mod report;
 pub mod review;
 
-pub use alerts::{Alert, AlertConfig, AlertQuery, Rule};
+pub use airlock_core::alert::{Alert, AlertQuery, Delivery, Rule};
+pub use alerts::AlertConfig;
 pub use export::ExportFormat;
 pub use metrics::{Counters, InstallationCounters};
 pub use report::{BlastRadius, BlastRadiusQuery};
@@ -276,10 +276,10 @@ impl Monitor {
                 installation: alert.installation.clone(),
                 plugin: alert.plugin.clone(),
                 call: ALERT_CALL.into(),
-                reason: alert.rule.clone(),
+                reason: alert.rule.to_string(),
                 details: [
                     ("alert_id".to_string(), alert.id.to_string()),
-                    ("rule".to_string(), alert.rule.clone()),
+                    ("rule".to_string(), alert.rule.to_string()),
                     ("trigger_seq".to_string(), alert.trigger_seq.to_string()),
                 ]
                 .into(),

@@ -26,7 +26,7 @@ fn denied_burst_fires_on_a_probe_storm_and_not_on_normal_traffic() {
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].installation, "pii-probe");
     assert_eq!(raised[0].details["threshold"], "5");
-    assert_eq!(raised[0].delivery, "none");
+    assert_eq!(raised[0].delivery.to_string(), "none");
     // Once per window, not once per denial.
     event(&host, "t-4", "u-2");
     assert_eq!(alerts(&host, "denied-burst").len(), 1);
@@ -377,7 +377,7 @@ fn alerts_reach_the_webhook_the_api_and_the_cli() {
     for _ in 0..100 {
         delivery = host.airlock.alerts(&AlertQuery::default()).unwrap()[0]
             .delivery
-            .clone();
+            .to_string();
         if delivery == "delivered" {
             break;
         }

@@ -61,7 +61,7 @@ fn event(host: &TestHost, id: &str, requester: &str) {
 fn alerts(host: &TestHost, rule: &str) -> Vec<airlock_host::monitor::Alert> {
     host.airlock
         .alerts(&AlertQuery {
-            rule: Some(rule.into()),
+            rule: Some(rule.parse().expect("a rule name")),
             ..Default::default()
         })
         .unwrap()
@@ -122,7 +122,7 @@ fn serve(airlock: Airlock) -> (Server, Arc<Airlock>) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = airlock_host::service::router(airlock.clone(), TOKEN);
+    let router = airlock_host::api::router(airlock.clone(), TOKEN);
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
     (
         Server {

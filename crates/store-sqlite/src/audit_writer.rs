@@ -6,13 +6,13 @@
 //! transactions behind it; readers of the log first wait until it has caught up, so they
 //! see every acknowledged record.
 
-use super::StoreResult;
 use super::audit_journal::{Journal, Row, columns, encode_line};
 use super::audit_table::{Rows, insert_rows};
 use super::sqlite::Durability;
 use crate::audit::{self, AuditEntry, AuditRecord, JsonFields};
+use crate::error::Error;
+use crate::error::Result;
 use crate::merkle::{Frontier, Hash, leaf_hash};
-use anyhow::anyhow;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
@@ -70,7 +70,7 @@ struct Job {
 }
 
 /// One queued batch's outcome.
-type JobResult = Result<Vec<AuditRecord>, String>;
+type JobResult = std::result::Result<Vec<AuditRecord>, String>;
 
 /// The appending side, once loaded: the chain, and the journal with its indexer if this
 /// process holds the journal.
@@ -108,10 +108,7 @@ impl GroupCommit {
 
     /// The writer slot, loaded: the chain read from SQLite, and the journal's records
     /// that SQLite lacks indexed first.
-    fn loaded<'a>(
-        &self,
-        slot: &'a mut MutexGuard<'_, Option<Writer>>,
-    ) -> StoreResult<&'a mut Writer> {
+    fn loaded<'a>(&self, slot: &'a mut MutexGuard<'_, Option<Writer>>) -> Result<&'a mut Writer> {
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
             let mut chain = load_chain(&conn)?;
@@ -150,7 +147,7 @@ impl GroupCommit {
         Ok(slot.as_mut().expect("loaded"))
     }
 
-    pub(super) fn append(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<AuditRecord>> {
+    pub(super) fn append(&self, entries: Vec<AuditEntry>) -> Result<Vec<AuditRecord>> {
         // Encoding happens here, on the caller's thread, not in the writer's turn.
         let entries = entries
             .into_iter()
@@ -200,31 +197,31 @@ impl GroupCommit {
         }
         answer
             .recv()
-            .map_err(|_| anyhow!("the audit writer stopped"))?
-            .map_err(|e| anyhow!("cannot append to the audit log: {e}"))
+            .map_err(|_| Error::failed("the audit writer stopped"))?
+            .map_err(|e| Error::failed(format!("cannot append to the audit log: {e}")))
     }
 
     /// The chain as of the last acknowledged append.
-    pub(super) fn chain(&self) -> StoreResult<Chain> {
+    pub(super) fn chain(&self) -> Result<Chain> {
         let mut slot = relock(&self.writer);
         Ok(self.loaded(&mut slot)?.chain.clone())
     }
 
     /// How many records were ever appended.
-    pub(super) fn log_size(&self) -> StoreResult<u64> {
+    pub(super) fn log_size(&self) -> Result<u64> {
         let mut slot = relock(&self.writer);
         Ok(self.loaded(&mut slot)?.chain.frontier.size())
     }
 
     /// Fails unless this process may change the log: appends and pruning happen in the
     /// one process that holds the journal.
-    pub(super) fn ensure_appender(&self) -> StoreResult<()> {
+    pub(super) fn ensure_appender(&self) -> Result<()> {
         let mut slot = relock(&self.writer);
         self.loaded(&mut slot)?.appender()
     }
 
     /// Waits until every record acknowledged so far is in the audit table.
-    pub(super) fn settle(&self) -> StoreResult<()> {
+    pub(super) fn settle(&self) -> Result<()> {
         let (indexer, last) = {
             let mut slot = relock(&self.writer);
             let writer = self.loaded(&mut slot)?;
@@ -240,7 +237,7 @@ impl GroupCommit {
 
 impl Writer {
     /// Fails unless this process holds the journal, and so may change the log.
-    fn appender(&self) -> StoreResult<()> {
+    fn appender(&self) -> Result<()> {
         match self.appender {
             Some(_) => Ok(()),
             None => Err(not_appender(&self.journal_path)),
@@ -251,7 +248,7 @@ impl Writer {
     fn write(
         &mut self,
         batches: Vec<Vec<(AuditEntry, JsonFields)>>,
-    ) -> StoreResult<Vec<Vec<AuditRecord>>> {
+    ) -> Result<Vec<Vec<AuditRecord>>> {
         let Some((journal, indexer)) = &mut self.appender else {
             return Err(not_appender(&self.journal_path));
         };
@@ -290,12 +287,12 @@ impl Writer {
     }
 }
 
-fn not_appender(journal: &Path) -> anyhow::Error {
-    anyhow!(
+fn not_appender(journal: &Path) -> Error {
+    Error::transient(format!(
         "another airlock process has this audit log open (its journal {} is locked); \
          append or prune through that process, or stop it first",
         journal.display()
-    )
+    ))
 }
 
 impl Drop for GroupCommit {
@@ -346,7 +343,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn start(mut conn: Connection, indexed: u64) -> StoreResult<Indexer> {
+    fn start(mut conn: Connection, indexed: u64) -> Result<Indexer> {
         // Big transactions: a page cache that holds them without spilling to the WAL
         // midway, and checkpoints every 32 MiB of WAL rather than every 4 MiB.
         conn.pragma_update(None, "cache_size", -(INDEXER_CACHE_KIB as i64))?;
@@ -385,11 +382,13 @@ impl Indexer {
     }
 
     /// Waits while the backlog is full.
-    fn wait_backlog(&self) -> StoreResult<()> {
+    fn wait_backlog(&self) -> Result<()> {
         let mut state = relock(&self.shared.state);
         while state.pending_rows >= MAX_BACKLOG {
             if let Some(e) = &state.error {
-                return Err(anyhow!("the audit index is not keeping up: {e}"));
+                return Err(Error::transient(format!(
+                    "the audit index is not keeping up: {e}"
+                )));
             }
             state = rewait(&self.shared.changed, state);
         }
@@ -408,11 +407,13 @@ impl Drop for Indexer {
 }
 
 /// Waits until the table holds every record through `seq`.
-fn wait_indexed(shared: &Shared, seq: u64) -> StoreResult<()> {
+fn wait_indexed(shared: &Shared, seq: u64) -> Result<()> {
     let mut state = relock(&shared.state);
     while state.indexed < seq {
         if let Some(e) = &state.error {
-            return Err(anyhow!("the audit index is behind the journal: {e}"));
+            return Err(Error::transient(format!(
+                "the audit index is behind the journal: {e}"
+            )));
         }
         state.hurry = true;
         shared.changed.notify_all();
@@ -448,7 +449,7 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
             insert_rows(conn, &batches)?;
             Ok(batches.last().and_then(Rows::last_seq))
         }))
-        .unwrap_or_else(|_| Err(anyhow!("the audit indexer panicked")));
+        .unwrap_or_else(|_| Err(Error::failed("the audit indexer panicked")));
         let mut state = relock(&shared.state);
         match result {
             Ok(last) => {
@@ -477,7 +478,7 @@ fn index_loop(conn: &mut Connection, shared: &Shared) {
     }
 }
 
-fn load_chain(conn: &Connection) -> StoreResult<Chain> {
+fn load_chain(conn: &Connection) -> Result<Chain> {
     let mut chain = Chain::default();
     let mut stmt = conn.prepare(
         "SELECT seq, hash FROM audit_pruned UNION ALL SELECT seq, hash FROM audit ORDER BY seq",
@@ -510,7 +511,7 @@ fn decode_hash(hex_text: &str) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AuditStore, SqliteStore};
+    use crate::{AuditStore, SqliteStore};
 
     fn entry(resource: &str) -> AuditEntry {
         AuditEntry {

@@ -32,7 +32,7 @@ impl Destination {
     /// for a loopback IP address (usable in dev mode).
     ///
     /// ```
-    /// use airlock_host::egress::destination::Destination;
+    /// use airlock_core::manifest::destination::Destination;
     /// let d = Destination::parse("HTTPS://*.Slack.com:443").unwrap();
     /// assert_eq!(d.to_string(), "https://*.slack.com");
     /// assert!(Destination::parse("https://*.*.example.com").is_err());
@@ -97,13 +97,13 @@ impl Destination {
 
     /// True when the host is a loopback IP address.
     pub fn is_loopback_ip(&self) -> bool {
-        matches!(self.host, HostPattern::Ip(ip) if super::ssrf::is_loopback(ip))
+        matches!(self.host, HostPattern::Ip(ip) if crate::addr::is_loopback(ip))
     }
 
     /// The destination a concrete URL goes to (never a wildcard), if it is http(s).
     ///
     /// ```
-    /// use airlock_host::egress::destination::Destination;
+    /// use airlock_core::manifest::destination::Destination;
     /// let url = url::Url::parse("https://Hooks.Slack.com/services/x?y=1").unwrap();
     /// assert_eq!(Destination::of_url(&url).unwrap().to_string(), "https://hooks.slack.com");
     /// ```
@@ -128,7 +128,7 @@ impl Destination {
     /// this pattern: same scheme, port and host; `*.` matches exactly one label.
     ///
     /// ```
-    /// use airlock_host::egress::destination::Destination;
+    /// use airlock_core::manifest::destination::Destination;
     /// let pattern = Destination::parse("https://*.example.com").unwrap();
     /// let d = |s: &str| Destination::parse(s).unwrap();
     /// assert!(pattern.covers(&d("https://api.example.com")));
@@ -176,7 +176,7 @@ impl fmt::Display for Destination {
 /// The canonical form of a destination string, or why it is not one.
 ///
 /// ```
-/// assert_eq!(airlock_host::egress::destination::canonical("https://API.example.com:443/").unwrap(), "https://api.example.com");
+/// assert_eq!(airlock_core::manifest::destination::canonical("https://API.example.com:443/").unwrap(), "https://api.example.com");
 /// ```
 pub fn canonical(text: &str) -> Result<String, String> {
     Destination::parse(text).map(|d| d.to_string())
@@ -186,7 +186,7 @@ pub fn canonical(text: &str) -> Result<String, String> {
 /// does not end in `/`).
 ///
 /// ```
-/// use airlock_host::egress::destination::path_allowed;
+/// use airlock_core::manifest::destination::path_allowed;
 /// assert!(path_allowed("/v1/contacts", "/v1/contacts/9"));
 /// assert!(path_allowed("/v1/", "/v1/x"));
 /// assert!(!path_allowed("/v1/contacts", "/v1/contactsX"));

@@ -9,7 +9,7 @@
 //! the newest epoch's few pages, which stay in the cache. A query by name seeks it once
 //! per epoch.
 
-use super::StoreResult;
+use crate::error::Result;
 use rusqlite::{Connection, Transaction, params};
 use std::ops::RangeInclusive;
 
@@ -77,7 +77,7 @@ impl<'a> BlockEntries<'a> {
     }
 
     /// Writes the entries, in key order.
-    pub(super) fn write(mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+    pub(super) fn write(mut self, tx: &Transaction<'_>) -> Result<()> {
         self.entries.sort_unstable();
         self.entries.dedup();
         let mut insert = tx.prepare_cached(
@@ -98,8 +98,8 @@ pub(super) fn blocks_naming(
     kind: NameKind,
     name: &str,
     blocks: RangeInclusive<u64>,
-    visit: &mut dyn FnMut(u64) -> StoreResult<bool>,
-) -> StoreResult<()> {
+    visit: &mut dyn FnMut(u64) -> Result<bool>,
+) -> Result<()> {
     let mut in_epoch = conn.prepare_cached(
         "SELECT block FROM audit_blocks WHERE epoch = ?1 AND kind = ?2 AND name = ?3 \
          AND block >= ?4 AND block <= ?5 ORDER BY block",
@@ -126,7 +126,7 @@ pub(super) fn blocks_naming(
 }
 
 /// Removes the entries of blocks whose records all come at or before `seq`.
-pub(super) fn prune_through(tx: &Transaction<'_>, seq: u64) -> StoreResult<()> {
+pub(super) fn prune_through(tx: &Transaction<'_>, seq: u64) -> Result<()> {
     let end = (seq.saturating_add(1) >> BLOCK_BITS) as i64;
     tx.execute(
         &format!("DELETE FROM audit_blocks WHERE epoch <= ?1 >> {EPOCH_BITS} AND block < ?1"),

@@ -9,11 +9,11 @@
 //!   epoch first, so that new entries land on the index's newest pages
 //!   ([`super::audit_blocks`]).
 
-use super::StoreResult;
 use super::audit_blocks::{self, BlockEntries, NameKind};
 use super::audit_journal::Row;
 use super::raw_statement::RawStatement;
-use anyhow::Context;
+use crate::error::Context;
+use crate::error::Result;
 use rusqlite::Connection;
 
 /// The audit table's columns, in [`Row`] order.
@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS audit_tree_blocks (block INTEGER PRIMARY KEY, root BL
 "#;
 
 /// Creates the audit tables, or upgrades those of an older release, in one transaction.
-pub(super) fn prepare(conn: &mut Connection) -> StoreResult<()> {
-    let version = |conn: &Connection| -> StoreResult<i64> {
+pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
+    let version = |conn: &Connection| -> Result<i64> {
         Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
     };
     let schema = format!("{SCHEMA}{}", audit_blocks::SCHEMA);
@@ -158,7 +158,7 @@ impl From<&[Row]> for Rows {
 }
 
 /// Inserts batches of rows, in order, in one transaction, with their blocks.
-pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> StoreResult<()> {
+pub(super) fn insert_rows(conn: &mut Connection, batches: &[Rows]) -> Result<()> {
     if batches.iter().all(Rows::is_empty) {
         return Ok(());
     }
@@ -196,7 +196,7 @@ pub(super) fn first_seq_at_or_after(
     conn: &Connection,
     time: &str,
     positions: std::ops::Range<u64>,
-) -> StoreResult<u64> {
+) -> Result<u64> {
     let mut stmt =
         conn.prepare_cached("SELECT time FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
     let (mut lo, mut hi) = (positions.start, positions.end);

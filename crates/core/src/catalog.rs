@@ -114,7 +114,7 @@ pub const FIELDS: &[FieldSpec] = &[
 /// Looks a field path up in the catalog.
 ///
 /// ```
-/// use airlock_host::catalog::{lookup, Sensitivity};
+/// use airlock_core::catalog::{lookup, Sensitivity};
 /// assert_eq!(lookup("requester.email").unwrap().sensitivity, Sensitivity::Personal);
 /// assert!(lookup("ticket.custom_fields.order_id").is_some());
 /// assert!(lookup("requester.ssn").is_none());

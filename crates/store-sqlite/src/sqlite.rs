@@ -1,9 +1,11 @@
 //! The embedded SQLite store.
 
-use super::{HelpdeskStore, InstallationStore, StoreResult, TicketQuery};
+use super::{HelpdeskStore, InstallationStore, TicketQuery};
+use crate::error::Context;
+use crate::error::{Result, call};
 use crate::installation::Installation;
 use crate::model::{FieldLabel, Flow, Kind, Record};
-use anyhow::Context;
+use airlock_core::StoreResult;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -57,7 +59,7 @@ pub enum Durability {
 }
 
 /// A connection in WAL mode with the chosen durability.
-pub(super) fn connect(path: &Path, durability: Durability) -> StoreResult<Connection> {
+pub(super) fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open database {}", path.display()))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -89,8 +91,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     ///
     /// ```
-    /// use airlock_host::store::{SqliteStore, HelpdeskStore};
-    /// use airlock_host::model::Kind;
+    /// use airlock_store_sqlite::SqliteStore;
+    /// use airlock_core::{model::Kind, store::HelpdeskStore};
     /// let dir = tempfile::tempdir().unwrap();
     /// let store = SqliteStore::open(&dir.path().join("airlock.db")).unwrap();
     /// assert_eq!(store.count(Kind::Ticket).unwrap(), 0);
@@ -101,22 +103,24 @@ impl SqliteStore {
 
     /// Opens the database with a chosen durability.
     pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
-        let mut conn = connect(path, durability)?;
-        conn.execute_batch(SCHEMA)
-            .context("cannot create the database schema")?;
-        super::audit_table::prepare(&mut conn)?;
-        conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
-        Ok(SqliteStore {
-            inner: Mutex::new(Inner { conn }),
-            path: path.to_path_buf(),
-            commit: super::audit_writer::GroupCommit::new(path, durability),
+        call(|| {
+            let mut conn = connect(path, durability)?;
+            conn.execute_batch(SCHEMA)
+                .context("cannot create the database schema")?;
+            super::audit_table::prepare(&mut conn)?;
+            conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
+            Ok(SqliteStore {
+                inner: Mutex::new(Inner { conn }),
+                path: path.to_path_buf(),
+                commit: super::audit_writer::GroupCommit::new(path, durability),
+            })
         })
     }
 
     /// A read-only connection of its own, for long scans that should neither wait for
     /// nor block the shared connection. The file is memory-mapped: scans then read
     /// pages in place instead of copying them through the page cache.
-    pub(super) fn reader(&self) -> StoreResult<Connection> {
+    pub(super) fn reader(&self) -> Result<Connection> {
         use rusqlite::OpenFlags;
         let conn = Connection::open_with_flags(
             &self.path,
@@ -135,7 +139,7 @@ impl SqliteStore {
     }
 }
 
-fn parse_doc(doc: String) -> StoreResult<Record> {
+fn parse_doc(doc: String) -> Result<Record> {
     serde_json::from_str(&doc).context("stored record is not a JSON object")
 }
 
@@ -145,14 +149,16 @@ fn text_of<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
 
 impl HelpdeskStore for SqliteStore {
     fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>> {
-        let inner = self.lock();
-        let sql = format!("SELECT doc FROM {} WHERE id = ?1", kind.table());
-        let doc: Option<String> = inner
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        doc.map(parse_doc).transpose()
+        call(|| {
+            let inner = self.lock();
+            let sql = format!("SELECT doc FROM {} WHERE id = ?1", kind.table());
+            let doc: Option<String> = inner
+                .conn
+                .prepare_cached(&sql)?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            doc.map(parse_doc).transpose()
+        })
     }
 
     fn put_labeled(
@@ -160,10 +166,11 @@ impl HelpdeskStore for SqliteStore {
         records: &[(Kind, String, Record)],
         labels: &[FieldLabel],
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        let tx = inner.conn.transaction()?;
-        for l in labels {
-            tx.prepare_cached(
+        call(|| {
+            let mut inner = self.lock();
+            let tx = inner.conn.transaction()?;
+            for l in labels {
+                tx.prepare_cached(
                 "INSERT OR IGNORE INTO field_labels (kind, record_id, field, path, class, by_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
@@ -174,12 +181,12 @@ impl HelpdeskStore for SqliteStore {
                 l.flow.class,
                 l.flow.by_path
             ])?;
-        }
-        for (kind, id, record) in records {
-            let doc = serde_json::to_string(record)?;
-            match kind {
-                Kind::Ticket => {
-                    tx.prepare_cached(
+            }
+            for (kind, id, record) in records {
+                let doc = serde_json::to_string(record)?;
+                match kind {
+                    Kind::Ticket => {
+                        tx.prepare_cached(
                         "INSERT OR REPLACE INTO tickets (id, requester_id, status, updated_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
                     .execute(params![
@@ -189,18 +196,18 @@ impl HelpdeskStore for SqliteStore {
                         text_of(record, "updated_at").or(text_of(record, "created_at")),
                         doc
                     ])?;
-                    tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?1")?
-                        .execute([id])?;
-                    let tags = record.get("tags").and_then(|t| t.as_array());
-                    for tag in tags.into_iter().flatten().filter_map(|t| t.as_str()) {
-                        tx.prepare_cached(
+                        tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?1")?
+                            .execute([id])?;
+                        let tags = record.get("tags").and_then(|t| t.as_array());
+                        for tag in tags.into_iter().flatten().filter_map(|t| t.as_str()) {
+                            tx.prepare_cached(
                             "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?1, ?2)",
                         )?
                         .execute([id, tag])?;
+                        }
                     }
-                }
-                Kind::Comment => {
-                    tx.prepare_cached(
+                    Kind::Comment => {
+                        tx.prepare_cached(
                         "INSERT OR REPLACE INTO comments (id, ticket_id, created_at, doc) VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![
@@ -209,124 +216,141 @@ impl HelpdeskStore for SqliteStore {
                         text_of(record, "created_at"),
                         doc
                     ])?;
-                }
-                Kind::User | Kind::Organization => {
-                    let sql = format!(
-                        "INSERT OR REPLACE INTO {} (id, doc) VALUES (?1, ?2)",
-                        kind.table()
-                    );
-                    tx.prepare_cached(&sql)?.execute([id, &doc])?;
+                    }
+                    Kind::User | Kind::Organization => {
+                        let sql = format!(
+                            "INSERT OR REPLACE INTO {} (id, doc) VALUES (?1, ?2)",
+                            kind.table()
+                        );
+                        tx.prepare_cached(&sql)?.execute([id, &doc])?;
+                    }
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>> {
-        let inner = self.lock();
-        let mut stmt = inner.conn.prepare_cached(
+        call(|| {
+            let inner = self.lock();
+            let mut stmt = inner.conn.prepare_cached(
             "SELECT field, path, class, by_path FROM field_labels WHERE kind = ?1 AND record_id = ?2",
         )?;
-        let mut labels = Vec::new();
-        for (kind, id) in records {
-            let rows = stmt.query_map(params![kind.path_prefix(), id], |r| {
-                Ok(FieldLabel {
-                    kind: *kind,
-                    record_id: id.clone(),
-                    field: r.get(0)?,
-                    flow: Flow {
-                        path: r.get(1)?,
-                        class: r.get(2)?,
-                        by_path: r.get(3)?,
-                    },
-                })
-            })?;
-            for row in rows {
-                labels.push(row?);
+            let mut labels = Vec::new();
+            for (kind, id) in records {
+                let rows = stmt.query_map(params![kind.path_prefix(), id], |r| {
+                    Ok(FieldLabel {
+                        kind: *kind,
+                        record_id: id.clone(),
+                        field: r.get(0)?,
+                        flow: Flow {
+                            path: r.get(1)?,
+                            class: r.get(2)?,
+                            by_path: r.get(3)?,
+                        },
+                    })
+                })?;
+                for row in rows {
+                    labels.push(row?);
+                }
             }
-        }
-        Ok(labels)
+            Ok(labels)
+        })
     }
 
     fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>> {
-        let inner = self.lock();
-        let mut stmt = inner.conn.prepare_cached(
-            "SELECT doc FROM comments WHERE ticket_id = ?1 ORDER BY created_at, id LIMIT ?2",
-        )?;
-        let docs = stmt.query_map(params![ticket_id, limit], |r| r.get::<_, String>(0))?;
-        docs.map(|d| parse_doc(d?)).collect()
+        call(|| {
+            let inner = self.lock();
+            let mut stmt = inner.conn.prepare_cached(
+                "SELECT doc FROM comments WHERE ticket_id = ?1 ORDER BY created_at, id LIMIT ?2",
+            )?;
+            let docs = stmt.query_map(params![ticket_id, limit], |r| r.get::<_, String>(0))?;
+            docs.map(|d| parse_doc(d?)).collect()
+        })
     }
 
     fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>> {
-        let inner = self.lock();
-        let (sql, value) = match query {
-            TicketQuery::Requester(v) => ("SELECT doc FROM tickets WHERE requester_id = ?1", v),
-            TicketQuery::Status(v) => ("SELECT doc FROM tickets WHERE status = ?1", v),
-            TicketQuery::Tag(v) => (
-                "SELECT t.doc FROM ticket_tags g JOIN tickets t ON t.id = g.ticket_id WHERE g.tag = ?1",
-                v,
-            ),
-        };
-        let sql = format!("{sql} ORDER BY updated_at DESC, id LIMIT ?2");
-        let mut stmt = inner.conn.prepare_cached(&sql)?;
-        let docs = stmt.query_map(params![value, limit], |r| r.get::<_, String>(0))?;
-        docs.map(|d| parse_doc(d?)).collect()
+        call(|| {
+            let inner = self.lock();
+            let (sql, value) = match query {
+                TicketQuery::Requester(v) => ("SELECT doc FROM tickets WHERE requester_id = ?1", v),
+                TicketQuery::Status(v) => ("SELECT doc FROM tickets WHERE status = ?1", v),
+                TicketQuery::Tag(v) => (
+                    "SELECT t.doc FROM ticket_tags g JOIN tickets t ON t.id = g.ticket_id WHERE g.tag = ?1",
+                    v,
+                ),
+            };
+            let sql = format!("{sql} ORDER BY updated_at DESC, id LIMIT ?2");
+            let mut stmt = inner.conn.prepare_cached(&sql)?;
+            let docs = stmt.query_map(params![value, limit], |r| r.get::<_, String>(0))?;
+            docs.map(|d| parse_doc(d?)).collect()
+        })
     }
 
     fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>> {
-        let inner = self.lock();
-        let sql = format!(
-            "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
-            kind.table()
-        );
-        let mut stmt = inner.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![after_id, limit], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.map(|row| {
-            let (id, doc) = row?;
-            Ok((id, parse_doc(doc)?))
+        call(|| {
+            let inner = self.lock();
+            let sql = format!(
+                "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
+                kind.table()
+            );
+            let mut stmt = inner.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![after_id, limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|row| {
+                let (id, doc) = row?;
+                Ok((id, parse_doc(doc)?))
+            })
+            .collect()
         })
-        .collect()
     }
 
     fn count(&self, kind: Kind) -> StoreResult<u64> {
-        let inner = self.lock();
-        let sql = format!("SELECT COUNT(*) FROM {}", kind.table());
-        Ok(inner.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
+        call(|| {
+            let inner = self.lock();
+            let sql = format!("SELECT COUNT(*) FROM {}", kind.table());
+            Ok(inner.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
+        })
     }
 }
 
 impl InstallationStore for SqliteStore {
     fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
-        let doc = serde_json::to_string(installation)?;
-        self.lock().conn.execute(
-            "INSERT OR REPLACE INTO installations (id, doc) VALUES (?1, ?2)",
-            params![installation.id, doc],
-        )?;
-        Ok(())
+        call(|| {
+            let doc = serde_json::to_string(installation)?;
+            self.lock().conn.execute(
+                "INSERT OR REPLACE INTO installations (id, doc) VALUES (?1, ?2)",
+                params![installation.id, doc],
+            )?;
+            Ok(())
+        })
     }
 
     fn installation(&self, id: &str) -> StoreResult<Option<Installation>> {
-        let inner = self.lock();
-        let doc: Option<String> = inner
-            .conn
-            .query_row("SELECT doc FROM installations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        doc.map(|d| serde_json::from_str(&d).context("stored installation is corrupt"))
-            .transpose()
+        call(|| {
+            let inner = self.lock();
+            let doc: Option<String> = inner
+                .conn
+                .query_row("SELECT doc FROM installations WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            doc.map(|d| serde_json::from_str(&d).context("stored installation is corrupt"))
+                .transpose()
+        })
     }
 
     fn installations(&self) -> StoreResult<Vec<Installation>> {
-        let inner = self.lock();
-        let mut stmt = inner
-            .conn
-            .prepare("SELECT doc FROM installations ORDER BY id")?;
-        let docs = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        docs.map(|d| serde_json::from_str(&d?).context("stored installation is corrupt"))
-            .collect()
+        call(|| {
+            let inner = self.lock();
+            let mut stmt = inner
+                .conn
+                .prepare("SELECT doc FROM installations ORDER BY id")?;
+            let docs = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            docs.map(|d| serde_json::from_str(&d?).context("stored installation is corrupt"))
+                .collect()
+        })
     }
 }

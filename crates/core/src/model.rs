@@ -286,7 +286,7 @@ mod tests {
 ///
 /// The broker attaches the flows an invocation has read to every field it writes
 /// ([`FieldLabel`]), and a later invocation that reads the field inherits them, so a
-/// value keeps its origin through storage (see [`crate::broker::Taint`]).
+/// value keeps its origin through storage (the host's broker tracks those flows per invocation).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Flow {
     /// The field path the data was first read from, e.g. `requester.email`.

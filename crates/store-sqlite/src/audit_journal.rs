@@ -2,10 +2,10 @@
 //! acknowledged. SQLite indexes them afterwards, off the caller's path; after a crash,
 //! the journal's records that SQLite lacks are indexed when the log is next opened.
 
-use super::StoreResult;
 use super::sqlite::Durability;
 use crate::audit::{AuditRecord, Decision, JsonFields};
-use anyhow::{Context, bail};
+use crate::error::Result;
+use crate::error::{Context, Error};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -48,7 +48,7 @@ pub(super) fn encode_line(buf: &mut Vec<u8>, seq: u64, columns: &[&str; 16]) {
 
 /// The rows of complete journal lines. `Err` names the first line that is not a row,
 /// counting from 1.
-fn parse_lines(bytes: &[u8]) -> Result<Vec<Row>, (usize, serde_json::Error)> {
+fn parse_lines(bytes: &[u8]) -> std::result::Result<Vec<Row>, (usize, serde_json::Error)> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
@@ -81,7 +81,7 @@ impl Journal {
 
     /// Opens (creating if needed) the journal of the database at `db` and takes its
     /// lock. `Ok(None)` if another process holds it.
-    pub(super) fn open(db: &Path, durability: Durability) -> StoreResult<Option<Journal>> {
+    pub(super) fn open(db: &Path, durability: Durability) -> Result<Option<Journal>> {
         let path = Self::path_of(db);
         let file = OpenOptions::new()
             .read(true)
@@ -107,7 +107,7 @@ impl Journal {
 
     /// The rows the journal holds. A last line cut short (a write the process did not
     /// finish, so never acknowledged) is removed from the file.
-    pub(super) fn recover(&mut self) -> StoreResult<Vec<Row>> {
+    pub(super) fn recover(&mut self) -> Result<Vec<Row>> {
         let mut text = Vec::new();
         (&self.file).read_to_end(&mut text)?;
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -117,18 +117,18 @@ impl Journal {
         }
         match parse_lines(&text[..complete]) {
             Ok(rows) => Ok(rows),
-            Err((n, e)) => bail!(
+            Err((n, e)) => Err(Error::corrupt(format!(
                 "the audit journal {} is damaged at line {n}: {e}. It holds acknowledged \
                  audit records that are not yet indexed: keep a copy, then move it aside \
                  to open the log without them",
                 self.path.display(),
-            ),
+            ))),
         }
     }
 
     /// Appends whole lines ([`encode_line`]) with one write, and syncs them if the
     /// durability asks for it.
-    pub(super) fn append(&mut self, buf: &[u8]) -> StoreResult<()> {
+    pub(super) fn append(&mut self, buf: &[u8]) -> Result<()> {
         let written = self.file.write_all(buf).and_then(|()| match self.sync {
             true => self.file.sync_data(),
             false => Ok(()),
@@ -150,7 +150,7 @@ impl Journal {
     }
 
     /// Empties the journal, once everything in it is indexed.
-    pub(super) fn clear(&mut self) -> StoreResult<()> {
+    pub(super) fn clear(&mut self) -> Result<()> {
         self.file
             .set_len(0)
             .with_context(|| format!("cannot empty the audit journal {}", self.path.display()))?;

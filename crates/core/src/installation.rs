@@ -87,7 +87,7 @@ impl Installation {
     /// Replaces the grants, refusing any field the manifest does not declare.
     ///
     /// ```
-    /// # use airlock_host::{installation::*, manifest::Manifest};
+    /// # use airlock_core::{installation::*, manifest::Manifest};
     /// # let m = Manifest::parse("plugin.toml", r#"
     /// #   name = "pp"
     /// #   version = "1.0.0"
@@ -121,7 +121,7 @@ impl Installation {
         let mut grants = grants;
         let mut egress = BTreeSet::new();
         for asked in &grants.egress {
-            let canonical = crate::egress::destination::canonical(asked)?;
+            let canonical = crate::manifest::destination::canonical(asked)?;
             if !self
                 .manifest
                 .egress

@@ -137,7 +137,7 @@ fn queries_work_on_a_log_upgraded_from_the_older_layout() {
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
-        .collect::<Result<_, _>>()
+        .collect::<rusqlite::Result<_>>()
         .unwrap();
     assert_eq!(leftovers, Vec::<String>::new());
     store
@@ -240,11 +240,8 @@ fn queries_work_on_a_log_upgraded_from_the_block_index_keyed_by_name() {
 fn names_are_found_across_epochs_and_after_pruning() {
     use super::super::audit_blocks::EPOCH_BITS;
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(
-        &dir.path().join("airlock.db"),
-        crate::store::Durability::Normal,
-    )
-    .unwrap();
+    let store =
+        SqliteStore::open_with(&dir.path().join("airlock.db"), crate::Durability::Normal).unwrap();
     // Two epochs and a bit, appended in batches that straddle the epoch boundaries.
     let epoch = 1usize << (EPOCH_BITS + BLOCK_BITS);
     let n = 2 * epoch + 5000;
@@ -338,11 +335,8 @@ fn seqs_of(store: &SqliteStore, filter: AuditFilter) -> Vec<u64> {
 #[test]
 fn queries_by_plugin_resource_and_time_span_blocks() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(
-        &dir.path().join("airlock.db"),
-        crate::store::Durability::Normal,
-    )
-    .unwrap();
+    let store =
+        SqliteStore::open_with(&dir.path().join("airlock.db"), crate::Durability::Normal).unwrap();
     // Three blocks' worth of records from two installations of two plugins; every
     // 700th names the same ticket.
     let n = 3000;

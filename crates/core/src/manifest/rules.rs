@@ -34,6 +34,9 @@ pub struct EgressRule {
     pub secrets: BTreeSet<String>,
 }
 
+/// The methods a plugin may use.
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
 fn root() -> String {
     "/".into()
 }
@@ -47,7 +50,7 @@ pub const CATALOG_CLASSES: &[&str] = &["public", "internal", "personal", "restri
 /// ```
 /// let schema = serde_json::json!({"type": "object", "properties": {
 ///     "token": {"type": "string", "writeOnly": true}, "channel": {"type": "string"}}});
-/// assert_eq!(airlock_host::egress::secret_settings(Some(&schema)).into_iter().collect::<Vec<_>>(), ["token"]);
+/// assert_eq!(airlock_core::manifest::rules::secret_settings(Some(&schema)).into_iter().collect::<Vec<_>>(), ["token"]);
 /// ```
 pub fn secret_settings(schema: Option<&serde_json::Value>) -> BTreeSet<String> {
     schema
@@ -88,14 +91,10 @@ pub fn validate(
             .iter()
             .map(|m| m.to_ascii_uppercase())
             .collect();
-        if let Some(m) = rule
-            .methods
-            .iter()
-            .find(|m| !super::METHODS.contains(&m.as_str()))
-        {
+        if let Some(m) = rule.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
             return Err((
                 key("methods"),
-                format!("`{m}` is not one of {}", super::METHODS.join(", ")),
+                format!("`{m}` is not one of {}", METHODS.join(", ")),
             ));
         }
         for item in &rule.send {

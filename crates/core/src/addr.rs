@@ -1,15 +1,14 @@
-//! Server-side request forgery guard: which IP addresses a plugin's request may reach.
-//!
-//! Every address a destination resolves to is classified *after* DNS resolution, and the
-//! connection goes to that checked address ([`super::client`] never resolves again), so a
-//! name that later resolves elsewhere (DNS rebinding) gains nothing.
+//! IP address classes: which addresses are on the public internet, and why the others
+//! are not. The host's egress SSRF guard classifies every address a destination resolves
+//! to *after* DNS resolution and connects only to that checked address, so a name that
+//! later resolves elsewhere (DNS rebinding) gains nothing.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why an address is not on the public internet, or `None` when it is.
 ///
 /// ```
-/// use airlock_host::egress::ssrf::classify;
+/// use airlock_core::addr::classify;
 /// assert_eq!(classify("169.254.169.254".parse().unwrap()), Some("cloud-metadata"));
 /// assert_eq!(classify("10.1.2.3".parse().unwrap()), Some("private"));
 /// assert_eq!(classify("::ffff:127.0.0.1".parse().unwrap()), Some("loopback"));

@@ -14,18 +14,16 @@
 //! | GET | `/api/v1/audit/verify` | check the chain, Merkle tree and checkpoints |
 //! | GET | `/api/v1/audit/proof/{seq}` | one record's inclusion proof, against a signed checkpoint |
 //! | GET | `/api/v1/audit/checkpoints` | the signed checkpoints and the public key |
-//! | GET | `/api/v1/audit/export`, `/audit/blast-radius`, `/alerts`, `/activity`, `/review/unused`, `/review/data-map` | monitoring: see [`crate::monitor::http`] |
+//! | GET | `/api/v1/audit/export`, `/audit/blast-radius`, `/alerts`, `/activity`, `/review/unused`, `/review/data-map` | monitoring (`api/monitor.rs`) |
 //! | GET | `/metrics` | Prometheus counters; admin or metrics token |
 
-use crate::app::{Airlock, AppError};
+use crate::app::Airlock;
 use crate::audit::AuditFilter;
 use crate::dispatch::EventRequest;
 use crate::installation::{Grants, Installation, PublicInstallation};
 use crate::model::Dataset;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -36,97 +34,22 @@ use std::sync::Arc;
 /// The largest request body accepted (component uploads), in bytes.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
 
+mod auth;
+mod error;
+mod monitor;
+
+use auth::{TokenGate, require_token};
+use error::{ApiError, ApiResult, blocking};
+
 #[derive(Clone)]
 struct AppState {
     airlock: Arc<Airlock>,
-    token: Arc<str>,
-}
-
-/// An API error: a status and a JSON body `{"error": {"code", "message"}}`.
-struct ApiError(StatusCode, &'static str, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.1, "message": self.2}});
-        (self.0, Json(body)).into_response()
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> ApiError {
-        match e {
-            AppError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, "not-found", m),
-            AppError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
-            AppError::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "request failed");
-                ApiError(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the service could not complete the request; see its log".into(),
-                )
-            }
-        }
-    }
-}
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
-
-/// Runs blocking work (SQLite, wasmtime) off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "a worker panicked".into(),
-            )
-        })?
-        .map_err(ApiError::from)
-}
-
-/// Compares in time independent of where the inputs differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The token of an `Authorization: Bearer <token>` header, if any.
-pub(crate) fn bearer_token(request: &Request) -> Option<&str> {
-    request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-}
-
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match bearer_token(&request) {
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "wrong admin token".into(),
-        )
-        .into_response(),
-        None => ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the admin token as `Authorization: Bearer <token>`".into(),
-        )
-        .into_response(),
-    }
 }
 
 /// The router, with the admin token required on every route but health.
 pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
-    let state = AppState {
-        airlock,
-        token: token.into(),
-    };
+    let state = AppState { airlock };
+    let admin = TokenGate::new(vec![token.to_string()], "the admin token");
     let protected = Router::new()
         .route("/plugins", get(list_plugins).post(install_plugin))
         .route("/plugins/{id}/grants", put(set_grants))
@@ -139,15 +62,12 @@ pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
         .route("/audit/verify", get(verify))
         .route("/audit/proof/{seq}", get(proof))
         .route("/audit/checkpoints", get(checkpoints))
-        .merge(crate::monitor::http::api_routes(state.airlock.clone()))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .merge(monitor::api_routes(state.airlock.clone()))
+        .route_layer(middleware::from_fn_with_state(admin, require_token));
     let api = Router::new().route("/health", get(health)).merge(protected);
     Router::new()
         .nest("/api/v1", api)
-        .merge(crate::monitor::http::metrics_routes(
-            state.airlock.clone(),
-            token,
-        ))
+        .merge(monitor::metrics_routes(state.airlock.clone(), token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -181,13 +101,7 @@ async fn install_plugin(
 ) -> ApiResult<PublicInstallation> {
     let component = base64::engine::general_purpose::STANDARD
         .decode(req.component_base64.as_bytes())
-        .map_err(|e| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("component_base64 is not base64: {e}"),
-            )
-        })?;
+        .map_err(|e| ApiError::invalid(format!("component_base64 is not base64: {e}")))?;
     Ok(Json(
         blocking(move || {
             s.airlock

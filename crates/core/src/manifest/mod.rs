@@ -2,7 +2,7 @@
 //!
 //! A manifest is checked in three passes, each naming the file and key it rejects:
 //! 1. it must be TOML;
-//! 2. it must match the JSON Schema shipped in `host/schema/plugin-manifest.schema.json`;
+//! 2. it must match the JSON Schema shipped in `crates/core/schema/plugin-manifest.schema.json`;
 //! 3. every field path must be in the [catalog](crate::catalog) with the access asked
 //!    for, and the settings schema must itself be a valid JSON Schema.
 
@@ -12,8 +12,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::OnceLock;
 
+pub mod destination;
+pub mod rules;
+
 /// The JSON Schema every `plugin.toml` must match.
-pub const MANIFEST_SCHEMA: &str = include_str!("../schema/plugin-manifest.schema.json");
+pub const MANIFEST_SCHEMA: &str = include_str!("../../schema/plugin-manifest.schema.json");
 
 /// Default per-invocation deadline when a manifest sets none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
@@ -93,7 +96,7 @@ pub struct Manifest {
     pub settings: Option<serde_json::Value>,
     /// `[[egress]]`: where it may send outbound HTTP requests, and what.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub egress: Vec<crate::egress::EgressRule>,
+    pub egress: Vec<rules::EgressRule>,
 }
 
 /// Why a manifest was rejected: the file, the key and what is wrong.
@@ -148,7 +151,7 @@ impl Manifest {
     /// Parses and validates a manifest. `file` names it in errors.
     ///
     /// ```
-    /// use airlock_host::manifest::Manifest;
+    /// use airlock_core::manifest::Manifest;
     /// let m = Manifest::parse("plugin.toml", r#"
     ///     name = "hello"
     ///     version = "0.1.0"
@@ -223,7 +226,7 @@ impl Manifest {
         if let Some(schema) = &manifest.settings {
             check_settings_schema(schema).map_err(|message| fail("settings", message))?;
         }
-        crate::egress::rules::validate(&mut manifest.egress, manifest.settings.as_ref())
+        rules::validate(&mut manifest.egress, manifest.settings.as_ref())
             .map_err(|(key, message)| fail(&key, message))?;
         Ok(manifest)
     }
@@ -236,7 +239,7 @@ impl Manifest {
     /// The names of its secret settings (`writeOnly = true` in `[settings]`): write-only
     /// for admins, sealed at rest, never readable by the plugin.
     pub fn secret_settings(&self) -> std::collections::BTreeSet<String> {
-        crate::egress::secret_settings(self.settings.as_ref())
+        rules::secret_settings(self.settings.as_ref())
     }
 
     /// The memory cap the plugin asked for, or the default.
@@ -249,7 +252,7 @@ impl Manifest {
     /// Errors name the setting's path and the rule it breaks, never its value.
     ///
     /// ```
-    /// use airlock_host::manifest::Manifest;
+    /// use airlock_core::manifest::Manifest;
     /// let m = Manifest::parse("plugin.toml", r#"
     ///     name = "hello"
     ///     version = "0.1.0"

@@ -1,0 +1,23 @@
+//! # Airlock's core model
+//!
+//! The vocabulary every other Airlock crate speaks, with no engine and no database:
+//! - [`addr`]: IP address classes (public, private, loopback, cloud metadata, …);
+//! - [`catalog`]: every helpdesk field path, its access and its sensitivity;
+//! - [`model`]: helpdesk records and the information-flow labels stored beside them;
+//! - [`manifest`]: `plugin.toml` parsing and validation, including its egress rules and
+//!   destinations;
+//! - [`installation`]: installed plugins, their grants and settings;
+//! - [`alert`]: the activity monitor's alerts;
+//! - [`store`]: the storage traits a backend implements, and their typed [`StoreError`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod alert;
+pub mod catalog;
+pub mod installation;
+pub mod manifest;
+pub mod model;
+pub mod store;
+
+pub use store::{StoreError, StoreResult};

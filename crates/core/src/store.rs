@@ -1,0 +1,205 @@
+//! The storage port: small traits a backend implements (SQLite embedded by default,
+//! PostgreSQL for several hosts), and the one error type they all return.
+//!
+//! The audit log's own trait, `AuditStore`, lives in the `airlock-audit` crate and
+//! returns the same [`StoreError`].
+
+use crate::alert::{Alert, AlertQuery, Delivery};
+use crate::installation::Installation;
+use crate::model::{FieldLabel, Kind, Record};
+use std::error::Error as StdError;
+
+/// What a store call returns.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The boxed cause of a [`StoreError`]: the backend's own error.
+pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a store call failed. Messages name tables, files and ids, never data values.
+///
+/// The variant tells a caller what to do: retry a [`Conflict`](StoreError::Conflict)
+/// after reading again, retry a [`Transient`](StoreError::Transient) failure later,
+/// and stop and call an operator on [`Corrupt`](StoreError::Corrupt) data.
+///
+/// ```
+/// use airlock_core::StoreError;
+/// let e = StoreError::transient("the database is locked", None);
+/// assert!(e.is_transient());
+/// assert_eq!(e.to_string(), "the database is locked (transient: retry later)");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another writer changed the same thing first (a uniqueness or compare-and-swap
+    /// conflict). Read again and retry.
+    #[error("{what} (conflict: read again and retry)")]
+    Conflict {
+        /// What conflicted.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The backend is busy, locked, out of space or unreachable. The same call may
+    /// succeed later; nothing was changed.
+    #[error("{what} (transient: retry later)")]
+    Transient {
+        /// What failed.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Stored data does not decode, or fails its own consistency checks. Retrying does
+    /// not help; an operator must look.
+    #[error("{what} (corrupt: the stored data needs an operator)")]
+    Corrupt {
+        /// What is corrupt.
+        what: String,
+        /// The decoder's or backend's error.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Any other failure: misuse, misconfiguration or a backend bug.
+    #[error("{what}")]
+    Failed {
+        /// What failed.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    /// A conflict with another writer.
+    pub fn conflict(what: impl Into<String>, source: Option<Cause>) -> StoreError {
+        StoreError::Conflict {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// A failure that may pass.
+    pub fn transient(what: impl Into<String>, source: Option<Cause>) -> StoreError {
+        StoreError::Transient {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// Stored data that is corrupt.
+    pub fn corrupt(what: impl Into<String>, source: Option<Cause>) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// Any other failure.
+    pub fn failed(what: impl Into<String>, source: Option<Cause>) -> StoreError {
+        StoreError::Failed {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// Whether the same call may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient { .. })
+    }
+
+    /// Whether another writer got there first.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// Whether stored data is corrupt.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. })
+    }
+
+    /// The same error, with `context` in front of what failed (`"context: what"`).
+    pub fn context(self, context: impl std::fmt::Display) -> StoreError {
+        let prefix = |what: String| format!("{context}: {what}");
+        match self {
+            StoreError::Conflict { what, source } => StoreError::Conflict {
+                what: prefix(what),
+                source,
+            },
+            StoreError::Transient { what, source } => StoreError::Transient {
+                what: prefix(what),
+                source,
+            },
+            StoreError::Corrupt { what, source } => StoreError::Corrupt {
+                what: prefix(what),
+                source,
+            },
+            StoreError::Failed { what, source } => StoreError::Failed {
+                what: prefix(what),
+                source,
+            },
+        }
+    }
+}
+
+/// How to select tickets in a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketQuery {
+    /// Tickets of this requester id.
+    Requester(String),
+    /// Tickets with this tag.
+    Tag(String),
+    /// Tickets with this status.
+    Status(String),
+}
+
+/// Helpdesk records: tickets, users, organizations and comments.
+pub trait HelpdeskStore: Send + Sync {
+    /// One record by kind and id.
+    fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>>;
+    /// Inserts or replaces records, all in one transaction.
+    fn put_many(&self, records: &[(Kind, String, Record)]) -> StoreResult<()> {
+        self.put_labeled(records, &[])
+    }
+    /// Inserts or replaces records and adds information-flow labels to their fields, all
+    /// in one transaction, so no value a plugin wrote is ever stored without the flows it
+    /// carries. Labels are kept beside the records: the records themselves (what the
+    /// helpdesk sees) are unchanged. Labels only accumulate.
+    fn put_labeled(
+        &self,
+        records: &[(Kind, String, Record)],
+        labels: &[FieldLabel],
+    ) -> StoreResult<()>;
+    /// The labels stored on the fields of these records.
+    fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>>;
+    /// Up to `limit` comments of a ticket, oldest first.
+    fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>>;
+    /// Up to `limit` tickets matching the query, newest first.
+    fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>>;
+    /// How many records of a kind are stored.
+    fn count(&self, kind: Kind) -> StoreResult<u64>;
+    /// Up to `limit` records of a kind with ids after `after_id`, by id (for scans that
+    /// must not hold a whole table in memory).
+    fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>>;
+}
+
+/// Installations and their grants and settings.
+pub trait InstallationStore: Send + Sync {
+    /// Inserts or replaces an installation.
+    fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
+    /// One installation by id.
+    fn installation(&self, id: &str) -> StoreResult<Option<Installation>>;
+    /// All installations, by id.
+    fn installations(&self) -> StoreResult<Vec<Installation>>;
+}
+
+/// Alerts raised by the activity monitor.
+pub trait AlertStore: Send + Sync {
+    /// Stores a new alert; returns its id (ids increase).
+    fn put_alert(&self, alert: &Alert) -> StoreResult<u64>;
+    /// Alerts matching a query, oldest first.
+    fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>>;
+    /// Records how delivery to the webhook went.
+    fn set_alert_delivery(&self, id: u64, delivery: &Delivery) -> StoreResult<()>;
+}

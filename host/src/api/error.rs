@@ -1,0 +1,89 @@
+//! The API's one error shape, `{"error": {"code", "message"}}`, and the one mapping from
+//! [`AppError`] to a status.
+
+use crate::app::AppError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error: a status, a stable machine-readable code and a message for people.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// What a JSON handler returns.
+pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 400 with code `invalid`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+
+    /// A 401 with code `unauthorized`.
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// A failure inside the host: logged in full, answered without detail.
+    fn unavailable(problem: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %problem, "request failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service could not complete the request; see its log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
+            AppError::Invalid(m) => ApiError::invalid(m),
+            AppError::Store(e) if e.is_conflict() => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "another change got there first; read again and retry",
+            ),
+            AppError::Store(e) => ApiError::unavailable(&e),
+            AppError::Internal(e) => ApiError::unavailable(&format!("{e:#}")),
+        }
+    }
+}
+
+/// Runs blocking work (SQLite, wasmtime) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "a worker panicked",
+            )
+        })?
+        .map_err(ApiError::from)
+}

@@ -1,0 +1,25 @@
+//! The error every application operation returns, sorted by whose fault it is. The
+//! HTTP API and the CLI each map it once.
+
+use crate::store::StoreError;
+
+/// Errors of application operations, sorted by whose fault they are.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// No such installation (or record).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is wrong; the message says how to fix it.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage failed. A transient failure may pass if the caller retries.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something failed inside the host.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Results of application operations.
+pub type AppResult<T> = Result<T, AppError>;
