@@ -23,15 +23,13 @@
 
 pub mod app;
 pub use airlock_audit::record as audit;
-pub mod audit_cli;
 pub mod blobs;
 pub mod broker;
 pub mod capability;
+pub mod cli;
 pub use airlock_audit::checkpoint;
 pub use airlock_core::catalog;
-pub mod config;
 pub mod demo;
-pub mod dev;
 pub mod dispatch;
 pub mod egress;
 pub mod error;
@@ -42,8 +40,6 @@ pub use airlock_core::manifest;
 pub use airlock_core::model;
 pub mod api;
 pub mod monitor;
-pub mod redact_cli;
 pub mod redaction;
 pub mod runtime;
-pub mod scaffold;
 pub mod store;

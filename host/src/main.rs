@@ -1,9 +1,9 @@
 //! `airlock`: the Airlock service and its command line. A thin layer over the library.
 
 use airlock_host::app::{Airlock, AppError};
-use airlock_host::config::Config;
+use airlock_host::cli::config::Config;
+use airlock_host::cli::{dev, scaffold};
 use airlock_host::installation::Grants;
-use airlock_host::{dev, scaffold};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Redact stdin (or find spans in JSON Lines with --spans); `backfill` stored data.
-    Redact(airlock_host::redact_cli::RedactArgs),
+    Redact(airlock_host::cli::redact::RedactArgs),
     /// Run the HTTP service.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
@@ -66,12 +66,12 @@ enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// List alerts raised by the activity monitor.
-    Alerts(airlock_host::monitor::cli::AlertsArgs),
+    Alerts(airlock_host::cli::monitor::AlertsArgs),
     /// Print the activity counters in Prometheus text format.
     Metrics,
     /// Access review: unused grants and the data map.
     #[command(subcommand)]
-    Review(airlock_host::monitor::cli::ReviewCommand),
+    Review(airlock_host::cli::monitor::ReviewCommand),
     /// Run a plugin locally against fixture data and an event.
     Dev {
         /// The component (.wasm).
@@ -155,23 +155,23 @@ enum PluginCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Stream matching records to stdout as CSV or JSON Lines.
-    Export(airlock_host::monitor::cli::ExportArgs),
+    Export(airlock_host::cli::monitor::ExportArgs),
     /// Everything an installation read, wrote and sent out in a time window.
-    BlastRadius(airlock_host::monitor::cli::BlastRadiusArgs),
+    BlastRadius(airlock_host::cli::monitor::BlastRadiusArgs),
     /// Check the hash chain, Merkle tree and signed checkpoints; exit 1 naming the first
     /// bad record.
-    Verify(airlock_host::audit_cli::VerifyArgs),
+    Verify(airlock_host::cli::audit::VerifyArgs),
     /// Print the public key that signs checkpoints.
     Key,
     /// Sign a checkpoint now, or `export` them all.
-    Checkpoint(airlock_host::audit_cli::CheckpointArgs),
+    Checkpoint(airlock_host::cli::audit::CheckpointArgs),
     /// Print the inclusion proof of one record.
     Proof {
         /// The record's sequence number.
         seq: u64,
     },
     /// Delete records past the retention period (verifiable from the cut's checkpoint).
-    Prune(airlock_host::audit_cli::PruneArgs),
+    Prune(airlock_host::cli::audit::PruneArgs),
     /// Print the last records as JSON lines.
     Tail {
         /// How many.
@@ -218,12 +218,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let redaction = config.redaction.clone().unwrap_or_default();
             let engine = airlock_host::redaction::EngineRedaction::open(&data, &redaction)?;
             match args.command {
-                None if args.spans => airlock_host::redact_cli::spans_stdin(&engine)?,
-                None => airlock_host::redact_cli::redact_stdin(&engine)?,
-                Some(airlock_host::redact_cli::RedactCommand::Backfill { apply, batch }) => {
+                None if args.spans => airlock_host::cli::redact::spans_stdin(&engine)?,
+                None => airlock_host::cli::redact::redact_stdin(&engine)?,
+                Some(airlock_host::cli::redact::RedactCommand::Backfill { apply, batch }) => {
                     let airlock = open()?;
                     let report =
-                        airlock_host::redact_cli::backfill(&airlock, &engine, apply, batch)?;
+                        airlock_host::cli::redact::backfill(&airlock, &engine, apply, batch)?;
                     let verb = if apply {
                         "masked"
                     } else {
@@ -273,26 +273,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
         Command::Plugin(cmd) => plugin(open()?, cmd)?,
         Command::Audit(AuditCommand::Export(args)) => {
-            airlock_host::monitor::cli::export(&open()?, args)?
+            airlock_host::cli::monitor::export(&open()?, args)?
         }
         Command::Audit(AuditCommand::BlastRadius(args)) => {
-            airlock_host::monitor::cli::blast_radius(&open()?, args)?
+            airlock_host::cli::monitor::blast_radius(&open()?, args)?
         }
-        Command::Alerts(args) => airlock_host::monitor::cli::alerts(&open()?, args)?,
-        Command::Metrics => airlock_host::monitor::cli::metrics(&open()?)?,
-        Command::Review(cmd) => airlock_host::monitor::cli::review(&open()?, cmd)?,
+        Command::Alerts(args) => airlock_host::cli::monitor::alerts(&open()?, args)?,
+        Command::Metrics => airlock_host::cli::monitor::metrics(&open()?)?,
+        Command::Review(cmd) => airlock_host::cli::monitor::review(&open()?, cmd)?,
         Command::Audit(AuditCommand::Verify(args)) => {
-            return airlock_host::audit_cli::verify(&open()?, &args);
+            return airlock_host::cli::audit::verify(&open()?, &args);
         }
-        Command::Audit(AuditCommand::Key) => airlock_host::audit_cli::key(&open()?),
+        Command::Audit(AuditCommand::Key) => airlock_host::cli::audit::key(&open()?),
         Command::Audit(AuditCommand::Checkpoint(args)) => {
-            airlock_host::audit_cli::checkpoint(&open()?, &args)?
+            airlock_host::cli::audit::checkpoint(&open()?, &args)?
         }
         Command::Audit(AuditCommand::Proof { seq }) => {
-            airlock_host::audit_cli::proof(&open()?, seq)?
+            airlock_host::cli::audit::proof(&open()?, seq)?
         }
         Command::Audit(AuditCommand::Prune(args)) => {
-            airlock_host::audit_cli::prune(&open()?, &args)?
+            airlock_host::cli::audit::prune(&open()?, &args)?
         }
         Command::Audit(AuditCommand::Tail {
             count,

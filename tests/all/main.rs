@@ -10,6 +10,7 @@ mod examples;
 mod hostile;
 mod install;
 mod integrity;
+mod layering;
 mod monitoring;
 mod pii_probe;
 mod redaction;

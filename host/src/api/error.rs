@@ -72,6 +72,12 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<crate::monitor::MonitorError> for ApiError {
+    fn from(e: crate::monitor::MonitorError) -> ApiError {
+        ApiError::from(AppError::from(e))
+    }
+}
+
 /// Runs blocking work (SQLite, wasmtime) off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,

@@ -37,6 +37,7 @@ pub const MAX_BODY_BYTES: usize = 32 << 20;
 mod auth;
 mod error;
 mod monitor;
+mod stream;
 
 use auth::{TokenGate, require_token};
 use error::{ApiError, ApiResult, blocking};

@@ -18,9 +18,9 @@
 
 use super::auth::{TokenGate, require_token};
 use super::error::{ApiError, ApiResult, blocking};
+use super::stream::streamed_body;
 use crate::app::Airlock;
 use crate::audit::AuditFilter;
-use crate::monitor::export::streamed_body;
 use crate::monitor::{AlertQuery, BlastRadiusQuery, ExportFormat, normalize_filter};
 use axum::extract::{Query, State};
 use axum::http::header;

@@ -147,6 +147,23 @@ impl Taint {
     }
 }
 
+impl crate::egress::ReadFlows for Taint {
+    fn overflowed(&self) -> bool {
+        Taint::overflowed(self)
+    }
+
+    fn unapproved(&self, send: &BTreeSet<String>) -> Vec<String> {
+        Taint::unapproved(self, send)
+    }
+
+    fn capacity(&self) -> String {
+        format!(
+            "{} field values or {MAX_FLOWS} distinct fields",
+            super::MAX_SEEN_VALUES
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

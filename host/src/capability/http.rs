@@ -11,7 +11,7 @@ use crate::broker::{
 };
 use crate::catalog;
 use crate::egress::dlp::Tracked;
-use crate::egress::{Egress, InboundResponse, OutboundRequest};
+use crate::egress::{Egress, EgressError, InboundResponse, OutboundRequest};
 use crate::installation::Installation;
 use std::sync::Arc;
 
@@ -82,5 +82,17 @@ impl Capability for Http {
         let note = |key: &str, value: String| ctx.note(key, value);
         self.egress
             .execute(ctx.installation, &self.tracked, &self.taint, request, &note)
+            .map_err(CallError::from)
+    }
+}
+
+impl From<EgressError> for CallError {
+    fn from(e: EgressError) -> CallError {
+        match e {
+            EgressError::Denied(m) => CallError::Denied(m),
+            EgressError::Invalid(m) => CallError::Invalid(m),
+            EgressError::Limit(m) => CallError::Limit(m),
+            EgressError::Unavailable(m) => CallError::Unavailable(m),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Brokered outbound HTTP ("egress"): the best-guarded door out of Airlock.
 //!
 //! A plugin's `http.request` reaches [`Egress::execute`] through the broker
-//! ([`crate::capability::http`]). In order, a request must:
+//! (the `http` capability). In order, a request must:
 //! 1. be well-formed and within the size limit, with secret placeholders only in the URL
 //!    or header values, and within the installation's rate limit;
 //! 2. go to a destination declared in `[[egress]]` **and** approved by the admin for this
@@ -17,6 +17,7 @@
 
 pub mod client;
 mod config;
+mod error;
 pub use airlock_core::manifest::destination;
 pub mod dlp;
 pub mod rate;
@@ -27,7 +28,6 @@ pub use airlock_core::addr as ssrf;
 mod taint;
 mod wire;
 
-use crate::broker::Taint;
 pub use config::{
     DlpAction, EgressConfig, MAX_REQUEST_HEADERS, MAX_URL_BYTES, METHODS, RESERVED_HEADERS,
     Resolve, StaticResolver, SystemResolver,
@@ -37,12 +37,13 @@ pub use rules::{EgressRule, secret_settings};
 use taint::check_taint;
 use wire::{check_headers, url_head, url_tail, wire_size};
 
-use crate::broker::CallError;
 use crate::installation::Installation;
 use destination::{Destination, HostPattern};
 use dlp::{Part, Scan, SendPolicy, Tracked};
+pub use error::EgressError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+pub use taint::ReadFlows;
 use url::Url;
 
 /// A plugin's outbound request.
@@ -102,8 +103,8 @@ struct Checked {
     body: Vec<u8>,
 }
 
-fn denied(m: impl Into<String>) -> CallError {
-    CallError::Denied(m.into())
+fn denied(m: impl Into<String>) -> EgressError {
+    EgressError::Denied(m.into())
 }
 
 impl Egress {
@@ -153,15 +154,15 @@ impl Egress {
         &self,
         inst: &Installation,
         tracked: &[Tracked],
-        taint: &Taint,
+        taint: &dyn ReadFlows,
         req: OutboundRequest,
         note: Note<'_>,
-    ) -> Result<InboundResponse, CallError> {
+    ) -> Result<InboundResponse, EgressError> {
         let method = req.method.to_ascii_uppercase();
         self.check_form(&method, &req)?;
         note("method", method.clone());
         if !self.limiter.try_acquire(&inst.id) {
-            return Err(CallError::Limit(format!(
+            return Err(EgressError::Limit(format!(
                 "more than {} outbound requests per minute for this installation",
                 self.limiter.per_minute()
             )));
@@ -181,14 +182,14 @@ impl Egress {
             );
         }
         let url = Url::parse(&req.url)
-            .map_err(|e| CallError::Invalid(format!("the URL is not an absolute URL: {e}")))?;
+            .map_err(|e| EgressError::Invalid(format!("the URL is not an absolute URL: {e}")))?;
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(CallError::Invalid(
+            return Err(EgressError::Invalid(
                 "credentials in the URL are not allowed; use a header".into(),
             ));
         }
         let dest = Destination::of_url(&url).ok_or_else(|| {
-            CallError::Invalid("only https:// URLs (http:// in dev mode) can be requested".into())
+            EgressError::Invalid("only https:// URLs (http:// in dev mode) can be requested".into())
         })?;
         let label = declared_label(inst, &dest);
         note("destination", label.clone());
@@ -246,9 +247,9 @@ impl Egress {
     }
 
     /// Method, size, URL form, header names and where placeholders are.
-    fn check_form(&self, method: &str, req: &OutboundRequest) -> Result<(), CallError> {
+    fn check_form(&self, method: &str, req: &OutboundRequest) -> Result<(), EgressError> {
         if !METHODS.contains(&method) {
-            return Err(CallError::Invalid(format!(
+            return Err(EgressError::Invalid(format!(
                 "method must be one of {}",
                 METHODS.join(", ")
             )));
@@ -261,13 +262,13 @@ impl Egress {
                 .map(|(n, v)| n.len() + v.len() + 4)
                 .sum::<usize>();
         if size > self.config.max_request_bytes || req.url.len() > MAX_URL_BYTES {
-            return Err(CallError::Limit(format!(
+            return Err(EgressError::Limit(format!(
                 "the request is {size} bytes; at most {} are sent (URL at most {MAX_URL_BYTES})",
                 self.config.max_request_bytes
             )));
         }
         if !req.url.contains("://") || req.url.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(CallError::Invalid(
+            return Err(EgressError::Invalid(
                 "the URL must be absolute (scheme://host/path) with no spaces or control characters; percent-encode them".into(),
             ));
         }
@@ -298,7 +299,7 @@ impl Egress {
         dest: &Destination,
         req: &OutboundRequest,
         note: Note<'_>,
-    ) -> Result<Checked, CallError> {
+    ) -> Result<Checked, EgressError> {
         let body_text = String::from_utf8_lossy(&req.body);
         let host = match &dest.host {
             HostPattern::Name(name) => name.as_str(),
@@ -344,12 +345,12 @@ impl Egress {
         &self,
         inst: &Installation,
         tracked: &[Tracked],
-        taint: &Taint,
+        taint: &dyn ReadFlows,
         names: &BTreeSet<String>,
         mut x: Exchange,
         guard: &ReflectionGuard,
         note: Note<'_>,
-    ) -> Result<InboundResponse, CallError> {
+    ) -> Result<InboundResponse, EgressError> {
         let (mut bytes_out, mut bytes_in) = (0usize, 0usize);
         let mut hops: Vec<String> = Vec::new();
         for hop in 0..=self.config.max_redirects {
@@ -431,8 +432,9 @@ impl Egress {
                 }
                 x.body.clear();
             }
-            let refused =
-                |e: CallError| denied(format!("redirect to {next_label} refused: {}", e.message()));
+            let refused = |e: EgressError| {
+                denied(format!("redirect to {next_label} refused: {}", e.message()))
+            };
             let next_rule = self
                 .select_rule(inst, &next_dest, &next_label, next.path(), &x.method, names)
                 .map_err(refused)?;
@@ -467,7 +469,7 @@ impl Egress {
         &self,
         inst: &Installation,
         names: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, String>, CallError> {
+    ) -> Result<BTreeMap<String, String>, EgressError> {
         let declared = secret_settings(inst.manifest.settings.as_ref());
         let mut values = BTreeMap::new();
         for name in names {
@@ -481,7 +483,7 @@ impl Egress {
             })?;
             let value = self.key.open(&inst.id, name, sealed).map_err(|e| {
                 tracing::error!(installation = %inst.id, secret = %name, error = %e, "cannot open a secret");
-                CallError::Unavailable(format!("secret `{name}` cannot be decrypted"))
+                EgressError::Unavailable(format!("secret `{name}` cannot be decrypted"))
             })?;
             values.insert(name.clone(), value);
         }
@@ -497,7 +499,7 @@ impl Egress {
         path: &str,
         method: &str,
         names: &BTreeSet<String>,
-    ) -> Result<&'a EgressRule, CallError> {
+    ) -> Result<&'a EgressRule, EgressError> {
         let declared: Vec<&EgressRule> = inst
             .manifest
             .egress
@@ -546,7 +548,7 @@ impl Egress {
         )))
     }
 
-    fn check_scheme(&self, dest: &Destination) -> Result<(), CallError> {
+    fn check_scheme(&self, dest: &Destination) -> Result<(), EgressError> {
         if dest.scheme == "http" && !(self.config.dev_mode && dest.is_loopback_ip()) {
             return Err(denied(
                 "plain http is refused: HTTPS only (http only to a loopback address in dev mode)",
@@ -556,19 +558,24 @@ impl Egress {
     }
 
     /// Resolves and checks the address to connect to.
-    fn pin(&self, dest: &Destination, label: &str, url: &Url) -> Result<client::Target, CallError> {
+    fn pin(
+        &self,
+        dest: &Destination,
+        label: &str,
+        url: &Url,
+    ) -> Result<client::Target, EgressError> {
         let (ips, literal) = match &dest.host {
             HostPattern::Ip(ip) => (vec![*ip], true),
             HostPattern::Name(name) => (
                 self.resolver.resolve(name, dest.port).map_err(|_| {
-                    CallError::Unavailable(format!("cannot resolve the host of {label}"))
+                    EgressError::Unavailable(format!("cannot resolve the host of {label}"))
                 })?,
                 false,
             ),
             HostPattern::Wildcard(_) => return Err(denied("a wildcard is not a host")),
         };
         let Some(&ip) = ips.first() else {
-            return Err(CallError::Unavailable(format!(
+            return Err(EgressError::Unavailable(format!(
                 "the host of {label} has no address"
             )));
         };
@@ -602,21 +609,21 @@ impl Egress {
         })
     }
 
-    fn client_error(&self, label: &str, e: client::ClientError) -> CallError {
+    fn client_error(&self, label: &str, e: client::ClientError) -> EgressError {
         match e {
-            client::ClientError::Timeout => CallError::Limit(format!(
+            client::ClientError::Timeout => EgressError::Limit(format!(
                 "{label} did not answer within {} ms",
                 self.config.timeout.as_millis()
             )),
-            client::ClientError::TooLarge(_) => CallError::Limit(format!(
+            client::ClientError::TooLarge(_) => EgressError::Limit(format!(
                 "the response from {label} is larger than {} bytes",
                 self.config.max_response_bytes
             )),
             client::ClientError::Io(kind) => {
-                CallError::Unavailable(format!("cannot reach {label}: {kind}"))
+                EgressError::Unavailable(format!("cannot reach {label}: {kind}"))
             }
             client::ClientError::Protocol(m) => {
-                CallError::Unavailable(format!("bad response from {label}: {m}"))
+                EgressError::Unavailable(format!("bad response from {label}: {m}"))
             }
         }
     }
@@ -637,7 +644,7 @@ fn declared_label(inst: &Installation, dest: &Destination) -> String {
 }
 
 /// The names of the secrets the URL and header values refer to.
-fn placeholder_names(req: &OutboundRequest) -> Result<BTreeSet<String>, CallError> {
+fn placeholder_names(req: &OutboundRequest) -> Result<BTreeSet<String>, EgressError> {
     let mut names = secrets::names(&req.url).map_err(denied)?;
     for (_, value) in &req.headers {
         names.extend(secrets::names(value).map_err(denied)?);
@@ -645,7 +652,7 @@ fn placeholder_names(req: &OutboundRequest) -> Result<BTreeSet<String>, CallErro
     Ok(names)
 }
 
-fn dlp_denial(label: &str, unapproved: &[String], scan: &Scan) -> CallError {
+fn dlp_denial(label: &str, unapproved: &[String], scan: &Scan) -> EgressError {
     let evasions = scan.evasions();
     denied(format!(
         "data not approved for {label}: {}{}",

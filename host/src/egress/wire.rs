@@ -1,7 +1,7 @@
 //! The request as it crosses the wire: URL parts, header checks and sizes.
 
+use super::EgressError;
 use super::{MAX_REQUEST_HEADERS, RESERVED_HEADERS, client};
-use crate::broker::CallError;
 
 pub(super) fn wire_size(w: &client::WireRequest<'_>) -> usize {
     w.target.len()
@@ -29,9 +29,9 @@ pub(super) fn url_head(url: &str) -> &str {
     &url[..url.len() - url_tail(url).len()]
 }
 
-pub(super) fn check_headers(headers: &[(String, String)]) -> Result<(), CallError> {
+pub(super) fn check_headers(headers: &[(String, String)]) -> Result<(), EgressError> {
     if headers.len() > MAX_REQUEST_HEADERS {
-        return Err(CallError::Limit(format!(
+        return Err(EgressError::Limit(format!(
             "at most {MAX_REQUEST_HEADERS} headers"
         )));
     }
@@ -41,18 +41,18 @@ pub(super) fn check_headers(headers: &[(String, String)]) -> Result<(), CallErro
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
-            return Err(CallError::Invalid(format!(
+            return Err(EgressError::Invalid(format!(
                 "header #{i} has an invalid name (secret placeholders are allowed only in values)"
             )));
         }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(CallError::Invalid(format!(
+            return Err(EgressError::Invalid(format!(
                 "the host sets the {} header; plugins may not",
                 name.to_ascii_lowercase()
             )));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(CallError::Invalid(format!(
+            return Err(EgressError::Invalid(format!(
                 "the value of header #{i} contains a line break"
             )));
         }

@@ -3,16 +3,14 @@
 //! An export pages through the log by sequence number ([`super::PAGE`] records at a time,
 //! `seq > last` rather than an offset), writing each page before reading the next, so
 //! memory stays flat however many rows match. Over HTTP the pages go through a small
-//! bounded channel into the response body: a slow client slows the export down.
+//! bounded channel into the response body (`api/stream.rs`): a slow client slows the
+//! export down.
 
+use super::error::{MonitorError, MonitorResult};
 use super::{Monitor, PAGE, normalize_filter};
-use crate::app::{AppError, AppResult};
 use crate::audit::{AuditFilter, AuditRecord};
-use axum::body::{Body, Bytes};
 use serde::Deserialize;
 use std::io::{self, Write};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -26,11 +24,11 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     /// Parses `csv` or `jsonl`.
-    pub fn parse(text: &str) -> AppResult<ExportFormat> {
+    pub fn parse(text: &str) -> MonitorResult<ExportFormat> {
         match text {
             "csv" => Ok(ExportFormat::Csv),
             "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
-            other => Err(AppError::Invalid(format!(
+            other => Err(MonitorError::Invalid(format!(
                 "unknown export format `{other}`: use csv or jsonl"
             ))),
         }
@@ -107,11 +105,11 @@ impl Monitor {
         filter: &AuditFilter,
         format: ExportFormat,
         sink: &mut dyn Write,
-    ) -> AppResult<u64> {
+    ) -> MonitorResult<u64> {
         let mut filter = filter.clone();
         normalize_filter(&mut filter)?;
         let cap = filter.limit.map(u64::from);
-        let io = |e: io::Error| AppError::Internal(anyhow::anyhow!("export interrupted: {e}"));
+        let io = |e: io::Error| MonitorError::Interrupted(format!("export interrupted: {e}"));
         if format == ExportFormat::Csv {
             writeln!(sink, "{CSV_HEADER}").map_err(io)?;
         }
@@ -133,7 +131,13 @@ impl Monitor {
                 match format {
                     ExportFormat::Csv => text.push_str(&csv_row(r)),
                     ExportFormat::Jsonl => {
-                        text.push_str(&serde_json::to_string(r).map_err(anyhow::Error::from)?);
+                        let line = serde_json::to_string(r).map_err(|e| {
+                            MonitorError::Interrupted(format!(
+                                "cannot encode record {}: {e}",
+                                r.seq
+                            ))
+                        })?;
+                        text.push_str(&line);
                         text.push('\n');
                     }
                 }
@@ -148,76 +152,6 @@ impl Monitor {
         sink.flush().map_err(io)?;
         Ok(written)
     }
-}
-
-/// A `Write` that sends what is written, in chunks, to an async response body.
-pub struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
-}
-
-/// How many bytes a body chunk holds before it is sent.
-const CHUNK: usize = 64 * 1024;
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-/// The receiving end, as a stream of body chunks.
-struct ChunkStream(tokio::sync::mpsc::Receiver<Bytes>);
-
-impl futures_core::Stream for ChunkStream {
-    type Item = Result<Bytes, io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(Ok))
-    }
-}
-
-/// A response body fed by `produce`, which runs on a blocking thread and writes into the
-/// given writer. If it fails midway, the body ends early (the error is logged).
-pub fn streamed_body(
-    produce: impl FnOnce(&mut ChannelWriter) -> AppResult<u64> + Send + 'static,
-) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
-        match produce(&mut writer).and_then(|n| {
-            writer
-                .flush()
-                .map(|_| n)
-                .map_err(|e| AppError::Internal(e.into()))
-        }) {
-            Ok(rows) => tracing::debug!(rows, "export finished"),
-            Err(e) => tracing::warn!(error = %e, "export ended early"),
-        }
-    });
-    Body::from_stream(ChunkStream(rx))
 }
 
 #[cfg(test)]

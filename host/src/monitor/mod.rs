@@ -14,7 +14,7 @@
 //! counts, never helpdesk values.
 
 pub mod alerts;
-pub mod cli;
+mod error;
 pub mod export;
 pub mod metrics;
 pub mod report;
@@ -27,9 +27,9 @@ pub use metrics::{Counters, InstallationCounters};
 pub use report::{BlastRadius, BlastRadiusQuery};
 pub use review::{DataMap, UnusedGrants};
 
-use crate::app::{AppError, AppResult};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::store::{AlertStore, AuditStore, InstallationStore};
+pub use error::{MonitorError, MonitorResult};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The call of an invocation's outcome record (`ok` or `<kind>: message`).
@@ -76,10 +76,10 @@ pub fn record_secs(time: &str) -> Option<i64> {
 
 /// Rewrites an RFC 3339 time in the audit log's own format (UTC, milliseconds), so that
 /// text comparison in the store orders it correctly; refuses anything else.
-pub fn normalize_time(what: &str, text: &str) -> AppResult<String> {
+pub fn normalize_time(what: &str, text: &str) -> MonitorResult<String> {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|_| {
-            AppError::Invalid(format!(
+            MonitorError::Invalid(format!(
                 "`{what}` must be an RFC 3339 time such as 2026-01-31T09:00:00Z"
             ))
         })?;
@@ -97,7 +97,7 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
 }
 
 /// Checks and normalizes a filter's times.
-pub fn normalize_filter(filter: &mut AuditFilter) -> AppResult<()> {
+pub fn normalize_filter(filter: &mut AuditFilter) -> MonitorResult<()> {
     if let Some(since) = &filter.since {
         filter.since = Some(normalize_time("since", since)?);
     }
@@ -155,7 +155,7 @@ impl Monitor {
 
     /// Rebuilds the counters and rule state from the audit log now (the service calls
     /// this at startup); later calls only catch up.
-    pub fn warm(&self) -> anyhow::Result<()> {
+    pub fn warm(&self) -> MonitorResult<()> {
         let mut state = self.lock();
         self.ensure(&mut state, u64::MAX)?;
         let mut drafts = Vec::new();
@@ -170,7 +170,7 @@ impl Monitor {
 
     /// Builds the state from the log if not built yet. Records up to `quiet_through`
     /// update the rule state without raising alerts (they are history).
-    fn ensure(&self, state: &mut Option<State>, quiet_through: u64) -> anyhow::Result<()> {
+    fn ensure(&self, state: &mut Option<State>, quiet_through: u64) -> MonitorResult<()> {
         if state.is_some() {
             return Ok(());
         }
@@ -195,7 +195,7 @@ impl Monitor {
         mut after: u64,
         through: u64,
         visit: &mut dyn FnMut(&AuditRecord),
-    ) -> anyhow::Result<()> {
+    ) -> MonitorResult<()> {
         loop {
             let page = self.store.query(&AuditFilter {
                 after_seq: Some(after),
@@ -216,7 +216,7 @@ impl Monitor {
         }
     }
 
-    fn catch_up(&self, state: &mut State, drafts: &mut Vec<alerts::Draft>) -> anyhow::Result<()> {
+    fn catch_up(&self, state: &mut State, drafts: &mut Vec<alerts::Draft>) -> MonitorResult<()> {
         let config = &self.config;
         let mut last = state.last_seq;
         self.page_through(last, u64::MAX, &mut |r| {
@@ -230,7 +230,7 @@ impl Monitor {
 
     /// Applies sealed records (one invocation's, in order) to the counters and rules,
     /// raising any alerts they trigger. Returns the alerts raised.
-    pub fn observe(&self, records: &[AuditRecord]) -> anyhow::Result<Vec<Alert>> {
+    pub fn observe(&self, records: &[AuditRecord]) -> MonitorResult<Vec<Alert>> {
         let Some(first) = records.first() else {
             return Ok(Vec::new());
         };
@@ -257,12 +257,12 @@ impl Monitor {
         Ok(raised)
     }
 
-    fn raise(&self, drafts: Vec<alerts::Draft>) -> anyhow::Result<()> {
+    fn raise(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<()> {
         self.store_alerts(drafts).map(|_| ())
     }
 
     /// Stores alerts, audits them, counts them and hands them to the webhook.
-    fn store_alerts(&self, drafts: Vec<alerts::Draft>) -> anyhow::Result<Vec<Alert>> {
+    fn store_alerts(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<Vec<Alert>> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
@@ -299,7 +299,7 @@ impl Monitor {
     }
 
     /// A snapshot of every installation's counters (caught up with the log).
-    pub fn counters(&self) -> anyhow::Result<Counters> {
+    pub fn counters(&self) -> MonitorResult<Counters> {
         let mut guard = self.lock();
         self.ensure(&mut guard, u64::MAX)?;
         let state = guard.as_mut().expect("ensured");
@@ -312,75 +312,12 @@ impl Monitor {
     }
 
     /// Destinations each installation has contacted, from the rule state.
-    pub fn destinations(&self, installation: &str) -> anyhow::Result<Vec<String>> {
+    pub fn destinations(&self, installation: &str) -> MonitorResult<Vec<String>> {
         let counters = self.counters()?;
         Ok(counters
             .installations
             .get(installation)
             .map(|c| c.egress.keys().cloned().collect())
             .unwrap_or_default())
-    }
-}
-
-impl crate::app::Airlock {
-    /// Feeds sealed audit records to the monitor (counters and alert rules). Failures are
-    /// logged, never returned: the records are already durable.
-    pub fn observe(&self, records: &[AuditRecord]) {
-        if let Err(e) = self.monitor().observe(records) {
-            tracing::warn!(error = %format!("{e:#}"), "the activity monitor could not process records");
-        }
-    }
-
-    /// Rebuilds the monitor from the audit log now (at service start).
-    pub fn warm_monitor(&self) -> AppResult<()> {
-        Ok(self.monitor().warm()?)
-    }
-
-    /// Every installation's counters.
-    pub fn activity(&self) -> AppResult<Counters> {
-        Ok(self.monitor().counters()?)
-    }
-
-    /// The counters in Prometheus text format.
-    pub fn metrics_text(&self) -> AppResult<String> {
-        Ok(self.monitor().counters()?.prometheus())
-    }
-
-    /// Stored alerts.
-    pub fn alerts(&self, query: &AlertQuery) -> AppResult<Vec<Alert>> {
-        let mut query = query.clone();
-        if let Some(since) = &query.since {
-            query.since = Some(normalize_time("since", since)?);
-        }
-        Ok(self.monitor().store().alerts(&query)?)
-    }
-
-    /// Streams the audit records matching `filter` to `sink`; returns the row count.
-    pub fn export_audit(
-        &self,
-        filter: &AuditFilter,
-        format: ExportFormat,
-        sink: &mut dyn std::io::Write,
-    ) -> AppResult<u64> {
-        self.monitor().export(filter, format, sink)
-    }
-
-    /// The blast-radius report of an installation or plugin in a time window.
-    pub fn blast_radius(&self, query: &BlastRadiusQuery) -> AppResult<BlastRadius> {
-        self.monitor().blast_radius(query)
-    }
-
-    /// Grants unused in the last `days` days, per installation.
-    pub fn unused_grants(
-        &self,
-        days: u32,
-        installation: Option<&str>,
-    ) -> AppResult<Vec<UnusedGrants>> {
-        self.monitor().unused_grants(days, installation)
-    }
-
-    /// Which plugin can read or write which field and send which data where.
-    pub fn data_map(&self) -> AppResult<DataMap> {
-        self.monitor().data_map()
     }
 }

@@ -2,8 +2,8 @@
 //! installation of a plugin) read, wrote and sent out in a time window, from the audit
 //! log. Ids, field paths, destinations and counts only.
 
+use super::error::{MonitorError, MonitorResult};
 use super::{EGRESS_CALL, Monitor, PAGE, is_read_call, is_write_call, normalize_filter};
-use crate::app::{AppError, AppResult};
 use crate::audit::{AuditFilter, Decision};
 use crate::catalog;
 use serde::{Deserialize, Serialize};
@@ -106,9 +106,9 @@ pub struct BlastRadius {
 
 impl Monitor {
     /// Builds the blast-radius report, paging through the matching records.
-    pub fn blast_radius(&self, q: &BlastRadiusQuery) -> AppResult<BlastRadius> {
+    pub fn blast_radius(&self, q: &BlastRadiusQuery) -> MonitorResult<BlastRadius> {
         if q.installation.is_none() && q.plugin.is_none() {
-            return Err(AppError::Invalid(
+            return Err(MonitorError::Invalid(
                 "name an installation (or a plugin) for the blast radius".into(),
             ));
         }

@@ -1,8 +1,8 @@
 //! Access review: grants an installation has not used lately (candidates to revoke), and
 //! a data map of which plugin can read or write which field and send which data where.
 
+use super::error::{MonitorError, MonitorResult};
 use super::{Monitor, PAGE, format_time, is_read_call, is_write_call};
-use crate::app::{AppError, AppResult};
 use crate::audit::{AuditFilter, Decision};
 use crate::catalog;
 use crate::installation::Installation;
@@ -129,7 +129,7 @@ fn flows(inst: &Installation) -> Vec<DataFlow> {
                 .filter(|_| inst.grants.egress.contains(&rule.destination))
                 .filter(|s| match catalog::lookup(s) {
                     Some(_) => granted.contains(*s),
-                    None if crate::egress::rules::CATALOG_CLASSES.contains(&s.as_str()) => {
+                    None if crate::manifest::rules::CATALOG_CLASSES.contains(&s.as_str()) => {
                         granted_classes.contains(*s)
                     }
                     None => true,
@@ -146,15 +146,15 @@ impl Monitor {
         &self,
         days: u32,
         installation: Option<&str>,
-    ) -> AppResult<Vec<UnusedGrants>> {
+    ) -> MonitorResult<Vec<UnusedGrants>> {
         if days == 0 || days > 36_500 {
-            return Err(AppError::Invalid("`days` must be 1-36500".into()));
+            return Err(MonitorError::Invalid("`days` must be 1-36500".into()));
         }
         let since =
             format_time(time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)));
         let installations = match installation {
             Some(id) => vec![self.store().installation(id)?.ok_or_else(|| {
-                AppError::NotFound(format!(
+                MonitorError::NotFound(format!(
                     "no installation `{id}`; `airlock plugin list` shows them"
                 ))
             })?],
@@ -208,7 +208,7 @@ impl Monitor {
     }
 
     /// The data map of every installation.
-    pub fn data_map(&self) -> AppResult<DataMap> {
+    pub fn data_map(&self) -> MonitorResult<DataMap> {
         let counters = self.counters()?;
         let mut map = DataMap::default();
         for inst in self.store().installations()? {

@@ -63,7 +63,7 @@ pub fn redact_stdin(engine: &EngineRedaction) -> anyhow::Result<()> {
 /// ```
 /// # use airlock_host::redaction::{EngineRedaction, RedactionConfig};
 /// let engine = EngineRedaction::new(&RedactionConfig::default(), [0; 32]).unwrap();
-/// let line = airlock_host::redact_cli::spans_line(&engine, r#"{"id": 7, "text": "SSN 123-45-6789"}"#, 1);
+/// let line = airlock_host::cli::redact::spans_line(&engine, r#"{"id": 7, "text": "SSN 123-45-6789"}"#, 1);
 /// assert_eq!(line["spans"][0]["class"], "us_ssn");
 /// assert_eq!((line["spans"][0]["start"].as_u64(), line["spans"][0]["end"].as_u64()), (Some(4), Some(15)));
 /// ```

@@ -7,6 +7,9 @@ use crate::broker::{Invocation, Redaction, Services};
 use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 pub use crate::error::{AppError, AppResult};
+
+mod events;
+mod monitoring;
 use crate::installation::{Grants, Installation};
 use crate::manifest::Manifest;
 use crate::model::{Dataset, Kind};

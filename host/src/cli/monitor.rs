@@ -1,15 +1,11 @@
 //! The monitoring commands of the `airlock` CLI: `audit export`, `audit blast-radius`,
 //! `alerts`, `metrics`, `review unused` and `review data-map`.
 
-use super::{AlertQuery, BlastRadiusQuery, ExportFormat};
 use crate::app::Airlock;
 use crate::audit::{AuditFilter, Decision};
+use crate::monitor::{AlertQuery, BlastRadiusQuery, ExportFormat};
 use clap::{Args, Subcommand};
 use std::io::Write;
-
-fn app(e: crate::app::AppError) -> anyhow::Error {
-    anyhow::anyhow!(e)
-}
 
 /// `airlock audit export`: stream matching records to stdout.
 #[derive(Args, Debug)]
@@ -78,7 +74,7 @@ pub struct AlertsArgs {
     /// Only this rule (`new-destination`, `denied-burst`, `read-spike`,
     /// `restricted-read`, `requester-spike`).
     #[arg(long)]
-    pub rule: Option<super::Rule>,
+    pub rule: Option<crate::monitor::Rule>,
     /// Only alerts raised at or after this RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,
@@ -115,7 +111,7 @@ pub enum ReviewCommand {
 
 /// Runs `airlock audit export`.
 pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
-    let format = ExportFormat::parse(&a.format).map_err(app)?;
+    let format = ExportFormat::parse(&a.format)?;
     let decision = match a.decision.as_deref() {
         None => None,
         Some("allow") => Some(Decision::Allow),
@@ -136,9 +132,7 @@ pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let n = airlock
-        .export_audit(&filter, format, &mut out)
-        .map_err(app)?;
+    let n = airlock.export_audit(&filter, format, &mut out)?;
     out.flush()?;
     eprintln!("exported {n} records");
     Ok(())
@@ -146,14 +140,12 @@ pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
 
 /// Runs `airlock audit blast-radius`.
 pub fn blast_radius(airlock: &Airlock, a: BlastRadiusArgs) -> anyhow::Result<()> {
-    let report = airlock
-        .blast_radius(&BlastRadiusQuery {
-            installation: a.installation,
-            plugin: a.plugin,
-            since: a.since,
-            until: a.until,
-        })
-        .map_err(app)?;
+    let report = airlock.blast_radius(&BlastRadiusQuery {
+        installation: a.installation,
+        plugin: a.plugin,
+        since: a.since,
+        until: a.until,
+    })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -164,15 +156,13 @@ pub fn blast_radius(airlock: &Airlock, a: BlastRadiusArgs) -> anyhow::Result<()>
 
 /// Runs `airlock alerts`.
 pub fn alerts(airlock: &Airlock, a: AlertsArgs) -> anyhow::Result<()> {
-    let alerts = airlock
-        .alerts(&AlertQuery {
-            installation: a.installation,
-            rule: a.rule,
-            since: a.since,
-            after_id: None,
-            limit: Some(a.limit),
-        })
-        .map_err(app)?;
+    let alerts = airlock.alerts(&AlertQuery {
+        installation: a.installation,
+        rule: a.rule,
+        since: a.since,
+        after_id: None,
+        limit: Some(a.limit),
+    })?;
     for alert in alerts {
         if a.json {
             println!("{}", serde_json::to_string(&alert)?);
@@ -188,7 +178,7 @@ pub fn alerts(airlock: &Airlock, a: AlertsArgs) -> anyhow::Result<()> {
 
 /// Runs `airlock metrics`: the Prometheus text, rebuilt from the audit log.
 pub fn metrics(airlock: &Airlock) -> anyhow::Result<()> {
-    print!("{}", airlock.metrics_text().map_err(app)?);
+    print!("{}", airlock.metrics_text()?);
     Ok(())
 }
 
@@ -200,9 +190,7 @@ pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
             installation,
             json,
         } => {
-            let review = airlock
-                .unused_grants(days, installation.as_deref())
-                .map_err(app)?;
+            let review = airlock.unused_grants(days, installation.as_deref())?;
             if json {
                 println!(
                     "{}",
@@ -217,7 +205,7 @@ pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
             }
         }
         ReviewCommand::DataMap { json } => {
-            let map = airlock.data_map().map_err(app)?;
+            let map = airlock.data_map()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&map)?);
             } else {

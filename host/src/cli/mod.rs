@@ -1,0 +1,16 @@
+//! The `airlock` command line, above the application: each module parses one group of
+//! subcommands and calls [`crate::app::Airlock`].
+//!
+//! - [`config`]: the config file, turned into [`crate::app::Options`];
+//! - [`audit`]: `airlock audit verify | key | checkpoint | proof | prune`;
+//! - [`monitor`]: `airlock audit export | blast-radius`, `alerts`, `metrics`, `review`;
+//! - [`redact`]: `airlock redact` and its backfill;
+//! - [`dev`]: `airlock dev`, one plugin against sample data;
+//! - [`scaffold`]: `airlock new`.
+
+pub mod audit;
+pub mod config;
+pub mod dev;
+pub mod monitor;
+pub mod redact;
+pub mod scaffold;
