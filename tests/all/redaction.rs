@@ -73,7 +73,9 @@ fn read_ticket(host: &TestHost, reveal: &[&str]) -> serde_json::Map<String, serd
     let mut invocation = host.airlock.invocation(inst, "test");
     let got = invocation
         .call(
-            &GetRecord,
+            &GetRecord {
+                store: host.airlock.store(),
+            },
             GetRequest {
                 kind: Kind::Ticket,
                 id: "t-r".into(),

@@ -91,7 +91,9 @@ impl Airlock {
         let inst = inst.into();
         let plugin = self.loaded_plugin(&inst)?;
         let invocation = self.invocation(inst, input.kind().as_str());
-        Ok(self.runtime().invoke(&plugin, invocation, input))
+        Ok(self
+            .runtime()
+            .invoke(&plugin, invocation, self.capabilities(), input))
     }
 
     fn store_event(&self, request: EventRequest) -> AppResult<EventInput> {

@@ -68,6 +68,7 @@ pub struct Airlock {
     store: Arc<SqliteStore>,
     runtime: Runtime,
     services: Services,
+    capabilities: crate::capability::Services,
     loaded: Mutex<HashMap<String, LoadedPlugin>>,
     monitor: crate::monitor::Monitor,
     metrics_token: Option<String>,
@@ -124,19 +125,27 @@ impl Airlock {
                     &options.redaction_config,
                 )?),
             },
+            detector: detectors.clone(),
+            sanitizer: Arc::new(crate::broker::AuditSanitizer::new(
+                audit_key,
+                detectors.clone(),
+            )),
+        };
+        let capabilities = crate::capability::Services {
+            helpdesk: store.clone(),
             egress: Arc::new(Egress::new(
                 options.egress,
                 options.resolver,
                 key,
-                detectors.clone(),
+                detectors,
             )),
-            sanitizer: Arc::new(crate::broker::AuditSanitizer::new(audit_key, detectors)),
         };
         Ok(Airlock {
             data,
             store,
             runtime,
             services,
+            capabilities,
             loaded: Mutex::new(HashMap::new()),
             monitor,
             metrics_token: options.metrics_token,
@@ -171,9 +180,14 @@ impl Airlock {
         self.metrics_token.as_deref()
     }
 
-    /// The services invocations use.
+    /// The services the broker uses for every invocation.
     pub fn services(&self) -> &Services {
         &self.services
+    }
+
+    /// The services capabilities perform calls with.
+    pub fn capabilities(&self) -> &crate::capability::Services {
+        &self.capabilities
     }
 
     /// Installs (or upgrades) a plugin from its manifest text and component bytes.
@@ -269,7 +283,11 @@ impl Airlock {
                         secrets.remove(name);
                     }
                     Some(serde_json::Value::String(value)) => {
-                        let sealed = self.services.egress.key().seal(&inst.id, name, &value)?;
+                        let sealed = self
+                            .capabilities
+                            .egress
+                            .key()
+                            .seal(&inst.id, name, &value)?;
                         secrets.insert(name.clone(), sealed);
                     }
                     Some(_) => {
@@ -304,7 +322,7 @@ impl Airlock {
         if let Some(map) = merged.as_object_mut() {
             for (name, sealed) in &inst.secrets {
                 let value = self
-                    .services
+                    .capabilities
                     .egress
                     .key()
                     .open(&inst.id, name, sealed)

@@ -167,21 +167,39 @@ pub enum ResourceOrigin {
 
 /// A capability: one kind of host call, behind the broker.
 ///
-/// Implementations describe a request and perform it; the broker does the rest.
+/// Implementations describe a request, may add their own authorization, and perform
+/// it; the broker does the rest, in order: describe → authorize (the field grant, then
+/// [`Capability::authorize`]) → perform → project → redact → audit.
 pub trait Capability {
     /// The call's arguments.
     type Request;
     /// What it returns, before projection and redaction.
     type Output: Brokered;
+    /// What [`Capability::authorize`] found, handed to [`Capability::perform`] (`()`
+    /// for capabilities the field grant alone authorizes).
+    type Approval: Default;
 
     /// Names the call and what it needs. Malformed arguments are `Invalid` here.
     fn describe(&self, request: &Self::Request) -> Result<CallSpec, CallError>;
+
+    /// Step 1 beyond the field grant: whether this installation's grant allows this
+    /// request (an outbound request's destination, method and path). Runs after the
+    /// field grant allowed the call's [`Need`] and before anything is performed; what it
+    /// notes goes in the audit record either way. The default allows.
+    fn authorize(
+        &self,
+        _ctx: &CallContext<'_>,
+        _request: &Self::Request,
+    ) -> Result<Self::Approval, CallError> {
+        Ok(Self::Approval::default())
+    }
 
     /// Performs an authorized call. `plan` says which fields the call may touch.
     fn perform(
         &self,
         ctx: &CallContext<'_>,
         request: Self::Request,
+        approval: Self::Approval,
         plan: &FieldPlan,
     ) -> Result<Self::Output, CallError>;
 }
@@ -190,8 +208,6 @@ pub trait Capability {
 pub struct CallContext<'a> {
     /// The installation making the call.
     pub installation: &'a Installation,
-    /// The store.
-    pub store: &'a dyn Store,
     details: std::cell::RefCell<BTreeMap<String, String>>,
     carried: Vec<Flow>,
     confirmed: std::cell::Cell<bool>,
@@ -375,15 +391,15 @@ impl<T: Brokered> Brokered for Vec<T> {
     }
 }
 
-/// Shared services the broker uses.
+/// Shared services the broker itself uses (capabilities hold their own).
 #[derive(Clone)]
 pub struct Services {
-    /// Helpdesk data, installations and the audit log.
+    /// The audit log, and the helpdesk records whose ids and labels it checks.
     pub store: Arc<dyn Store>,
     /// The redaction step.
     pub redaction: Arc<dyn Redaction>,
-    /// Outbound HTTP: destinations, secrets, data-loss checks, limits.
-    pub egress: Arc<crate::egress::Egress>,
+    /// The admin's detectors, to find revealed classes in what a plugin read.
+    pub detector: Arc<airlock_redact::Redactor>,
     /// Makes plugin-controlled strings audit-safe.
     pub sanitizer: Arc<AuditSanitizer>,
 }
@@ -464,13 +480,14 @@ impl Invocation {
         };
         let ctx = CallContext {
             installation: &self.installation,
-            store: self.services.store.as_ref(),
             details: Default::default(),
             carried,
             confirmed: Default::default(),
             sanitizer: &self.services.sanitizer,
         };
-        let performed = capability.perform(&ctx, request, &plan);
+        let performed = capability
+            .authorize(&ctx, &request)
+            .and_then(|approval| capability.perform(&ctx, request, approval, &plan));
         report.details.extend(ctx.details.into_inner());
         if ctx.confirmed.get() {
             spec.origin = ResourceOrigin::Host;
@@ -592,7 +609,7 @@ impl Invocation {
         output.seen(&mut handed);
         let mut paths: BTreeSet<String> = filter.map(str::to_string).into_iter().collect();
         let reveal = &self.installation.grants.reveal;
-        let detector = self.services.egress.detector();
+        let detector = self.services.detector.as_ref();
         for seen in handed {
             if !is_mask(&seen.value) {
                 self.taint.read_field(&seen.path);

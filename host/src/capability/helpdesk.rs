@@ -1,11 +1,42 @@
 //! Helpdesk data: brokered reads and writes of tickets, users, organizations and comments.
 
+use super::wit::airlock::plugin as wit_interfaces;
+use super::wit::types as wit;
+use super::{CallKind, CallName, convert};
 use crate::audit::now_rfc3339;
+use crate::broker::Invocation;
 use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, KindRecord, Need};
 use crate::catalog;
 use crate::model::{Kind, Record, valid_id};
-use crate::store::TicketQuery;
+use crate::store::{HelpdeskStore, TicketQuery};
 use serde_json::Value;
+use wasmtime::component::HasData;
+
+const GET_TICKET: &str = "helpdesk.get-ticket";
+const GET_USER: &str = "helpdesk.get-user";
+const GET_ORGANIZATION: &str = "helpdesk.get-organization";
+const GET_COMMENT: &str = "helpdesk.get-comment";
+const PREFETCH_TICKET: &str = "event.prefetch-ticket";
+const LIST_COMMENTS: &str = "helpdesk.list-comments";
+const SEARCH_TICKETS: &str = "helpdesk.search-tickets";
+const ADD_TAGS: &str = "helpdesk.add-tags";
+const ADD_INTERNAL_NOTE: &str = "helpdesk.add-internal-note";
+const SET_CUSTOM_FIELD: &str = "helpdesk.set-custom-field";
+
+/// The helpdesk capability's calls. Each names a record of the kind given (a search
+/// names its filter, and selects tickets).
+pub const CALLS: &[CallName] = &[
+    CallName::new(PREFETCH_TICKET, CallKind::Read, Some(Kind::Ticket)),
+    CallName::new(GET_TICKET, CallKind::Read, Some(Kind::Ticket)),
+    CallName::new(GET_USER, CallKind::Read, Some(Kind::User)),
+    CallName::new(GET_ORGANIZATION, CallKind::Read, Some(Kind::Organization)),
+    CallName::new(GET_COMMENT, CallKind::Read, Some(Kind::Comment)),
+    CallName::new(LIST_COMMENTS, CallKind::Read, Some(Kind::Ticket)),
+    CallName::new(SEARCH_TICKETS, CallKind::Read, Some(Kind::Ticket)),
+    CallName::new(ADD_TAGS, CallKind::Write, Some(Kind::Ticket)),
+    CallName::new(ADD_INTERNAL_NOTE, CallKind::Write, Some(Kind::Ticket)),
+    CallName::new(SET_CUSTOM_FIELD, CallKind::Write, Some(Kind::Ticket)),
+];
 
 /// The most records one list or search call returns.
 pub const MAX_PAGE: u32 = 100;
@@ -32,9 +63,13 @@ fn unavailable(e: crate::store::StoreError) -> CallError {
 
 /// One record by the plugin's id; confirms the id once the record is found. The error
 /// does not quote the id: the audit holds it, hashed when nothing has that id.
-fn load(ctx: &CallContext<'_>, kind: Kind, id: &str) -> Result<Record, CallError> {
-    let record = ctx
-        .store
+fn load(
+    store: &dyn HelpdeskStore,
+    ctx: &CallContext<'_>,
+    kind: Kind,
+    id: &str,
+) -> Result<Record, CallError> {
+    let record = store
         .get(kind, id)
         .map_err(unavailable)?
         .ok_or_else(|| CallError::NotFound(format!("no {kind} has this id")))?;
@@ -44,15 +79,18 @@ fn load(ctx: &CallContext<'_>, kind: Kind, id: &str) -> Result<Record, CallError
 
 fn call_name(kind: Kind) -> &'static str {
     match kind {
-        Kind::Ticket => "helpdesk.get-ticket",
-        Kind::User => "helpdesk.get-user",
-        Kind::Organization => "helpdesk.get-organization",
-        Kind::Comment => "helpdesk.get-comment",
+        Kind::Ticket => GET_TICKET,
+        Kind::User => GET_USER,
+        Kind::Organization => GET_ORGANIZATION,
+        Kind::Comment => GET_COMMENT,
     }
 }
 
 /// `get-ticket`, `get-user`, `get-organization`: one record by id.
-pub struct GetRecord;
+pub struct GetRecord<'a> {
+    /// The records it reads.
+    pub store: &'a dyn HelpdeskStore,
+}
 
 /// Arguments of [`GetRecord`].
 pub struct GetRequest {
@@ -64,9 +102,10 @@ pub struct GetRequest {
     pub fields: Vec<String>,
 }
 
-impl Capability for GetRecord {
+impl Capability for GetRecord<'_> {
     type Request = GetRequest;
     type Output = KindRecord;
+    type Approval = ();
 
     fn describe(&self, r: &GetRequest) -> Result<CallSpec, CallError> {
         check_id(r.kind.path_prefix(), &r.id)?;
@@ -86,27 +125,32 @@ impl Capability for GetRecord {
         &self,
         ctx: &CallContext<'_>,
         r: GetRequest,
+        (): (),
         _: &FieldPlan,
     ) -> Result<KindRecord, CallError> {
         Ok(KindRecord {
             kind: r.kind,
-            record: load(ctx, r.kind, &r.id)?,
+            record: load(self.store, ctx, r.kind, &r.id)?,
         })
     }
 }
 
 /// The pre-fetch of an event's ticket: the declared ticket fields, or just the id when
 /// the plugin declares none.
-pub struct PrefetchTicket;
+pub struct PrefetchTicket<'a> {
+    /// The records it reads.
+    pub store: &'a dyn HelpdeskStore,
+}
 
-impl Capability for PrefetchTicket {
+impl Capability for PrefetchTicket<'_> {
     type Request = String;
     type Output = KindRecord;
+    type Approval = ();
 
     fn describe(&self, id: &String) -> Result<CallSpec, CallError> {
         check_id("ticket", id)?;
         Ok(CallSpec::new(
-            "event.prefetch-ticket",
+            PREFETCH_TICKET,
             id.clone(),
             Need::Read {
                 kind: Kind::Ticket,
@@ -120,17 +164,21 @@ impl Capability for PrefetchTicket {
         &self,
         ctx: &CallContext<'_>,
         id: String,
+        (): (),
         _: &FieldPlan,
     ) -> Result<KindRecord, CallError> {
         Ok(KindRecord {
             kind: Kind::Ticket,
-            record: load(ctx, Kind::Ticket, &id)?,
+            record: load(self.store, ctx, Kind::Ticket, &id)?,
         })
     }
 }
 
 /// `list-comments`: a ticket's comments, oldest first.
-pub struct ListComments;
+pub struct ListComments<'a> {
+    /// The records it reads.
+    pub store: &'a dyn HelpdeskStore,
+}
 
 /// Arguments of [`ListComments`].
 pub struct ListCommentsRequest {
@@ -142,14 +190,15 @@ pub struct ListCommentsRequest {
     pub limit: u32,
 }
 
-impl Capability for ListComments {
+impl Capability for ListComments<'_> {
     type Request = ListCommentsRequest;
     type Output = Vec<KindRecord>;
+    type Approval = ();
 
     fn describe(&self, r: &ListCommentsRequest) -> Result<CallSpec, CallError> {
         check_id("ticket", &r.ticket_id)?;
         Ok(CallSpec::for_record(
-            "helpdesk.list-comments",
+            LIST_COMMENTS,
             Kind::Ticket,
             r.ticket_id.clone(),
             Need::Read {
@@ -162,11 +211,12 @@ impl Capability for ListComments {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        _: &CallContext<'_>,
         r: ListCommentsRequest,
+        (): (),
         _: &FieldPlan,
     ) -> Result<Vec<KindRecord>, CallError> {
-        let records = ctx
+        let records = self
             .store
             .comments(&r.ticket_id, r.limit.min(MAX_PAGE))
             .map_err(unavailable)?;
@@ -181,7 +231,10 @@ impl Capability for ListComments {
 }
 
 /// `search-tickets`: tickets by requester, tag or status, newest first.
-pub struct SearchTickets;
+pub struct SearchTickets<'a> {
+    /// The records it reads.
+    pub store: &'a dyn HelpdeskStore,
+}
 
 /// Arguments of [`SearchTickets`].
 pub struct SearchRequest {
@@ -193,9 +246,10 @@ pub struct SearchRequest {
     pub limit: u32,
 }
 
-impl Capability for SearchTickets {
+impl Capability for SearchTickets<'_> {
     type Request = SearchRequest;
     type Output = Vec<KindRecord>;
+    type Approval = ();
 
     fn describe(&self, r: &SearchRequest) -> Result<CallSpec, CallError> {
         let (filter, value) = match &r.query {
@@ -209,7 +263,7 @@ impl Capability for SearchTickets {
             ));
         }
         Ok(CallSpec::new(
-            "helpdesk.search-tickets",
+            SEARCH_TICKETS,
             filter,
             Need::Read {
                 kind: Kind::Ticket,
@@ -221,11 +275,12 @@ impl Capability for SearchTickets {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        _: &CallContext<'_>,
         r: SearchRequest,
+        (): (),
         _: &FieldPlan,
     ) -> Result<Vec<KindRecord>, CallError> {
-        let records = ctx
+        let records = self
             .store
             .search_tickets(&r.query, r.limit.min(MAX_PAGE))
             .map_err(unavailable)?;
@@ -255,7 +310,10 @@ pub enum TicketWrite {
 }
 
 /// `add-tags`, `add-internal-note`, `set-custom-field`.
-pub struct WriteTicket;
+pub struct WriteTicket<'a> {
+    /// The records it reads and writes.
+    pub store: &'a dyn HelpdeskStore,
+}
 
 /// Arguments of [`WriteTicket`].
 pub struct WriteRequest {
@@ -273,9 +331,10 @@ fn valid_tag(tag: &str) -> bool {
         })
 }
 
-impl Capability for WriteTicket {
+impl Capability for WriteTicket<'_> {
     type Request = WriteRequest;
     type Output = ();
+    type Approval = ();
 
     fn describe(&self, r: &WriteRequest) -> Result<CallSpec, CallError> {
         check_id("ticket", &r.ticket_id)?;
@@ -291,7 +350,7 @@ impl Capability for WriteTicket {
                         "tag #{i} must be 1-64 of [a-z0-9-_:]"
                     )));
                 }
-                ("helpdesk.add-tags", "ticket.tags".to_string())
+                (ADD_TAGS, "ticket.tags".to_string())
             }
             TicketWrite::AddInternalNote(body) => {
                 if body.is_empty() || body.len() > MAX_NOTE_BYTES {
@@ -299,10 +358,7 @@ impl Capability for WriteTicket {
                         "a note must be 1-{MAX_NOTE_BYTES} bytes"
                     )));
                 }
-                (
-                    "helpdesk.add-internal-note",
-                    "ticket.internal_notes".to_string(),
-                )
+                (ADD_INTERNAL_NOTE, "ticket.internal_notes".to_string())
             }
             TicketWrite::SetCustomField { name, value } => {
                 if !catalog::valid_custom_name(name) {
@@ -316,7 +372,7 @@ impl Capability for WriteTicket {
                     )));
                 }
                 (
-                    "helpdesk.set-custom-field",
+                    SET_CUSTOM_FIELD,
                     format!("{}{name}", catalog::CUSTOM_FIELD_PREFIX),
                 )
             }
@@ -333,9 +389,10 @@ impl Capability for WriteTicket {
         &self,
         ctx: &CallContext<'_>,
         r: WriteRequest,
+        (): (),
         _: &FieldPlan,
     ) -> Result<(), CallError> {
-        let mut ticket = load(ctx, Kind::Ticket, &r.ticket_id)?;
+        let mut ticket = load(self.store, ctx, Kind::Ticket, &r.ticket_id)?;
         let now = now_rfc3339();
         let mut records = Vec::new();
         let labels = match r.write {
@@ -386,8 +443,121 @@ impl Capability for WriteTicket {
         };
         ticket.insert("updated_at".into(), Value::String(now));
         records.push((Kind::Ticket, r.ticket_id, ticket));
-        ctx.store
+        self.store
             .put_labeled(&records, &labels)
             .map_err(unavailable)
+    }
+}
+
+/// The helpdesk interface as a plugin sees it: each WIT function is one brokered call
+/// on `invocation`, performed against `store`.
+pub struct HelpdeskHost<'a> {
+    /// The invocation the calls belong to.
+    pub invocation: &'a mut Invocation,
+    /// The records.
+    pub store: &'a dyn HelpdeskStore,
+}
+
+/// Links [`HelpdeskHost`] as the `helpdesk` (and `types`) interface's host.
+pub struct HelpdeskView;
+
+impl HasData for HelpdeskView {
+    type Data<'a> = HelpdeskHost<'a>;
+}
+
+impl HelpdeskHost<'_> {
+    fn get(&mut self, kind: Kind, id: String, fields: Vec<String>) -> Result<Record, wit::Error> {
+        let store = self.store;
+        self.invocation
+            .call(&GetRecord { store }, GetRequest { kind, id, fields })
+            .map(|r| r.record)
+            .map_err(convert::error)
+    }
+
+    fn write(&mut self, ticket_id: String, write: TicketWrite) -> Result<(), wit::Error> {
+        let store = self.store;
+        self.invocation
+            .call(&WriteTicket { store }, WriteRequest { ticket_id, write })
+            .map_err(convert::error)
+    }
+}
+
+impl wit_interfaces::types::Host for HelpdeskHost<'_> {}
+
+impl wit_interfaces::helpdesk::Host for HelpdeskHost<'_> {
+    fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<wit::Ticket, wit::Error> {
+        self.get(Kind::Ticket, id, fields)
+            .map(|r| convert::ticket(&r))
+    }
+
+    fn get_user(&mut self, id: String, fields: Vec<String>) -> Result<wit::User, wit::Error> {
+        self.get(Kind::User, id, fields).map(|r| convert::user(&r))
+    }
+
+    fn get_organization(
+        &mut self,
+        id: String,
+        fields: Vec<String>,
+    ) -> Result<wit::Organization, wit::Error> {
+        self.get(Kind::Organization, id, fields)
+            .map(|r| convert::organization(&r))
+    }
+
+    fn list_comments(
+        &mut self,
+        ticket_id: String,
+        fields: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<wit::Comment>, wit::Error> {
+        let store = self.store;
+        let request = ListCommentsRequest {
+            ticket_id,
+            fields,
+            limit,
+        };
+        self.invocation
+            .call(&ListComments { store }, request)
+            .map(|rs| rs.iter().map(|r| convert::comment(&r.record)).collect())
+            .map_err(convert::error)
+    }
+
+    fn search_tickets(
+        &mut self,
+        query: wit::TicketQuery,
+        fields: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<wit::Ticket>, wit::Error> {
+        let query = match query {
+            wit::TicketQuery::Requester(v) => TicketQuery::Requester(v),
+            wit::TicketQuery::Tag(v) => TicketQuery::Tag(v),
+            wit::TicketQuery::Status(v) => TicketQuery::Status(v),
+        };
+        let store = self.store;
+        let request = SearchRequest {
+            query,
+            fields,
+            limit,
+        };
+        self.invocation
+            .call(&SearchTickets { store }, request)
+            .map(|rs| rs.iter().map(|r| convert::ticket(&r.record)).collect())
+            .map_err(convert::error)
+    }
+
+    fn add_tags(&mut self, ticket_id: String, tags: Vec<String>) -> Result<(), wit::Error> {
+        self.write(ticket_id, TicketWrite::AddTags(tags))
+    }
+
+    fn add_internal_note(&mut self, ticket_id: String, body: String) -> Result<(), wit::Error> {
+        self.write(ticket_id, TicketWrite::AddInternalNote(body))
+    }
+
+    fn set_custom_field(
+        &mut self,
+        ticket_id: String,
+        name: String,
+        value: String,
+    ) -> Result<(), wit::Error> {
+        self.write(ticket_id, TicketWrite::SetCustomField { name, value })
     }
 }

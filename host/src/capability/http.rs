@@ -3,32 +3,40 @@
 //! audit record (call `http.request`) with `destination`, `method`, `path` (the declared
 //! path it was allowed under), `url_digest` (a keyed digest of the URL), `status`,
 //! `bytes_out`, `bytes_in` and `classes` in its details.
+//!
+//! The destination, path and method are authorized in the pipeline's authorize step
+//! ([`Egress::authorize`]); what the request carries is checked as it is sent
+//! ([`Egress::send`]).
 
-use crate::broker::Taint;
+use super::wit::airlock::plugin::http as wit_http;
+use super::{CallKind, CallName, convert};
 use crate::broker::{
     Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need, Redaction,
-    Report,
+    Report, Taint,
 };
 use crate::catalog;
 use crate::egress::dlp::Tracked;
-use crate::egress::{Egress, EgressError, InboundResponse, OutboundRequest};
+use crate::egress::{Approved, Egress, EgressError, InboundResponse, OutboundRequest};
 use crate::installation::Installation;
-use std::sync::Arc;
+use wasmtime::component::HasData;
 
 /// The audited call name.
 pub const CALL: &str = "http.request";
 
+/// The http capability's calls.
+pub const CALLS: &[CallName] = &[CallName::new(CALL, CallKind::Egress, None)];
+
 /// The capability, carrying what this invocation's plugin has been handed so far.
-pub struct Http {
-    egress: Arc<Egress>,
+pub struct Http<'a> {
+    egress: &'a Egress,
     tracked: Vec<Tracked>,
     taint: Taint,
 }
 
-impl Http {
+impl<'a> Http<'a> {
     /// The capability for one call of an invocation: the egress service and the field
     /// values the plugin obtained so far (non-public catalog classes only).
-    pub fn for_invocation(invocation: &Invocation) -> Http {
+    pub fn for_invocation(egress: &'a Egress, invocation: &Invocation) -> Http<'a> {
         let mut tracked: Vec<Tracked> = Vec::new();
         for seen in invocation.seen() {
             let Some(spec) = catalog::lookup(&seen.path) else {
@@ -44,12 +52,10 @@ impl Http {
                 tracked.push(t);
             }
         }
-        let egress = invocation.services().egress.clone();
-        let taint = invocation.taint().clone();
         Http {
             egress,
             tracked,
-            taint,
+            taint: invocation.taint().clone(),
         }
     }
 }
@@ -60,29 +66,50 @@ impl Brokered for InboundResponse {
     fn redact(&mut self, _: &dyn Redaction, _: &Installation, _: &mut Report) {}
 }
 
-impl Capability for Http {
+/// What the authorize step hands to perform: the approved request.
+#[derive(Default)]
+pub struct Approval(Option<Approved>);
+
+impl Capability for Http<'_> {
     type Request = OutboundRequest;
     type Output = InboundResponse;
+    type Approval = Approval;
 
     fn describe(&self, _: &OutboundRequest) -> Result<CallSpec, CallError> {
-        // Everything is checked in `perform`, so even malformed requests are audited as
-        // `http.request` with what is known about them.
+        // Everything is checked in `authorize` and `perform`, so even malformed requests
+        // are audited as `http.request` with what is known about them.
         Ok(CallSpec::new(CALL, "", Need::Nothing))
+    }
+
+    fn authorize(
+        &self,
+        ctx: &CallContext<'_>,
+        request: &OutboundRequest,
+    ) -> Result<Approval, CallError> {
+        // The URL as written tells requests apart in the audit, as a digest only: the
+        // record's `path` is the declared path it was allowed under.
+        ctx.note("url_digest", ctx.opaque(&request.url));
+        let note = |key: &str, value: String| ctx.note(key, value);
+        let approved = self.egress.authorize(ctx.installation, request, &note)?;
+        Ok(Approval(Some(approved)))
     }
 
     fn perform(
         &self,
         ctx: &CallContext<'_>,
         request: OutboundRequest,
+        approval: Approval,
         _: &FieldPlan,
     ) -> Result<InboundResponse, CallError> {
-        // The URL as written tells requests apart in the audit, as a digest only: the
-        // record's `path` is the declared path it was allowed under.
-        ctx.note("url_digest", ctx.opaque(&request.url));
+        let approved = approval.0.ok_or_else(|| {
+            CallError::Denied("the request was not authorized before it was sent".into())
+        })?;
         let note = |key: &str, value: String| ctx.note(key, value);
-        self.egress
-            .execute(ctx.installation, &self.tracked, &self.taint, request, &note)
-            .map_err(CallError::from)
+        let installation = ctx.installation;
+        let (tracked, taint) = (&self.tracked, &self.taint);
+        Ok(self
+            .egress
+            .send(installation, approved, tracked, taint, request, &note)?)
     }
 }
 
@@ -94,5 +121,43 @@ impl From<EgressError> for CallError {
             EgressError::Limit(m) => CallError::Limit(m),
             EgressError::Unavailable(m) => CallError::Unavailable(m),
         }
+    }
+}
+
+/// The http interface as a plugin sees it: each request is one brokered call.
+pub struct HttpHost<'a> {
+    /// The invocation the calls belong to.
+    pub invocation: &'a mut Invocation,
+    /// The egress service.
+    pub egress: &'a Egress,
+}
+
+/// Links [`HttpHost`] as the `http` interface's host.
+pub struct HttpView;
+
+impl HasData for HttpView {
+    type Data<'a> = HttpHost<'a>;
+}
+
+impl wit_http::Host for HttpHost<'_> {
+    fn request(
+        &mut self,
+        req: wit_http::HttpRequest,
+    ) -> Result<wit_http::HttpResponse, super::wit::types::Error> {
+        let capability = Http::for_invocation(self.egress, self.invocation);
+        let request = OutboundRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
+        self.invocation
+            .call(&capability, request)
+            .map(|r| wit_http::HttpResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            })
+            .map_err(convert::error)
     }
 }

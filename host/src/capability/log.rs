@@ -1,9 +1,25 @@
 //! Plugin logging: leveled lines into the host's structured log, redacted first.
 
+use super::wit::airlock::plugin::log as wit_log;
+use super::{CallKind, CallName};
 use crate::broker::{
-    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Redaction, Report,
+    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Redaction,
+    Report,
 };
 use crate::installation::Installation;
+use wasmtime::component::HasData;
+
+const WRITE: &str = "log.write";
+const REPORT_PANIC: &str = "log.report-panic";
+
+/// The log capability's calls.
+pub const CALLS: &[CallName] = &[
+    CallName::new(WRITE, CallKind::Other, None),
+    CallName::new(REPORT_PANIC, CallKind::Other, None),
+];
+
+/// The most log lines one invocation keeps.
+pub const MAX_LOG_LINES: usize = 200;
 
 /// The longest log line kept, in bytes; longer lines are cut.
 pub const MAX_LINE_BYTES: usize = 4 * 1024;
@@ -68,12 +84,13 @@ pub struct Log;
 impl Capability for Log {
     type Request = LogLine;
     type Output = LogLine;
+    type Approval = ();
 
     fn describe(&self, line: &LogLine) -> Result<CallSpec, CallError> {
         Ok(CallSpec::new(
             match line.level {
-                Level::Panic => "log.report-panic",
-                _ => "log.write",
+                Level::Panic => REPORT_PANIC,
+                _ => WRITE,
             },
             line.level.as_str().to_string(),
             crate::broker::Need::Nothing,
@@ -84,6 +101,7 @@ impl Capability for Log {
         &self,
         _: &CallContext<'_>,
         mut line: LogLine,
+        (): (),
         _: &FieldPlan,
     ) -> Result<LogLine, CallError> {
         if line.message.len() > MAX_LINE_BYTES {
@@ -92,5 +110,73 @@ impl Capability for Log {
             line.message.push('…');
         }
         Ok(line)
+    }
+}
+
+/// What an invocation logged: its lines (at most [`MAX_LOG_LINES`], redacted), and the
+/// panic message the SDK reported, if any.
+#[derive(Debug, Default)]
+pub struct LogBook {
+    /// The lines kept.
+    pub lines: Vec<LogLine>,
+    /// The reported panic's message.
+    pub panic: Option<String>,
+}
+
+/// The log interface as a plugin sees it: each line is one brokered call.
+pub struct LogHost<'a> {
+    /// The invocation the calls belong to.
+    pub invocation: &'a mut Invocation,
+    /// Where its lines go.
+    pub book: &'a mut LogBook,
+}
+
+/// Links [`LogHost`] as the `log` interface's host.
+pub struct LogView;
+
+impl HasData for LogView {
+    type Data<'a> = LogHost<'a>;
+}
+
+impl LogHost<'_> {
+    fn log(&mut self, level: Level, message: String) {
+        if self.book.lines.len() >= MAX_LOG_LINES && level != Level::Panic {
+            return;
+        }
+        if let Ok(line) = self.invocation.call(&Log, LogLine { level, message }) {
+            let inv = &self.invocation;
+            // Plugin text may quote helpdesk data the detectors do not recognise (names,
+            // subjects), so it reaches the host log only when asked for:
+            // `AIRLOCK_LOG=info,airlock::plugin=debug`. It is always in the event's result.
+            tracing::debug!(
+                target: "airlock::plugin",
+                installation = %inv.installation.id,
+                invocation = %inv.id,
+                level = line.level.as_str(),
+                message = %line.message,
+                "plugin log"
+            );
+            if level == Level::Panic {
+                self.book.panic = Some(line.message.clone());
+            }
+            self.book.lines.push(line);
+        }
+    }
+}
+
+impl wit_log::Host for LogHost<'_> {
+    fn write(&mut self, level: wit_log::Level, message: String) {
+        let level = match level {
+            wit_log::Level::Trace => Level::Trace,
+            wit_log::Level::Debug => Level::Debug,
+            wit_log::Level::Info => Level::Info,
+            wit_log::Level::Warn => Level::Warn,
+            wit_log::Level::Error => Level::Error,
+        };
+        self.log(level, message);
+    }
+
+    fn report_panic(&mut self, message: String) {
+        self.log(Level::Panic, message);
     }
 }

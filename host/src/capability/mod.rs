@@ -1,7 +1,123 @@
 //! The capabilities plugins can call, each a [`Capability`](crate::broker::Capability)
 //! behind the broker: helpdesk data, log, settings and outbound HTTP.
+//!
+//! Each capability's module owns everything about it: its calls ([`CallName`]s, with
+//! what kind of access each is), its `Capability` impls, and the WIT `Host` impl of its
+//! interface, on a small view type the runtime projects its store state to. The
+//! generated bindings are in [`wit`]; the interfaces a plugin may import are read from
+//! the WIT world itself ([`wit::allowed_imports`]).
+//!
+//! Adding a capability touches its WIT interface, one module here (calls, capability,
+//! `Host` impl), the store trait it uses, the manifest section that declares it, the SDK
+//! and tests; the runtime links it with one line.
 
+pub mod convert;
 pub mod helpdesk;
 pub mod http;
 pub mod log;
 pub mod settings;
+pub mod wit;
+
+use crate::egress::Egress;
+use crate::model::Kind;
+use crate::store::HelpdeskStore;
+use std::sync::Arc;
+
+/// What kind of access a call is, for the monitor's counters and alert rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// Reads helpdesk records.
+    Read,
+    /// Writes helpdesk records.
+    Write,
+    /// Sends an outbound request.
+    Egress,
+    /// Anything else (logging, settings).
+    Other,
+}
+
+/// One audited call name, its kind, and the kind of record its resource names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallName {
+    /// The name in audit records, e.g. `helpdesk.get-ticket`.
+    pub name: &'static str,
+    /// What kind of access it is.
+    pub kind: CallKind,
+    /// The kind of record the call touches, for helpdesk calls.
+    pub record: Option<Kind>,
+}
+
+impl CallName {
+    const fn new(name: &'static str, kind: CallKind, record: Option<Kind>) -> CallName {
+        CallName { name, kind, record }
+    }
+}
+
+/// Every call of every capability.
+pub fn calls() -> impl Iterator<Item = &'static CallName> {
+    [helpdesk::CALLS, http::CALLS, log::CALLS, settings::CALLS]
+        .into_iter()
+        .flatten()
+}
+
+/// The kind of an audited call name, if it is a capability's call.
+///
+/// ```
+/// use airlock_host::capability::{CallKind, call_kind};
+/// assert_eq!(call_kind("helpdesk.get-ticket"), Some(CallKind::Read));
+/// assert_eq!(call_kind("helpdesk.add-tags"), Some(CallKind::Write));
+/// assert_eq!(call_kind("http.request"), Some(CallKind::Egress));
+/// assert_eq!(call_kind("handler.handle"), None);
+/// ```
+pub fn call_kind(name: &str) -> Option<CallKind> {
+    call(name).map(|c| c.kind)
+}
+
+/// The call of this audited name, if it is a capability's call.
+pub fn call(name: &str) -> Option<&'static CallName> {
+    calls().find(|c| c.name == name)
+}
+
+/// The services capabilities perform calls with, shared by every invocation. The broker
+/// never sees them: each capability holds the one handle it needs.
+#[derive(Clone)]
+pub struct Services {
+    /// Helpdesk records, for the helpdesk capability.
+    pub helpdesk: Arc<dyn HelpdeskStore>,
+    /// Outbound HTTP, for the http capability.
+    pub egress: Arc<Egress>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_name_is_declared_once() {
+        let mut names: Vec<&str> = calls().map(|c| c.name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "a call name is declared twice");
+        assert!(calls().all(|c| c.kind == CallKind::Other
+            || c.kind == CallKind::Egress
+            || c.record.is_some()));
+    }
+
+    #[test]
+    fn the_allowed_imports_are_exactly_the_world_s_interfaces() {
+        let mut imports = wit::allowed_imports().to_vec();
+        imports.sort();
+        assert_eq!(
+            imports,
+            [
+                "airlock:plugin/helpdesk@0.1.0",
+                "airlock:plugin/http@0.1.0",
+                "airlock:plugin/log@0.1.0",
+                "airlock:plugin/settings@0.1.0",
+                "airlock:plugin/types@0.1.0",
+            ]
+        );
+        assert_eq!(wit::required_exports(), ["airlock:plugin/handler@0.1.0"]);
+    }
+}

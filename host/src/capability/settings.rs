@@ -1,6 +1,18 @@
 //! Installation settings: the non-secret values an admin set, as JSON.
 
-use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, Need};
+use super::wit::airlock::plugin::settings as wit_settings;
+use super::{CallKind, CallName};
+use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need};
+use wasmtime::component::HasData;
+
+const GET: &str = "settings.get";
+const ALL: &str = "settings.all";
+
+/// The settings capability's calls.
+pub const CALLS: &[CallName] = &[
+    CallName::new(GET, CallKind::Other, None),
+    CallName::new(ALL, CallKind::Other, None),
+];
 
 /// `settings.get` (one key) and `settings.all` (no key).
 pub struct Settings;
@@ -10,6 +22,7 @@ impl Capability for Settings {
     type Request = Option<String>;
     /// A JSON document: the value, the whole object, or `None` when unset.
     type Output = Option<String>;
+    type Approval = ();
 
     fn describe(&self, key: &Option<String>) -> Result<CallSpec, CallError> {
         if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
@@ -17,8 +30,8 @@ impl Capability for Settings {
         }
         Ok(CallSpec::for_plugin_key(
             match key {
-                Some(_) => "settings.get",
-                None => "settings.all",
+                Some(_) => GET,
+                None => ALL,
             },
             key.clone().unwrap_or_default(),
             Need::Nothing,
@@ -29,6 +42,7 @@ impl Capability for Settings {
         &self,
         ctx: &CallContext<'_>,
         key: Option<String>,
+        (): (),
         _: &FieldPlan,
     ) -> Result<Option<String>, CallError> {
         // Secret settings are kept apart (sealed) when saved; drop any stray one too.
@@ -57,5 +71,32 @@ impl Capability for Settings {
                 Some(all.to_string())
             }
         })
+    }
+}
+
+/// The settings interface as a plugin sees it: each read is one brokered call.
+pub struct SettingsHost<'a> {
+    /// The invocation the calls belong to.
+    pub invocation: &'a mut Invocation,
+}
+
+/// Links [`SettingsHost`] as the `settings` interface's host.
+pub struct SettingsView;
+
+impl HasData for SettingsView {
+    type Data<'a> = SettingsHost<'a>;
+}
+
+impl wit_settings::Host for SettingsHost<'_> {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.invocation.call(&Settings, Some(key)).ok().flatten()
+    }
+
+    fn all(&mut self) -> String {
+        self.invocation
+            .call(&Settings, None)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "{}".into())
     }
 }

@@ -125,7 +125,7 @@ impl DevReport {
         let mut lines: Vec<serde_json::Value> = self
             .calls
             .iter()
-            .filter(|c| c.call != "handler.handle")
+            .filter(|c| c.call != crate::runtime::OUTCOME_CALL)
             .map(|c| {
                 json!({
                     "call": c.call,
@@ -148,7 +148,11 @@ impl DevReport {
     /// A human-readable account of the run.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        for c in self.calls.iter().filter(|c| c.call != "handler.handle") {
+        for c in self
+            .calls
+            .iter()
+            .filter(|c| c.call != crate::runtime::OUTCOME_CALL)
+        {
             let decision = c.decision.map_or("?", Decision::as_str);
             out.push_str(&format!(
                 "{} {} → {decision} ({})\n",

@@ -83,6 +83,17 @@ struct Exchange {
     body: Vec<u8>,
 }
 
+/// A request [`Egress::authorize`] allowed: what [`Egress::send`] sends it under.
+#[derive(Debug)]
+pub struct Approved {
+    method: String,
+    names: BTreeSet<String>,
+    dest: Destination,
+    label: String,
+    /// The `[[egress]]` rule it falls under.
+    rule: EgressRule,
+}
+
 /// The egress service shared by all invocations.
 pub struct Egress {
     config: EgressConfig,
@@ -143,13 +154,8 @@ impl Egress {
         &self.key
     }
 
-    /// Checks, performs and audits (through `note`) one outbound request.
-    ///
-    /// Every decision is taken on the request as the plugin wrote it, placeholders
-    /// unsubstituted; secrets are substituted after the last check and only into the
-    /// path, query and header values. No error or audit detail holds a substituted
-    /// string: destinations are named as declared in plugin.toml, or as "an undeclared
-    /// destination".
+    /// Checks, performs and audits (through `note`) one outbound request:
+    /// [`Egress::authorize`], then [`Egress::send`].
     pub fn execute(
         &self,
         inst: &Installation,
@@ -158,8 +164,26 @@ impl Egress {
         req: OutboundRequest,
         note: Note<'_>,
     ) -> Result<InboundResponse, EgressError> {
+        let approved = self.authorize(inst, &req, note)?;
+        self.send(inst, approved, tracked, taint, req, note)
+    }
+
+    /// Whether the installation may send this request at all, judged on the request
+    /// as the plugin wrote it: its form and size, the rate limit, the secrets it names,
+    /// and a declared **and** approved destination, path prefix and method with every
+    /// named secret bound to it. Notes `method`, `destination` (as declared), `path`
+    /// (the declared prefix) and `secrets` (names) as each becomes known.
+    ///
+    /// No error or audit detail holds a substituted string: destinations are named as
+    /// declared in plugin.toml, or as "an undeclared destination".
+    pub fn authorize(
+        &self,
+        inst: &Installation,
+        req: &OutboundRequest,
+        note: Note<'_>,
+    ) -> Result<Approved, EgressError> {
         let method = req.method.to_ascii_uppercase();
-        self.check_form(&method, &req)?;
+        self.check_form(&method, req)?;
         note("method", method.clone());
         if !self.limiter.try_acquire(&inst.id) {
             return Err(EgressError::Limit(format!(
@@ -167,7 +191,7 @@ impl Egress {
                 self.limiter.per_minute()
             )));
         }
-        let names = placeholder_names(&req)?;
+        let names = placeholder_names(req)?;
         let declared = secret_settings(inst.manifest.settings.as_ref());
         // The name is not quoted: it is the plugin's string until it matches a declared one.
         if !names.is_subset(&declared) {
@@ -197,6 +221,38 @@ impl Egress {
         // The declared path, not the plugin's: the capability adds a keyed digest of it.
         note("path", rule.path.clone());
         self.check_scheme(&dest)?;
+        let rule = rule.clone();
+        Ok(Approved {
+            method,
+            names,
+            dest,
+            label,
+            rule,
+        })
+    }
+
+    /// Sends an [authorized](Egress::authorize) request: the information-flow check
+    /// (what the invocation read may go to this destination), the data-loss checks on
+    /// what the plugin wrote, then its secrets substituted last, and only into the path,
+    /// query and header values. Redirects are followed only when the target passes every
+    /// check itself.
+    pub fn send(
+        &self,
+        inst: &Installation,
+        approved: Approved,
+        tracked: &[Tracked],
+        taint: &dyn ReadFlows,
+        req: OutboundRequest,
+        note: Note<'_>,
+    ) -> Result<InboundResponse, EgressError> {
+        let Approved {
+            method,
+            names,
+            dest,
+            label,
+            rule,
+        } = approved;
+        let rule = &rule;
         check_taint(taint, &rule.send, &label)?;
         let Checked {
             url_tail: url_part,

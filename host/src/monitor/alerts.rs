@@ -12,7 +12,9 @@
 //! exactly (history raises nothing). The baseline rules stay quiet until an installation
 //! has `min_baseline_hours` of history. Each burst or spike fires once per window or hour.
 
-use super::{ALERT_CALL, EGRESS_CALL, MonitorStore, OUTCOME_CALL, is_read_call, record_secs};
+use super::{
+    ALERT_CALL, EGRESS_CALL, MonitorStore, OUTCOME_CALL, is_read_call, record_secs, resource_kind,
+};
 use crate::audit::{AuditRecord, Decision};
 use crate::catalog::{self, Sensitivity};
 use airlock_core::alert::{Alert, Delivery, Rule};
@@ -298,7 +300,7 @@ impl RuleState {
         }
 
         // requester-spike
-        if e.call == "helpdesk.get-user" && !e.resource.is_empty() {
+        if resource_kind(&e.call) == "user" && is_read_call(&e.call) && !e.resource.is_empty() {
             if s.requesters_hour != hour {
                 s.requesters_hour = hour;
                 s.requesters_now.clear();

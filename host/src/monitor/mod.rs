@@ -28,42 +28,42 @@ pub use report::{BlastRadius, BlastRadiusQuery};
 pub use review::{DataMap, UnusedGrants};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::capability::CallKind;
+use crate::model::Kind;
 use crate::store::{AlertStore, AuditStore, InstallationStore};
 pub use error::{MonitorError, MonitorResult};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The call of an invocation's outcome record (`ok` or `<kind>: message`).
-pub const OUTCOME_CALL: &str = "handler.handle";
 /// The call of an egress record (details: `destination`, `method`, `path`, `status`,
 /// `bytes_out`, `bytes_in`, `classes`).
-pub const EGRESS_CALL: &str = "http.request";
+pub use crate::capability::http::CALL as EGRESS_CALL;
+/// The call of an invocation's outcome record (`ok` or `<kind>: message`).
+pub use crate::runtime::OUTCOME_CALL;
 /// The call of the audit record appended for each alert.
 pub const ALERT_CALL: &str = "alert.raised";
 
 /// How many records one page of a scan or export reads (keyset pagination by `seq`).
 pub const PAGE: u32 = 1_000;
 
-/// True for calls that read helpdesk records (pre-fetch, get, list, search).
+/// True for calls that read helpdesk records (pre-fetch, get, list, search), as the
+/// capabilities declare their calls.
 pub fn is_read_call(call: &str) -> bool {
-    call == "event.prefetch-ticket"
-        || call.starts_with("helpdesk.get-")
-        || call.starts_with("helpdesk.list-")
-        || call.starts_with("helpdesk.search-")
+    crate::capability::call_kind(call) == Some(CallKind::Read)
 }
 
-/// True for calls that write a helpdesk field (`helpdesk.add-*`, `helpdesk.set-*`).
+/// True for calls that write a helpdesk field.
 pub fn is_write_call(call: &str) -> bool {
-    call.starts_with("helpdesk.add-") || call.starts_with("helpdesk.set-")
+    crate::capability::call_kind(call) == Some(CallKind::Write)
 }
 
-/// The record kind a data call touches, from its name: `ticket`, `user`, `organization`
-/// or `comment` (searches select tickets; comment lists name their ticket).
+/// The record kind a data call touches: `ticket`, `user`, `organization` or `comment`
+/// (searches select tickets; comment lists name their ticket).
 pub fn resource_kind(call: &str) -> &'static str {
-    match call {
-        "helpdesk.get-user" => "user",
-        "helpdesk.get-organization" => "organization",
-        "helpdesk.get-comment" => "comment",
-        _ => "ticket",
+    match crate::capability::call(call).and_then(|c| c.record) {
+        Some(Kind::User) => "user",
+        Some(Kind::Organization) => "organization",
+        Some(Kind::Comment) => "comment",
+        Some(Kind::Ticket) | None => "ticket",
     }
 }
 

@@ -1,21 +1,20 @@
-//! The host side of each import: every call goes straight into the broker.
+//! A store's state for one invocation, and how the runtime links each capability's
+//! WIT host (in [`crate::capability`]) to it: every call goes straight into the broker.
 
-use super::bindings::airlock::plugin::{helpdesk, http, log, settings, types};
-use super::bindings::types::{Comment, Event, Organization, Ticket, TicketQuery, User};
-use super::{EventInput, convert};
+use super::EventInput;
 use crate::broker::{CallError, Invocation};
 use crate::capability::helpdesk::{
-    GetRecord, GetRequest, ListComments, ListCommentsRequest, PrefetchTicket, SearchRequest,
-    SearchTickets, TicketWrite, WriteRequest, WriteTicket,
+    GetRecord, GetRequest, HelpdeskHost, HelpdeskView, PrefetchTicket,
 };
-use crate::capability::log::{Level, Log, LogLine};
-use crate::capability::settings::Settings;
+use crate::capability::http::{HttpHost, HttpView};
+use crate::capability::log::{LogBook, LogHost, LogLine, LogView};
+use crate::capability::settings::{SettingsHost, SettingsView};
+use crate::capability::wit::airlock::plugin::{helpdesk, http, log, settings, types};
+use crate::capability::wit::types::{Comment, Event};
+use crate::capability::{Services, convert};
 use crate::model::Kind;
-use crate::store::TicketQuery as StoreQuery;
 use wasmtime::ResourceLimiter;
-
-/// The most log lines one invocation keeps.
-pub const MAX_LOG_LINES: usize = 200;
+use wasmtime::component::Linker;
 
 /// The error the limiter raises when a plugin grows memory past its cap: the host's
 /// own knowledge that the invocation failed for memory, whatever else the plugin did.
@@ -70,22 +69,49 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Per-invocation state of a store: the broker invocation, limits and logs.
+/// Per-invocation state of a store: the broker invocation, the capabilities' services,
+/// limits and logs.
 pub struct HostState {
     invocation: Invocation,
+    services: Services,
     limiter: MemoryLimiter,
-    logs: Vec<LogLine>,
-    panic: Option<String>,
+    log: LogBook,
+}
+
+/// Links every interface of Airlock's world, each to its capability's host.
+pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    types::add_to_linker::<HostState, HelpdeskView>(linker, |s| s.helpdesk())?;
+    helpdesk::add_to_linker::<HostState, HelpdeskView>(linker, |s| s.helpdesk())?;
+    log::add_to_linker::<HostState, LogView>(linker, |s| LogHost {
+        invocation: &mut s.invocation,
+        book: &mut s.log,
+    })?;
+    settings::add_to_linker::<HostState, SettingsView>(linker, |s| SettingsHost {
+        invocation: &mut s.invocation,
+    })?;
+    http::add_to_linker::<HostState, HttpView>(linker, |s| HttpHost {
+        invocation: &mut s.invocation,
+        egress: &s.services.egress,
+    })?;
+    Ok(())
 }
 
 impl HostState {
-    /// State for one invocation with a memory cap in bytes.
-    pub fn new(invocation: Invocation, memory_cap: usize) -> HostState {
+    /// State for one invocation with the capabilities' services and a memory cap in
+    /// bytes.
+    pub fn new(invocation: Invocation, services: Services, memory_cap: usize) -> HostState {
         HostState {
             invocation,
+            services,
             limiter: MemoryLimiter { cap: memory_cap },
-            logs: Vec::new(),
-            panic: None,
+            log: LogBook::default(),
+        }
+    }
+
+    fn helpdesk(&mut self) -> HelpdeskHost<'_> {
+        HelpdeskHost {
+            invocation: &mut self.invocation,
+            store: self.services.helpdesk.as_ref(),
         }
     }
 
@@ -98,11 +124,11 @@ impl HostState {
     }
 
     pub(super) fn panic_message(&self) -> Option<&str> {
-        self.panic.as_deref()
+        self.log.panic.as_deref()
     }
 
     pub(super) fn into_parts(self) -> (Invocation, Vec<LogLine>) {
-        (self.invocation, self.logs)
+        (self.invocation, self.log.lines)
     }
 
     fn declares(&self, kind: Kind) -> bool {
@@ -119,6 +145,7 @@ impl HostState {
     /// Builds the WIT event, pre-fetching its ticket (and comment) through the broker
     /// with the fields the installation may read.
     pub(super) fn prefetch(&mut self, event: &EventInput) -> anyhow::Result<Event> {
+        let store = self.services.helpdesk.as_ref();
         let ticket_id = match event {
             EventInput::TicketCreated { ticket_id }
             | EventInput::TicketUpdated { ticket_id }
@@ -126,7 +153,10 @@ impl HostState {
             | EventInput::Action { ticket_id, .. } => ticket_id.clone(),
         };
         let ticket = match self.declares(Kind::Ticket) {
-            true => match self.invocation.call(&PrefetchTicket, ticket_id.clone()) {
+            true => match self
+                .invocation
+                .call(&PrefetchTicket { store }, ticket_id.clone())
+            {
                 Ok(t) => convert::ticket(&t.record),
                 Err(CallError::NotFound(_) | CallError::Denied(_)) => {
                     convert::bare_ticket(&ticket_id)
@@ -148,7 +178,7 @@ impl HostState {
                     true => self
                         .invocation
                         .call(
-                            &GetRecord,
+                            &GetRecord { store },
                             GetRequest {
                                 kind: Kind::Comment,
                                 id: comment_id.clone(),
@@ -172,180 +202,5 @@ impl HostState {
                 })
             }
         })
-    }
-
-    fn get(
-        &mut self,
-        kind: Kind,
-        id: String,
-        fields: Vec<String>,
-    ) -> Result<crate::model::Record, types::Error> {
-        self.invocation
-            .call(&GetRecord, GetRequest { kind, id, fields })
-            .map(|r| r.record)
-            .map_err(convert::error)
-    }
-
-    fn write(&mut self, ticket_id: String, write: TicketWrite) -> Result<(), types::Error> {
-        self.invocation
-            .call(&WriteTicket, WriteRequest { ticket_id, write })
-            .map_err(convert::error)
-    }
-
-    fn log(&mut self, level: Level, message: String) {
-        if self.logs.len() >= MAX_LOG_LINES && level != Level::Panic {
-            return;
-        }
-        if let Ok(line) = self.invocation.call(&Log, LogLine { level, message }) {
-            let inv = &self.invocation;
-            // Plugin text may quote helpdesk data the detectors do not recognise (names,
-            // subjects), so it reaches the host log only when asked for:
-            // `AIRLOCK_LOG=info,airlock::plugin=debug`. It is always in the event's result.
-            tracing::debug!(
-                target: "airlock::plugin",
-                installation = %inv.installation.id,
-                invocation = %inv.id,
-                level = line.level.as_str(),
-                message = %line.message,
-                "plugin log"
-            );
-            if level == Level::Panic {
-                self.panic = Some(line.message.clone());
-            }
-            self.logs.push(line);
-        }
-    }
-}
-
-impl types::Host for HostState {}
-
-impl helpdesk::Host for HostState {
-    fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<Ticket, types::Error> {
-        self.get(Kind::Ticket, id, fields)
-            .map(|r| convert::ticket(&r))
-    }
-
-    fn get_user(&mut self, id: String, fields: Vec<String>) -> Result<User, types::Error> {
-        self.get(Kind::User, id, fields).map(|r| convert::user(&r))
-    }
-
-    fn get_organization(
-        &mut self,
-        id: String,
-        fields: Vec<String>,
-    ) -> Result<Organization, types::Error> {
-        self.get(Kind::Organization, id, fields)
-            .map(|r| convert::organization(&r))
-    }
-
-    fn list_comments(
-        &mut self,
-        ticket_id: String,
-        fields: Vec<String>,
-        limit: u32,
-    ) -> Result<Vec<Comment>, types::Error> {
-        self.invocation
-            .call(
-                &ListComments,
-                ListCommentsRequest {
-                    ticket_id,
-                    fields,
-                    limit,
-                },
-            )
-            .map(|rs| rs.iter().map(|r| convert::comment(&r.record)).collect())
-            .map_err(convert::error)
-    }
-
-    fn search_tickets(
-        &mut self,
-        query: TicketQuery,
-        fields: Vec<String>,
-        limit: u32,
-    ) -> Result<Vec<Ticket>, types::Error> {
-        let query = match query {
-            TicketQuery::Requester(v) => StoreQuery::Requester(v),
-            TicketQuery::Tag(v) => StoreQuery::Tag(v),
-            TicketQuery::Status(v) => StoreQuery::Status(v),
-        };
-        self.invocation
-            .call(
-                &SearchTickets,
-                SearchRequest {
-                    query,
-                    fields,
-                    limit,
-                },
-            )
-            .map(|rs| rs.iter().map(|r| convert::ticket(&r.record)).collect())
-            .map_err(convert::error)
-    }
-
-    fn add_tags(&mut self, ticket_id: String, tags: Vec<String>) -> Result<(), types::Error> {
-        self.write(ticket_id, TicketWrite::AddTags(tags))
-    }
-
-    fn add_internal_note(&mut self, ticket_id: String, body: String) -> Result<(), types::Error> {
-        self.write(ticket_id, TicketWrite::AddInternalNote(body))
-    }
-
-    fn set_custom_field(
-        &mut self,
-        ticket_id: String,
-        name: String,
-        value: String,
-    ) -> Result<(), types::Error> {
-        self.write(ticket_id, TicketWrite::SetCustomField { name, value })
-    }
-}
-
-impl log::Host for HostState {
-    fn write(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Trace => Level::Trace,
-            log::Level::Debug => Level::Debug,
-            log::Level::Info => Level::Info,
-            log::Level::Warn => Level::Warn,
-            log::Level::Error => Level::Error,
-        };
-        self.log(level, message);
-    }
-
-    fn report_panic(&mut self, message: String) {
-        self.log(Level::Panic, message);
-    }
-}
-
-impl settings::Host for HostState {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.invocation.call(&Settings, Some(key)).ok().flatten()
-    }
-
-    fn all(&mut self) -> String {
-        self.invocation
-            .call(&Settings, None)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "{}".into())
-    }
-}
-
-impl http::Host for HostState {
-    fn request(&mut self, req: http::HttpRequest) -> Result<http::HttpResponse, types::Error> {
-        let capability = crate::capability::http::Http::for_invocation(&self.invocation);
-        let request = crate::egress::OutboundRequest {
-            method: req.method,
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-        };
-        self.invocation
-            .call(&capability, request)
-            .map(|r| http::HttpResponse {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            })
-            .map_err(convert::error)
     }
 }

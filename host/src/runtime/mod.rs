@@ -5,38 +5,28 @@
 //! A trap, timeout or memory overrun fails only its own invocation, with a recorded
 //! [`FailureKind`].
 
-mod bindings;
 mod cache;
-mod convert;
 mod host;
 
-pub use bindings::Plugin;
+pub use crate::capability::wit::Plugin;
 pub use host::{HostFault, HostState, MemoryCapReached};
 
 use crate::broker::Invocation;
 use crate::capability::log::LogLine;
+use crate::capability::wit::{self, PluginPre};
+use crate::capability::{Services, convert};
 use anyhow::{Context, bail};
-use bindings::PluginPre;
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// The audited call of an invocation's outcome record (`ok` or `<kind>: message`).
+pub const OUTCOME_CALL: &str = "handler.handle";
 /// The largest outcome summary a plugin may return, in bytes.
 pub const MAX_SUMMARY_BYTES: usize = 4 * 1024;
-
-/// The interfaces a plugin may import: Airlock's world and nothing else.
-pub const ALLOWED_IMPORTS: &[&str] = &[
-    "airlock:plugin/types@0.1.0",
-    "airlock:plugin/helpdesk@0.1.0",
-    "airlock:plugin/log@0.1.0",
-    "airlock:plugin/settings@0.1.0",
-    "airlock:plugin/http@0.1.0",
-];
-/// The interface a plugin must export.
-pub const HANDLER_EXPORT: &str = "airlock:plugin/handler@0.1.0";
 
 /// Admin limits that cap what manifests ask for.
 #[derive(Debug, Clone, Copy)]
@@ -209,7 +199,7 @@ impl Runtime {
             .context("cannot create the wasmtime engine")?;
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        host::link(&mut linker)?;
         let cache = cache_dir.map(|dir| cache::ArtifactCache::new(dir, &engine));
         Ok(Runtime {
             engine,
@@ -257,13 +247,17 @@ impl Runtime {
         &self,
         plugin: &LoadedPlugin,
         invocation: Invocation,
+        services: &Services,
         event: &EventInput,
     ) -> InvocationResult {
         let started = Instant::now();
         let manifest = &invocation.installation.manifest;
         let timeout_ms = manifest.timeout_ms().min(self.limits.max_timeout_ms);
         let memory_bytes = (manifest.memory_mib().min(self.limits.max_memory_mib) as usize) << 20;
-        let mut store = Store::new(&self.engine, HostState::new(invocation, memory_bytes));
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(invocation, services.clone(), memory_bytes),
+        );
         store.limiter(|s| s.limiter());
         let ticks = timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
@@ -328,7 +322,7 @@ impl Runtime {
         };
         result
             .invocation
-            .record_outcome("handler.handle", decision, &reason);
+            .record_outcome(OUTCOME_CALL, decision, &reason);
         result
     }
 }
@@ -409,7 +403,7 @@ fn check_world(engine: &Engine, component: &Component) -> anyhow::Result<()> {
     let foreign: Vec<String> = ty
         .imports(engine)
         .map(|(name, _)| name.to_string())
-        .filter(|name| !ALLOWED_IMPORTS.contains(&name.as_str()))
+        .filter(|name| !wit::allowed_imports().iter().any(|allowed| allowed == name))
         .collect();
     if !foreign.is_empty() {
         bail!(
@@ -420,16 +414,18 @@ fn check_world(engine: &Engine, component: &Component) -> anyhow::Result<()> {
                 "interfaces"
             },
             foreign.join(", "),
-            ALLOWED_IMPORTS.join(", ")
+            wit::allowed_imports().join(", ")
         );
     }
-    let exports_handler = ty.exports(engine).any(|(name, item)| {
-        name == HANDLER_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_))
-    });
-    if !exports_handler {
-        bail!(
-            "the component does not export {HANDLER_EXPORT}; plugins must export the handler (use airlock_sdk::export_plugin!)"
-        );
+    for required in wit::required_exports() {
+        let exported = ty.exports(engine).any(|(name, item)| {
+            name == required && matches!(item.ty, ComponentItem::ComponentInstance(_))
+        });
+        if !exported {
+            bail!(
+                "the component does not export {required}; plugins must export the handler (use airlock_sdk::export_plugin!)"
+            );
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! A key missing from a projected record becomes `none`: that is how a field the
 //! installation may not see reaches the plugin.
 
-use super::bindings::types::{self, Comment, CustomField, Organization, Ticket, User};
+use super::wit::types::{self, Comment, CustomField, Organization, Ticket, User};
 use crate::broker::CallError;
 use crate::model::Record;
 use serde_json::Value;
