@@ -2,15 +2,13 @@
 
 use super::wit::airlock::plugin as wit_interfaces;
 use super::wit::types as wit;
-use super::{CallKind, CallName, convert};
+use super::{CallKind, CallName, CallState, convert};
 use crate::audit::now_rfc3339;
-use crate::broker::Invocation;
 use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, KindRecord, Need};
 use crate::catalog;
 use crate::model::{Kind, Record, valid_id};
 use crate::store::{HelpdeskStore, TicketQuery};
 use serde_json::Value;
-use wasmtime::component::HasData;
 
 const GET_TICKET: &str = "helpdesk.get-ticket";
 const GET_USER: &str = "helpdesk.get-user";
@@ -450,24 +448,10 @@ impl Capability for WriteTicket<'_> {
 }
 
 /// The helpdesk interface as a plugin sees it: each WIT function is one brokered call
-/// on `invocation`, performed against `store`.
-pub struct HelpdeskHost<'a> {
-    /// The invocation the calls belong to.
-    pub invocation: &'a mut Invocation,
-    /// The records.
-    pub store: &'a dyn HelpdeskStore,
-}
-
-/// Links [`HelpdeskHost`] as the `helpdesk` (and `types`) interface's host.
-pub struct HelpdeskView;
-
-impl HasData for HelpdeskView {
-    type Data<'a> = HelpdeskHost<'a>;
-}
-
-impl HelpdeskHost<'_> {
+/// on the invocation, performed against the helpdesk store.
+impl CallState<'_> {
     fn get(&mut self, kind: Kind, id: String, fields: Vec<String>) -> Result<Record, wit::Error> {
-        let store = self.store;
+        let store = self.services.helpdesk.as_ref();
         self.invocation
             .call(&GetRecord { store }, GetRequest { kind, id, fields })
             .map(|r| r.record)
@@ -475,16 +459,16 @@ impl HelpdeskHost<'_> {
     }
 
     fn write(&mut self, ticket_id: String, write: TicketWrite) -> Result<(), wit::Error> {
-        let store = self.store;
+        let store = self.services.helpdesk.as_ref();
         self.invocation
             .call(&WriteTicket { store }, WriteRequest { ticket_id, write })
             .map_err(convert::error)
     }
 }
 
-impl wit_interfaces::types::Host for HelpdeskHost<'_> {}
+impl wit_interfaces::types::Host for CallState<'_> {}
 
-impl wit_interfaces::helpdesk::Host for HelpdeskHost<'_> {
+impl wit_interfaces::helpdesk::Host for CallState<'_> {
     fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<wit::Ticket, wit::Error> {
         self.get(Kind::Ticket, id, fields)
             .map(|r| convert::ticket(&r))
@@ -509,7 +493,7 @@ impl wit_interfaces::helpdesk::Host for HelpdeskHost<'_> {
         fields: Vec<String>,
         limit: u32,
     ) -> Result<Vec<wit::Comment>, wit::Error> {
-        let store = self.store;
+        let store = self.services.helpdesk.as_ref();
         let request = ListCommentsRequest {
             ticket_id,
             fields,
@@ -532,7 +516,7 @@ impl wit_interfaces::helpdesk::Host for HelpdeskHost<'_> {
             wit::TicketQuery::Tag(v) => TicketQuery::Tag(v),
             wit::TicketQuery::Status(v) => TicketQuery::Status(v),
         };
-        let store = self.store;
+        let store = self.services.helpdesk.as_ref();
         let request = SearchRequest {
             query,
             fields,

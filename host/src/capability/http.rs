@@ -9,7 +9,7 @@
 //! ([`Egress::send`]).
 
 use super::wit::airlock::plugin::http as wit_http;
-use super::{CallKind, CallName, convert};
+use super::{CallKind, CallName, CallState, convert};
 use crate::broker::{
     Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need, Redaction,
     Report, Taint,
@@ -18,7 +18,6 @@ use crate::catalog;
 use crate::egress::dlp::Tracked;
 use crate::egress::{Approved, Egress, EgressError, InboundResponse, OutboundRequest};
 use crate::installation::Installation;
-use wasmtime::component::HasData;
 
 /// The audited call name.
 pub const CALL: &str = "http.request";
@@ -125,26 +124,12 @@ impl From<EgressError> for CallError {
 }
 
 /// The http interface as a plugin sees it: each request is one brokered call.
-pub struct HttpHost<'a> {
-    /// The invocation the calls belong to.
-    pub invocation: &'a mut Invocation,
-    /// The egress service.
-    pub egress: &'a Egress,
-}
-
-/// Links [`HttpHost`] as the `http` interface's host.
-pub struct HttpView;
-
-impl HasData for HttpView {
-    type Data<'a> = HttpHost<'a>;
-}
-
-impl wit_http::Host for HttpHost<'_> {
+impl wit_http::Host for CallState<'_> {
     fn request(
         &mut self,
         req: wit_http::HttpRequest,
     ) -> Result<wit_http::HttpResponse, super::wit::types::Error> {
-        let capability = Http::for_invocation(self.egress, self.invocation);
+        let capability = Http::for_invocation(&self.services.egress, self.invocation);
         let request = OutboundRequest {
             method: req.method,
             url: req.url,

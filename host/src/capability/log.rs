@@ -1,13 +1,11 @@
 //! Plugin logging: leveled lines into the host's structured log, redacted first.
 
 use super::wit::airlock::plugin::log as wit_log;
-use super::{CallKind, CallName};
+use super::{CallKind, CallName, CallState};
 use crate::broker::{
-    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Redaction,
-    Report,
+    Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Redaction, Report,
 };
 use crate::installation::Installation;
-use wasmtime::component::HasData;
 
 const WRITE: &str = "log.write";
 const REPORT_PANIC: &str = "log.report-panic";
@@ -124,23 +122,9 @@ pub struct LogBook {
 }
 
 /// The log interface as a plugin sees it: each line is one brokered call.
-pub struct LogHost<'a> {
-    /// The invocation the calls belong to.
-    pub invocation: &'a mut Invocation,
-    /// Where its lines go.
-    pub book: &'a mut LogBook,
-}
-
-/// Links [`LogHost`] as the `log` interface's host.
-pub struct LogView;
-
-impl HasData for LogView {
-    type Data<'a> = LogHost<'a>;
-}
-
-impl LogHost<'_> {
+impl CallState<'_> {
     fn log(&mut self, level: Level, message: String) {
-        if self.book.lines.len() >= MAX_LOG_LINES && level != Level::Panic {
+        if self.log.lines.len() >= MAX_LOG_LINES && level != Level::Panic {
             return;
         }
         if let Ok(line) = self.invocation.call(&Log, LogLine { level, message }) {
@@ -157,14 +141,14 @@ impl LogHost<'_> {
                 "plugin log"
             );
             if level == Level::Panic {
-                self.book.panic = Some(line.message.clone());
+                self.log.panic = Some(line.message.clone());
             }
-            self.book.lines.push(line);
+            self.log.lines.push(line);
         }
     }
 }
 
-impl wit_log::Host for LogHost<'_> {
+impl wit_log::Host for CallState<'_> {
     fn write(&mut self, level: wit_log::Level, message: String) {
         let level = match level {
             wit_log::Level::Trace => Level::Trace,

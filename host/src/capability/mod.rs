@@ -3,13 +3,14 @@
 //!
 //! Each capability's module owns everything about it: its calls ([`CallName`]s, with
 //! what kind of access each is), its `Capability` impls, and the WIT `Host` impl of its
-//! interface, on a small view type the runtime projects its store state to. The
-//! generated bindings are in [`wit`]; the interfaces a plugin may import are read from
-//! the WIT world itself ([`wit::allowed_imports`]).
+//! interface, on [`CallState`], what the runtime's store state lends a call. The
+//! generated bindings are in [`wit`]; [`link`] links the whole world, and the
+//! interfaces a plugin may import are read from the WIT world itself
+//! ([`wit::allowed_imports`]).
 //!
 //! Adding a capability touches its WIT interface, one module here (calls, capability,
-//! `Host` impl), the store trait it uses, the manifest section that declares it, the SDK
-//! and tests; the runtime links it with one line.
+//! `Host` impl, listed in [`calls`]), its service handle in [`Services`], the store trait
+//! it uses, the manifest section that declares it, the SDK and tests.
 
 pub mod convert;
 pub mod helpdesk;
@@ -18,10 +19,13 @@ pub mod log;
 pub mod settings;
 pub mod wit;
 
+use crate::broker::Invocation;
 use crate::egress::Egress;
 use crate::model::Kind;
 use crate::store::HelpdeskStore;
+use log::LogBook;
 use std::sync::Arc;
+use wasmtime::component::{HasData, Linker};
 
 /// What kind of access a call is, for the monitor's counters and alert rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +90,35 @@ pub struct Services {
     pub helpdesk: Arc<dyn HelpdeskStore>,
     /// Outbound HTTP, for the http capability.
     pub egress: Arc<Egress>,
+}
+
+/// What a call borrows from the runtime's per-invocation state: every capability's WIT
+/// `Host` impl is on this type.
+pub struct CallState<'a> {
+    /// The broker's invocation the call belongs to.
+    pub invocation: &'a mut Invocation,
+    /// The capabilities' services.
+    pub services: &'a Services,
+    /// What the invocation logged.
+    pub log: &'a mut LogBook,
+}
+
+/// The runtime's store state: lends each call its [`CallState`].
+pub trait LendCallState: 'static {
+    /// The parts one call needs.
+    fn call_state(&mut self) -> CallState<'_>;
+}
+
+/// Links every interface of Airlock's world to the capabilities' hosts.
+pub fn link<T: LendCallState>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wit::Plugin::add_to_linker::<T, Calls>(linker, |state| state.call_state())
+}
+
+/// The [`HasData`] that names [`CallState`] for the generated bindings.
+struct Calls;
+
+impl HasData for Calls {
+    type Data<'a> = CallState<'a>;
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! Installation settings: the non-secret values an admin set, as JSON.
 
 use super::wit::airlock::plugin::settings as wit_settings;
-use super::{CallKind, CallName};
-use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need};
-use wasmtime::component::HasData;
+use super::{CallKind, CallName, CallState};
+use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, Need};
 
 const GET: &str = "settings.get";
 const ALL: &str = "settings.all";
@@ -75,19 +74,7 @@ impl Capability for Settings {
 }
 
 /// The settings interface as a plugin sees it: each read is one brokered call.
-pub struct SettingsHost<'a> {
-    /// The invocation the calls belong to.
-    pub invocation: &'a mut Invocation,
-}
-
-/// Links [`SettingsHost`] as the `settings` interface's host.
-pub struct SettingsView;
-
-impl HasData for SettingsView {
-    type Data<'a> = SettingsHost<'a>;
-}
-
-impl wit_settings::Host for SettingsHost<'_> {
+impl wit_settings::Host for CallState<'_> {
     fn get(&mut self, key: String) -> Option<String> {
         self.invocation.call(&Settings, Some(key)).ok().flatten()
     }

@@ -3,18 +3,12 @@
 
 use super::EventInput;
 use crate::broker::{CallError, Invocation};
-use crate::capability::helpdesk::{
-    GetRecord, GetRequest, HelpdeskHost, HelpdeskView, PrefetchTicket,
-};
-use crate::capability::http::{HttpHost, HttpView};
-use crate::capability::log::{LogBook, LogHost, LogLine, LogView};
-use crate::capability::settings::{SettingsHost, SettingsView};
-use crate::capability::wit::airlock::plugin::{helpdesk, http, log, settings, types};
-use crate::capability::wit::types::{Comment, Event};
-use crate::capability::{Services, convert};
+use crate::capability::helpdesk::{GetRecord, GetRequest, PrefetchTicket};
+use crate::capability::log::{LogBook, LogLine};
+use crate::capability::wit::types::{self, Comment, Event};
+use crate::capability::{CallState, LendCallState, Services, convert};
 use crate::model::Kind;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::Linker;
 
 /// The error the limiter raises when a plugin grows memory past its cap: the host's
 /// own knowledge that the invocation failed for memory, whatever else the plugin did.
@@ -78,22 +72,14 @@ pub struct HostState {
     log: LogBook,
 }
 
-/// Links every interface of Airlock's world, each to its capability's host.
-pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    types::add_to_linker::<HostState, HelpdeskView>(linker, |s| s.helpdesk())?;
-    helpdesk::add_to_linker::<HostState, HelpdeskView>(linker, |s| s.helpdesk())?;
-    log::add_to_linker::<HostState, LogView>(linker, |s| LogHost {
-        invocation: &mut s.invocation,
-        book: &mut s.log,
-    })?;
-    settings::add_to_linker::<HostState, SettingsView>(linker, |s| SettingsHost {
-        invocation: &mut s.invocation,
-    })?;
-    http::add_to_linker::<HostState, HttpView>(linker, |s| HttpHost {
-        invocation: &mut s.invocation,
-        egress: &s.services.egress,
-    })?;
-    Ok(())
+impl LendCallState for HostState {
+    fn call_state(&mut self) -> CallState<'_> {
+        CallState {
+            invocation: &mut self.invocation,
+            services: &self.services,
+            log: &mut self.log,
+        }
+    }
 }
 
 impl HostState {
@@ -105,13 +91,6 @@ impl HostState {
             services,
             limiter: MemoryLimiter { cap: memory_cap },
             log: LogBook::default(),
-        }
-    }
-
-    fn helpdesk(&mut self) -> HelpdeskHost<'_> {
-        HelpdeskHost {
-            invocation: &mut self.invocation,
-            store: self.services.helpdesk.as_ref(),
         }
     }
 

@@ -199,7 +199,7 @@ impl Runtime {
             .context("cannot create the wasmtime engine")?;
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        host::link(&mut linker)?;
+        crate::capability::link(&mut linker)?;
         let cache = cache_dir.map(|dir| cache::ArtifactCache::new(dir, &engine));
         Ok(Runtime {
             engine,
