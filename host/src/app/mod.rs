@@ -131,15 +131,8 @@ impl Airlock {
                 detectors.clone(),
             )),
         };
-        let capabilities = crate::capability::Services {
-            helpdesk: store.clone(),
-            egress: Arc::new(Egress::new(
-                options.egress,
-                options.resolver,
-                key,
-                detectors,
-            )),
-        };
+        let egress = Egress::new(options.egress, options.resolver, key, detectors);
+        let capabilities = crate::capability::Services::new(store.clone(), Arc::new(egress));
         Ok(Airlock {
             data,
             store,

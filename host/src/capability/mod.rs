@@ -9,7 +9,7 @@
 //! ([`wit::allowed_imports`]).
 //!
 //! Adding a capability touches its WIT interface, one module here (calls, capability,
-//! `Host` impl, listed in [`calls`]), its service handle in [`Services`], the store trait
+//! `Host` impl, listed in [`calls`]), its service handle in [`Services::new`], the store trait
 //! it uses, the manifest section that declares it, the SDK and tests.
 
 pub mod convert;
@@ -22,7 +22,7 @@ pub mod wit;
 use crate::broker::Invocation;
 use crate::egress::Egress;
 use crate::model::Kind;
-use crate::store::HelpdeskStore;
+use crate::store::{HelpdeskStore, Store};
 use log::LogBook;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
@@ -90,6 +90,16 @@ pub struct Services {
     pub helpdesk: Arc<dyn HelpdeskStore>,
     /// Outbound HTTP, for the http capability.
     pub egress: Arc<Egress>,
+}
+
+impl Services {
+    /// Each capability's handle, from the store and the egress service.
+    pub fn new(store: Arc<dyn Store>, egress: Arc<Egress>) -> Services {
+        Services {
+            helpdesk: store,
+            egress,
+        }
+    }
 }
 
 /// What a call borrows from the runtime's per-invocation state: every capability's WIT
