@@ -20,6 +20,8 @@
 //! - [`monitor`]: activity counters, alerts, audit exports and access reviews;
 //! - [`service`]: the HTTP API; [`dispatch`]: events to installations.
 #![warn(missing_docs)]
+// Only the runtime's compiled-component cache needs unsafe code (`runtime/cache.rs`).
+#![deny(unsafe_code)]
 
 pub mod app;
 pub use airlock_audit::record as audit;

@@ -1,4 +1,5 @@
 //! `airlock`: the Airlock service and its command line. A thin layer over the library.
+#![forbid(unsafe_code)]
 
 use airlock_host::app::{Airlock, AppError};
 use airlock_host::cli::config::Config;

@@ -54,6 +54,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// Only the SSE2 skip loop needs unsafe code (`scan/skip.rs`).
+#![deny(unsafe_code)]
 
 pub mod checks;
 pub mod class;

@@ -20,14 +20,61 @@ pub enum Sensitivity {
     Restricted,
 }
 
-impl fmt::Display for Sensitivity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Sensitivity {
+    /// Every class, least sensitive first.
+    pub const ALL: [Sensitivity; 4] = [
+        Sensitivity::Public,
+        Sensitivity::Internal,
+        Sensitivity::Personal,
+        Sensitivity::Restricted,
+    ];
+
+    /// The class's name, as manifests, grants and audit records spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Sensitivity::Public => "public",
             Sensitivity::Internal => "internal",
             Sensitivity::Personal => "personal",
             Sensitivity::Restricted => "restricted",
-        })
+        }
+    }
+
+    /// The class of a field path; a path the catalog does not know counts as
+    /// `restricted`, so nothing unknown is ever treated as harmless.
+    ///
+    /// ```
+    /// use airlock_core::catalog::Sensitivity;
+    /// assert_eq!(Sensitivity::of_path("ticket.status"), Sensitivity::Public);
+    /// assert_eq!(Sensitivity::of_path("no.such.field"), Sensitivity::Restricted);
+    /// ```
+    pub fn of_path(path: &str) -> Sensitivity {
+        lookup(path).map_or(Sensitivity::Restricted, |spec| spec.sensitivity)
+    }
+}
+
+impl fmt::Display for Sensitivity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Sensitivity {
+    type Err = String;
+
+    /// Parses a class name.
+    ///
+    /// ```
+    /// use airlock_core::catalog::Sensitivity;
+    /// assert_eq!("personal".parse::<Sensitivity>(), Ok(Sensitivity::Personal));
+    /// assert!("email".parse::<Sensitivity>().is_err());
+    /// ```
+    fn from_str(name: &str) -> Result<Sensitivity, String> {
+        Sensitivity::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                format!("`{name}` is not a catalog class (public, internal, personal, restricted)")
+            })
     }
 }
 

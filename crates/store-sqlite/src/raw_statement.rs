@@ -94,7 +94,10 @@ impl<'conn> RawStatement<'conn> {
             check(self.db, ffi::sqlite3_bind_int64(stmt, 1, first))?;
             check(self.db, ffi::sqlite3_bind_int64(stmt, 2, second))?;
         }
-        Ok(RawRows { statement: self })
+        Ok(RawRows {
+            statement: self,
+            done: false,
+        })
     }
 }
 
@@ -110,32 +113,54 @@ impl Drop for RawStatement<'_> {
 /// The rows of a running query.
 pub(super) struct RawRows<'s, 'conn> {
     statement: &'s mut RawStatement<'conn>,
+    /// The last row was passed: SQLite would start the query over on another step.
+    done: bool,
 }
 
-impl RawRows<'_, '_> {
-    /// Steps to the next row: `Ok(false)` after the last.
-    pub(super) fn advance(&mut self) -> rusqlite::Result<bool> {
+impl<'conn> RawRows<'_, 'conn> {
+    /// Steps to the next row and lends it until the next step: `Ok(None)` after the
+    /// last. Columns can only be read through the row, so never without a current one.
+    pub(super) fn advance(&mut self) -> rusqlite::Result<Option<RawRow<'_, 'conn>>> {
+        if self.done {
+            return Ok(None);
+        }
         // SAFETY: the statement is live and its parameters are bound.
         match unsafe { ffi::sqlite3_step(self.statement.stmt.as_ptr()) } {
-            ffi::SQLITE_ROW => Ok(true),
-            ffi::SQLITE_DONE => Ok(false),
-            rc => Err(error(self.statement.db, rc)),
+            ffi::SQLITE_ROW => Ok(Some(RawRow {
+                statement: self.statement,
+            })),
+            ffi::SQLITE_DONE => {
+                self.done = true;
+                Ok(None)
+            }
+            rc => {
+                self.done = true;
+                Err(error(self.statement.db, rc))
+            }
         }
     }
+}
 
-    /// Column `i` of the current row as an integer.
+/// The current row of a query: valid until the next step, which its borrow of the rows
+/// ensures.
+pub(super) struct RawRow<'r, 'conn> {
+    statement: &'r RawStatement<'conn>,
+}
+
+impl RawRow<'_, '_> {
+    /// Column `i` as an integer.
     pub(super) fn int(&self, i: usize) -> i64 {
         assert!(
             i < self.statement.columns,
             "column {i} is not in the result"
         );
-        // SAFETY: the statement is on a row (after `advance` returned true) and `i` is
-        // one of its columns.
+        // SAFETY: the statement is on a row (a `RawRow` exists only between a step that
+        // returned a row and the next step) and `i` is one of its columns.
         unsafe { ffi::sqlite3_column_int64(self.statement.stmt.as_ptr(), i as c_int) }
     }
 
-    /// Column `i` of the current row as bytes (text as stored; empty for NULL). Valid
-    /// until the next step, which the borrow ensures.
+    /// Column `i` as bytes (text as stored; empty for NULL). Valid until the next step,
+    /// which the borrow ensures.
     pub(super) fn bytes(&self, i: usize) -> &[u8] {
         assert!(
             i < self.statement.columns,
@@ -206,9 +231,10 @@ mod tests {
                 .unwrap();
         let mut rows = select.query(2, 10).unwrap();
         let mut seen = Vec::new();
-        while rows.advance().unwrap() {
-            seen.push((rows.int(0), rows.bytes(1).to_vec(), rows.bytes(2).len()));
+        while let Some(row) = rows.advance().unwrap() {
+            seen.push((row.int(0), row.bytes(1).to_vec(), row.bytes(2).len()));
         }
+        assert!(rows.advance().unwrap().is_none(), "done stays done");
         assert_eq!(
             seen,
             vec![

@@ -208,11 +208,11 @@ impl AuditStore for SqliteStore {
             );
             let mut stmt = RawStatement::prepare(&conn, &sql)?;
             let mut rows = stmt.query(seq_param(positions.start), seq_param(positions.end))?;
-            while rows.advance()? {
-                let seq = rows.int(0) as u64;
-                let parts: audit::CanonicalParts<'_> = std::array::from_fn(|i| rows.bytes(i + 1));
-                let prev = std::str::from_utf8(rows.bytes(15)).unwrap_or("");
-                let hash = std::str::from_utf8(rows.bytes(16)).unwrap_or("");
+            while let Some(row) = rows.advance()? {
+                let seq = row.int(0) as u64;
+                let parts: audit::CanonicalParts<'_> = std::array::from_fn(|i| row.bytes(i + 1));
+                let prev = std::str::from_utf8(row.bytes(15)).unwrap_or("");
+                let hash = std::str::from_utf8(row.bytes(16)).unwrap_or("");
                 visit(seq, &parts, prev, hash)?;
             }
             Ok(())

@@ -2,6 +2,7 @@
 //! data leaving (egress) or being stored (labels).
 
 use super::Seen;
+use crate::catalog::Sensitivity;
 use crate::model::Flow;
 use airlock_redact::Redactor;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,14 +37,12 @@ pub struct Taint {
 impl Taint {
     /// Adds a field whose value was handed out.
     pub fn read_field(&mut self, path: &str) {
-        let class = crate::catalog::lookup(path).map_or("restricted".to_string(), |spec| {
-            spec.sensitivity.to_string()
-        });
-        if class != "public" {
+        let class = Sensitivity::of_path(path);
+        if class != Sensitivity::Public {
             self.add(
                 Flow {
                     path: path.to_string(),
-                    class,
+                    class: class.to_string(),
                     by_path: true,
                 },
                 None,
@@ -110,7 +109,7 @@ impl Taint {
         if self.overflowed {
             labels.push(Flow {
                 path: OVERFLOW_PATH.into(),
-                class: "restricted".into(),
+                class: Sensitivity::Restricted.to_string(),
                 by_path: false,
             });
         }
@@ -126,10 +125,7 @@ impl Taint {
             .iter()
             .filter(|(f, _)| !(send.contains(&f.class) || f.by_path && send.contains(&f.path)))
             .map(|(f, via)| {
-                let sensitivity = matches!(
-                    f.class.as_str(),
-                    "public" | "internal" | "personal" | "restricted"
-                );
+                let sensitivity = f.class.parse::<Sensitivity>().is_ok();
                 let what = if f.path == OVERFLOW_PATH {
                     "more field values than the host tracks".to_string()
                 } else if sensitivity {

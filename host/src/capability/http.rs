@@ -16,7 +16,7 @@ use crate::broker::{
 };
 use crate::catalog;
 use crate::egress::dlp::Tracked;
-use crate::egress::{Approved, Egress, EgressError, InboundResponse, OutboundRequest};
+use crate::egress::{Approved, Egress, EgressError, InboundResponse, OutboundRequest, detail};
 use crate::installation::Installation;
 
 /// The audited call name.
@@ -41,11 +41,11 @@ impl<'a> Http<'a> {
             let Some(spec) = catalog::lookup(&seen.path) else {
                 continue;
             };
-            let class = spec.sensitivity.to_string();
-            if class == "public" {
+            if spec.sensitivity == catalog::Sensitivity::Public {
                 continue;
             }
-            if let Some(t) = Tracked::new(&seen.path, &class, &seen.value)
+            let class = spec.sensitivity.as_str();
+            if let Some(t) = Tracked::new(&seen.path, class, &seen.value)
                 && !tracked.contains(&t)
             {
                 tracked.push(t);
@@ -87,7 +87,7 @@ impl Capability for Http<'_> {
     ) -> Result<Approval, CallError> {
         // The URL as written tells requests apart in the audit, as a digest only: the
         // record's `path` is the declared path it was allowed under.
-        ctx.note("url_digest", ctx.opaque(&request.url));
+        ctx.note(detail::URL_DIGEST, ctx.opaque(&request.url));
         let note = |key: &str, value: String| ctx.note(key, value);
         let approved = self.egress.authorize(ctx.installation, request, &note)?;
         Ok(Approval(Some(approved)))

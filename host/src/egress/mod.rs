@@ -17,6 +17,7 @@
 
 pub mod client;
 mod config;
+pub mod detail;
 mod error;
 pub use airlock_core::manifest::destination;
 pub mod dlp;
@@ -184,7 +185,7 @@ impl Egress {
     ) -> Result<Approved, EgressError> {
         let method = req.method.to_ascii_uppercase();
         self.check_form(&method, req)?;
-        note("method", method.clone());
+        note(detail::METHOD, method.clone());
         if !self.limiter.try_acquire(&inst.id) {
             return Err(EgressError::Limit(format!(
                 "more than {} outbound requests per minute for this installation",
@@ -201,7 +202,7 @@ impl Egress {
         }
         if !names.is_empty() {
             note(
-                "secrets",
+                detail::SECRETS,
                 names.iter().cloned().collect::<Vec<_>>().join(","),
             );
         }
@@ -216,10 +217,10 @@ impl Egress {
             EgressError::Invalid("only https:// URLs (http:// in dev mode) can be requested".into())
         })?;
         let label = declared_label(inst, &dest);
-        note("destination", label.clone());
+        note(detail::DESTINATION, label.clone());
         let rule = self.select_rule(inst, &dest, &label, url.path(), &method, &names)?;
         // The declared path, not the plugin's: the capability adds a keyed digest of it.
-        note("path", rule.path.clone());
+        note(detail::PATH, rule.path.clone());
         self.check_scheme(&dest)?;
         let rule = rule.clone();
         Ok(Approved {
@@ -369,7 +370,7 @@ impl Egress {
         }
         parts.push((Part::Body, &body_text));
         let scan = self.scan(tracked, &rule.send, &parts);
-        note("classes", scan.classes());
+        note(detail::CLASSES, scan.classes());
         let unapproved = scan.unapproved();
         let mut headers = req.headers.clone();
         if unapproved.is_empty() {
@@ -379,11 +380,11 @@ impl Egress {
                 body: req.body.clone(),
             });
         }
-        note("blocked", unapproved.join(","));
+        note(detail::BLOCKED, unapproved.join(","));
         if self.config.dlp != DlpAction::Mask || !scan.maskable() {
             return Err(dlp_denial(label, &unapproved, &scan));
         }
-        note("masked", unapproved.join(","));
+        note(detail::MASKED, unapproved.join(","));
         for (i, (_, v)) in headers.iter_mut().enumerate() {
             *v = scan.mask(Part::Header(i), v);
         }
@@ -434,18 +435,18 @@ impl Egress {
                         client::ClientError::TooLarge(n) => (wire_size(&wire), *n),
                         _ => (0, 0),
                     };
-                    note("bytes_out", (bytes_out + out).to_string());
-                    note("bytes_in", (bytes_in + inn).to_string());
+                    note(detail::BYTES_OUT, (bytes_out + out).to_string());
+                    note(detail::BYTES_IN, (bytes_in + inn).to_string());
                     return Err(self.client_error(&x.label, e));
                 }
             };
             bytes_out += response.bytes_out;
             bytes_in += response.bytes_in;
-            note("bytes_out", bytes_out.to_string());
-            note("bytes_in", bytes_in.to_string());
-            note("status", response.status.to_string());
+            note(detail::BYTES_OUT, bytes_out.to_string());
+            note(detail::BYTES_IN, bytes_in.to_string());
+            note(detail::STATUS, response.status.to_string());
             hops.push(format!("{} {}", x.label, response.status));
-            note("hops", hops.join(" -> "));
+            note(detail::HOPS, hops.join(" -> "));
             let location = response
                 .headers
                 .iter()
@@ -454,7 +455,7 @@ impl Egress {
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             let Some(location) = location.filter(|_| redirect) else {
                 if guard.reflected(&response.headers, &response.body) {
-                    note("withheld", "reflected-secret".to_string());
+                    note(detail::WITHHELD, "reflected-secret".to_string());
                     return Err(denied(format!(
                         "the response from {} was withheld: it reflected a secret of this installation, and a plugin never receives a secret",
                         x.label
@@ -479,7 +480,7 @@ impl Egress {
             let next_dest = Destination::of_url(&next)
                 .ok_or_else(|| denied("a redirect to a non-http(s) URL was refused"))?;
             let next_label = declared_label(inst, &next_dest);
-            note("redirect", next_label.clone());
+            note(detail::REDIRECT, next_label.clone());
             if response.status == 303
                 || (matches!(response.status, 301 | 302) && x.method == "POST")
             {
@@ -507,7 +508,7 @@ impl Egress {
             let rescan = self.scan(tracked, &next_rule.send, &parts);
             let unapproved = rescan.unapproved();
             if !unapproved.is_empty() {
-                note("blocked", unapproved.join(","));
+                note(detail::BLOCKED, unapproved.join(","));
                 return Err(refused(dlp_denial(&next_label, &unapproved, &rescan)));
             }
             x.url = next;

@@ -207,7 +207,7 @@ impl RuleState {
         // new-destination
         if e.call == EGRESS_CALL
             && e.decision == Some(Decision::Allow)
-            && let Some(dest) = e.details.get("destination")
+            && let Some(dest) = e.details.get(crate::egress::detail::DESTINATION)
             && s.destinations.insert(dest.clone())
             && c.new_destination
         {

@@ -16,6 +16,7 @@
 use super::{ALERT_CALL, EGRESS_CALL, OUTCOME_CALL, is_read_call};
 use crate::audit::{AuditRecord, Decision};
 use crate::catalog;
+use crate::egress::detail::EgressDetail;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -55,10 +56,6 @@ pub struct Counters {
     pub installations: BTreeMap<String, InstallationCounters>,
 }
 
-fn number(details: &BTreeMap<String, String>, key: &str) -> u64 {
-    details.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
 /// The sensitivity classes among a record's returned fields.
 pub fn classes_of(fields: &[String]) -> BTreeSet<catalog::Sensitivity> {
     fields
@@ -96,15 +93,12 @@ impl Counters {
             c.denied += 1;
         }
         if call == EGRESS_CALL {
-            let destination = e
-                .details
-                .get("destination")
-                .cloned()
-                .unwrap_or_else(|| "unknown".into());
+            let detail = EgressDetail::read(&e.details);
+            let destination = detail.destination.unwrap_or_else(|| "unknown".into());
             let g = c.egress.entry(destination).or_default();
             g.requests += 1;
-            g.bytes_out += number(&e.details, "bytes_out");
-            g.bytes_in += number(&e.details, "bytes_in");
+            g.bytes_out += detail.bytes_out;
+            g.bytes_in += detail.bytes_in;
             return;
         }
         if e.decision == Some(Decision::Allow) && is_read_call(call) {

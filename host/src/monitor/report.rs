@@ -6,6 +6,7 @@ use super::error::{MonitorError, MonitorResult};
 use super::{EGRESS_CALL, Monitor, PAGE, is_read_call, is_write_call, normalize_filter};
 use crate::audit::{AuditFilter, Decision};
 use crate::catalog;
+use crate::egress::detail::EgressDetail;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -150,36 +151,22 @@ impl Monitor {
                     report.denied_calls += 1;
                 }
                 if e.call == EGRESS_CALL {
-                    let dest = e.details.get("destination").cloned().unwrap_or_default();
+                    let detail = EgressDetail::read(&e.details);
+                    let dest = detail.destination.unwrap_or_default();
                     let g = report.egress.entry(dest).or_default();
                     if !allowed {
                         g.denied += 1;
                         continue;
                     }
                     g.requests += 1;
-                    let num = |k: &str| -> u64 {
-                        e.details.get(k).and_then(|v| v.parse().ok()).unwrap_or(0)
-                    };
-                    g.bytes_out += num("bytes_out");
-                    g.bytes_in += num("bytes_in");
-                    let add = |set: &mut BTreeSet<String>, key: &str| {
-                        if let Some(v) = e.details.get(key).filter(|v| !v.is_empty()) {
-                            set.insert(v.clone());
-                        }
-                    };
-                    add(&mut g.methods, "method");
-                    add(&mut g.paths, "path");
-                    if let Some(status) = e.details.get("status") {
-                        *g.statuses.entry(status.clone()).or_default() += 1;
+                    g.bytes_out += detail.bytes_out;
+                    g.bytes_in += detail.bytes_in;
+                    g.methods.extend(detail.method);
+                    g.paths.extend(detail.path);
+                    if let Some(status) = detail.status {
+                        *g.statuses.entry(status.to_string()).or_default() += 1;
                     }
-                    if let Some(classes) = e.details.get("classes") {
-                        g.classes.extend(
-                            classes
-                                .split([',', ';', ' '])
-                                .filter(|c| !c.is_empty())
-                                .map(str::to_string),
-                        );
-                    }
+                    g.classes.extend(detail.classes);
                     if g.first.is_empty() {
                         g.first = r.time.clone();
                     }

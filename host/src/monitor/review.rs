@@ -129,7 +129,7 @@ fn flows(inst: &Installation) -> Vec<DataFlow> {
                 .filter(|_| inst.grants.egress.contains(&rule.destination))
                 .filter(|s| match catalog::lookup(s) {
                     Some(_) => granted.contains(*s),
-                    None if crate::manifest::rules::CATALOG_CLASSES.contains(&s.as_str()) => {
+                    None if s.parse::<crate::catalog::Sensitivity>().is_ok() => {
                         granted_classes.contains(*s)
                     }
                     None => true,

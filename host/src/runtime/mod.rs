@@ -5,6 +5,8 @@
 //! A trap, timeout or memory overrun fails only its own invocation, with a recorded
 //! [`FailureKind`].
 
+// Deserializing a compiled component is unsafe: it trusts the bytes (see its SAFETY note).
+#[allow(unsafe_code)]
 mod cache;
 mod host;
 

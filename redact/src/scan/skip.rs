@@ -69,6 +69,7 @@ fn scalar(b: &[u8], mut j: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
 mod sse2 {
     use std::arch::x86_64::*;
 
@@ -95,8 +96,11 @@ mod sse2 {
     /// the first non-boring byte found, or where fewer than 16 bytes remain.
     #[inline]
     pub fn run(b: &[u8], mut j: usize) -> usize {
+        // The loads below read the byte before `j`: the precondition is checked, not
+        // assumed, so no caller can make them read out of bounds.
+        assert!(j >= 1, "a run starts after its first byte");
         // SAFETY: SSE2 is part of the x86_64 baseline. Every load reads 16
-        // bytes at `j - 1` or `j` with `j >= 1` and `j + 16 <= b.len()`.
+        // bytes at `j - 1` or `j` with `j >= 1` (asserted) and `j + 16 <= b.len()`.
         unsafe {
             let eq = |v: __m128i, c: u8| _mm_cmpeq_epi8(v, set(c));
             while j + 16 <= b.len() {

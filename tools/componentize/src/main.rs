@@ -9,6 +9,7 @@
 //! Both modes reject anything that imports more than Airlock's own interfaces
 //! (`airlock:plugin/*`): WASI, wasm-bindgen or unresolved `env` symbols mean the plugin
 //! was built for the wrong target or pulls in a dependency the sandbox cannot serve.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

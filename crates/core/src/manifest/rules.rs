@@ -41,9 +41,6 @@ fn root() -> String {
     "/".into()
 }
 
-/// Catalog classes usable in `send`.
-pub const CATALOG_CLASSES: &[&str] = &["public", "internal", "personal", "restricted"];
-
 /// The names of the secret settings: top-level properties of the settings schema marked
 /// `writeOnly = true`.
 ///
@@ -99,7 +96,7 @@ pub fn validate(
         }
         for item in &rule.send {
             let known = catalog::lookup(item).is_some_and(|s| s.access.readable())
-                || CATALOG_CLASSES.contains(&item.as_str())
+                || item.parse::<catalog::Sensitivity>().is_ok()
                 || item
                     .parse::<airlock_redact::Class>()
                     .is_ok_and(|c| airlock_redact::Class::BUILTIN.contains(&c));
@@ -108,7 +105,7 @@ pub fn validate(
                     key("send"),
                     format!(
                         "`{item}` is neither a readable field path, a catalog class ({}) nor a detector class (email, phone, credit_card, …)",
-                        CATALOG_CLASSES.join(", ")
+                        catalog::Sensitivity::ALL.map(|s| s.as_str()).join(", ")
                     ),
                 ));
             }
