@@ -3,6 +3,7 @@
 
 mod api;
 mod audit_tamper;
+mod budget;
 mod cli;
 mod crash;
 mod egress;

@@ -78,6 +78,42 @@ pub struct AuditEntry {
     pub details: BTreeMap<String, String>,
 }
 
+impl AuditEntry {
+    /// The bytes of text this entry holds: what it adds to the log, give or take the
+    /// encoding's framing. Bounds what one invocation may write to the log.
+    ///
+    /// ```
+    /// use airlock_audit::record::AuditEntry;
+    /// let e = AuditEntry { call: "log.write".into(), reason: "ok".into(), ..Default::default() };
+    /// assert_eq!(e.text_bytes(), "log.write".len() + "ok".len());
+    /// ```
+    pub fn text_bytes(&self) -> usize {
+        let texts = [
+            &self.installation,
+            &self.plugin,
+            &self.version,
+            &self.invocation,
+            &self.event,
+            &self.call,
+            &self.resource,
+            &self.reason,
+        ];
+        texts.iter().map(|t| t.len()).sum::<usize>()
+            + self.fields_returned.iter().map(String::len).sum::<usize>()
+            + self
+                .fields_withheld
+                .iter()
+                .map(|w| w.field.len() + w.reason.len())
+                .sum::<usize>()
+            + self.redactions.keys().map(|k| k.len() + 4).sum::<usize>()
+            + self
+                .details
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
 /// A sealed audit record, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

@@ -8,11 +8,15 @@
 //! ([`CallSpec`]) and how to perform it. [`Invocation::call`] runs the pipeline, so no
 //! capability can skip a step and none re-implements one.
 
+mod budget;
 mod plan;
 mod redaction;
 mod sanitize;
 mod taint;
 
+pub use budget::{
+    Budget, Exhausted, MAX_AUDIT_BYTES_PER_INVOCATION, MAX_CALLS_PER_INVOCATION, REFUSED_CALL,
+};
 pub use plan::{FieldPlan, NOT_DECLARED_READ, NOT_GRANTED};
 pub use redaction::{PassThrough, Redaction};
 pub use sanitize::{AuditSanitizer, MAX_AUDIT_TEXT};
@@ -28,9 +32,6 @@ use std::sync::Arc;
 
 /// The most field values one invocation remembers for the egress data-loss checks.
 pub const MAX_SEEN_VALUES: usize = 20_000;
-
-/// The most host calls one invocation may make.
-pub const MAX_CALLS_PER_INVOCATION: u32 = 1_000;
 
 /// Why a brokered call failed. Mirrors the WIT `error` variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +209,7 @@ pub trait Capability {
 pub struct CallContext<'a> {
     /// The installation making the call.
     pub installation: &'a Installation,
+    deadline_in: Option<std::time::Duration>,
     details: std::cell::RefCell<BTreeMap<String, String>>,
     carried: Vec<Flow>,
     confirmed: std::cell::Cell<bool>,
@@ -227,6 +229,13 @@ impl CallContext<'_> {
     /// requests apart without holding what they carried ([`AuditSanitizer::opaque`]).
     pub fn opaque(&self, value: &str) -> String {
         self.sanitizer.opaque(value)
+    }
+
+    /// How long the call may take: what is left of the invocation's deadline when the
+    /// call started (`None` without a deadline). Work that waits (outbound requests)
+    /// must stop by then.
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline_in
     }
 
     /// Confirms that the call's resource (the plugin's string) names something that
@@ -418,7 +427,7 @@ pub struct Invocation {
     pub installation: Arc<Installation>,
     services: Services,
     entries: Vec<AuditEntry>,
-    calls: u32,
+    budget: budget::Ledger,
     seen: Vec<Seen>,
     taint: Taint,
 }
@@ -432,18 +441,27 @@ impl Invocation {
             installation,
             services,
             entries: Vec::new(),
-            calls: 0,
+            budget: Default::default(),
             seen: Vec::new(),
             taint: Taint::default(),
         }
     }
 
-    /// Runs one call through the pipeline: authorize → fetch → project → redact → audit.
+    /// Runs one call through the pipeline: budget → describe → authorize → fetch →
+    /// project → redact → audit.
+    ///
+    /// Every call is charged to the invocation's budget first, whatever becomes of it.
+    /// The call that finds a budget spent is refused with `limit` without a record of
+    /// its own, as is every later one; they are summed up in one record when the
+    /// invocation ends ([`Invocation::record_outcome`]).
     pub fn call<C: Capability>(
         &mut self,
         capability: &C,
         request: C::Request,
     ) -> Result<C::Output, CallError> {
+        if let Err(budget) = self.budget.charge_call(std::time::Instant::now()) {
+            return Err(CallError::Limit(budget.message()));
+        }
         let mut spec = match capability.describe(&request) {
             Ok(spec) => spec,
             Err(e) => {
@@ -452,14 +470,6 @@ impl Invocation {
                 return Err(e);
             }
         };
-        self.calls += 1;
-        if self.calls > MAX_CALLS_PER_INVOCATION {
-            let e = CallError::Limit(format!(
-                "more than {MAX_CALLS_PER_INVOCATION} host calls in one invocation"
-            ));
-            self.record(&spec, &Report::default(), Err(&e));
-            return Err(e);
-        }
         // 1. authorize
         let mut report = Report {
             details: spec.details.clone(),
@@ -480,6 +490,7 @@ impl Invocation {
         };
         let ctx = CallContext {
             installation: &self.installation,
+            deadline_in: self.budget.remaining(std::time::Instant::now()),
             details: Default::default(),
             carried,
             confirmed: Default::default(),
@@ -528,9 +539,35 @@ impl Invocation {
         self.services.sanitizer.text(text, &self.seen)
     }
 
-    /// Records something the invocation did outside a brokered call (its outcome).
+    /// Sets the invocation's deadline: host calls then count against it too.
+    pub fn set_deadline(&mut self, deadline: std::time::Instant) {
+        self.budget.set_deadline(deadline);
+    }
+
+    /// The budget this invocation has spent, if any: its calls are then refused, and
+    /// the runtime ends it.
+    pub fn exhausted(&self) -> Option<Budget> {
+        self.budget.spent()
+    }
+
+    /// Records something the invocation did outside a brokered call (its outcome),
+    /// after the one record that sums up the calls refused once a budget was spent.
     /// `reason` must be host-chosen, or passed through [`Invocation::sanitize`].
     pub fn record_outcome(&mut self, call: &str, decision: Decision, reason: &str) {
+        if let Some((refused, budget)) = self.budget.take_refused() {
+            let mut entry = self.entry(REFUSED_CALL, "");
+            entry.decision = Some(Decision::Deny);
+            entry.reason = format!(
+                "limit: {refused} further calls refused: {}",
+                budget.message()
+            );
+            entry.details = [
+                ("budget".to_string(), budget.as_str().to_string()),
+                ("refused".to_string(), refused.to_string()),
+            ]
+            .into();
+            self.entries.push(entry);
+        }
         let mut entry = self.entry(call, "");
         entry.decision = Some(decision);
         entry.reason = reason.to_string();
@@ -595,6 +632,7 @@ impl Invocation {
                 );
             }
         }
+        self.budget.charge_audit(entry.text_bytes());
         self.entries.push(entry);
     }
 

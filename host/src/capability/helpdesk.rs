@@ -2,7 +2,7 @@
 
 use super::wit::airlock::plugin as wit_interfaces;
 use super::wit::types as wit;
-use super::{CallKind, CallName, CallState, convert};
+use super::{CallFailure, CallKind, CallName, CallState, convert};
 use crate::audit::now_rfc3339;
 use crate::broker::{CallContext, CallError, CallSpec, Capability, FieldPlan, KindRecord, Need};
 use crate::catalog;
@@ -450,31 +450,30 @@ impl Capability for WriteTicket<'_> {
 /// The helpdesk interface as a plugin sees it: each WIT function is one brokered call
 /// on the invocation, performed against the helpdesk store.
 impl CallState<'_> {
-    fn get(&mut self, kind: Kind, id: String, fields: Vec<String>) -> Result<Record, wit::Error> {
+    fn get(&mut self, kind: Kind, id: String, fields: Vec<String>) -> Result<Record, CallFailure> {
         let store = self.services.helpdesk.as_ref();
-        self.invocation
-            .call(&GetRecord { store }, GetRequest { kind, id, fields })
-            .map(|r| r.record)
-            .map_err(convert::error)
+        let got = self
+            .invocation
+            .call(&GetRecord { store }, GetRequest { kind, id, fields });
+        self.settle(got.map(|r| r.record))
     }
 
-    fn write(&mut self, ticket_id: String, write: TicketWrite) -> Result<(), wit::Error> {
+    fn write(&mut self, ticket_id: String, write: TicketWrite) -> Result<(), CallFailure> {
         let store = self.services.helpdesk.as_ref();
-        self.invocation
-            .call(&WriteTicket { store }, WriteRequest { ticket_id, write })
-            .map_err(convert::error)
+        let written = self
+            .invocation
+            .call(&WriteTicket { store }, WriteRequest { ticket_id, write });
+        self.settle(written)
     }
 }
 
-impl wit_interfaces::types::Host for CallState<'_> {}
-
 impl wit_interfaces::helpdesk::Host for CallState<'_> {
-    fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<wit::Ticket, wit::Error> {
+    fn get_ticket(&mut self, id: String, fields: Vec<String>) -> Result<wit::Ticket, CallFailure> {
         self.get(Kind::Ticket, id, fields)
             .map(|r| convert::ticket(&r))
     }
 
-    fn get_user(&mut self, id: String, fields: Vec<String>) -> Result<wit::User, wit::Error> {
+    fn get_user(&mut self, id: String, fields: Vec<String>) -> Result<wit::User, CallFailure> {
         self.get(Kind::User, id, fields).map(|r| convert::user(&r))
     }
 
@@ -482,7 +481,7 @@ impl wit_interfaces::helpdesk::Host for CallState<'_> {
         &mut self,
         id: String,
         fields: Vec<String>,
-    ) -> Result<wit::Organization, wit::Error> {
+    ) -> Result<wit::Organization, CallFailure> {
         self.get(Kind::Organization, id, fields)
             .map(|r| convert::organization(&r))
     }
@@ -492,17 +491,15 @@ impl wit_interfaces::helpdesk::Host for CallState<'_> {
         ticket_id: String,
         fields: Vec<String>,
         limit: u32,
-    ) -> Result<Vec<wit::Comment>, wit::Error> {
+    ) -> Result<Vec<wit::Comment>, CallFailure> {
         let store = self.services.helpdesk.as_ref();
         let request = ListCommentsRequest {
             ticket_id,
             fields,
             limit,
         };
-        self.invocation
-            .call(&ListComments { store }, request)
-            .map(|rs| rs.iter().map(|r| convert::comment(&r.record)).collect())
-            .map_err(convert::error)
+        let listed = self.invocation.call(&ListComments { store }, request);
+        self.settle(listed.map(|rs| rs.iter().map(|r| convert::comment(&r.record)).collect()))
     }
 
     fn search_tickets(
@@ -510,7 +507,7 @@ impl wit_interfaces::helpdesk::Host for CallState<'_> {
         query: wit::TicketQuery,
         fields: Vec<String>,
         limit: u32,
-    ) -> Result<Vec<wit::Ticket>, wit::Error> {
+    ) -> Result<Vec<wit::Ticket>, CallFailure> {
         let query = match query {
             wit::TicketQuery::Requester(v) => TicketQuery::Requester(v),
             wit::TicketQuery::Tag(v) => TicketQuery::Tag(v),
@@ -522,17 +519,15 @@ impl wit_interfaces::helpdesk::Host for CallState<'_> {
             fields,
             limit,
         };
-        self.invocation
-            .call(&SearchTickets { store }, request)
-            .map(|rs| rs.iter().map(|r| convert::ticket(&r.record)).collect())
-            .map_err(convert::error)
+        let found = self.invocation.call(&SearchTickets { store }, request);
+        self.settle(found.map(|rs| rs.iter().map(|r| convert::ticket(&r.record)).collect()))
     }
 
-    fn add_tags(&mut self, ticket_id: String, tags: Vec<String>) -> Result<(), wit::Error> {
+    fn add_tags(&mut self, ticket_id: String, tags: Vec<String>) -> Result<(), CallFailure> {
         self.write(ticket_id, TicketWrite::AddTags(tags))
     }
 
-    fn add_internal_note(&mut self, ticket_id: String, body: String) -> Result<(), wit::Error> {
+    fn add_internal_note(&mut self, ticket_id: String, body: String) -> Result<(), CallFailure> {
         self.write(ticket_id, TicketWrite::AddInternalNote(body))
     }
 
@@ -541,7 +536,7 @@ impl wit_interfaces::helpdesk::Host for CallState<'_> {
         ticket_id: String,
         name: String,
         value: String,
-    ) -> Result<(), wit::Error> {
+    ) -> Result<(), CallFailure> {
         self.write(ticket_id, TicketWrite::SetCustomField { name, value })
     }
 }

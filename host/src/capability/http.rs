@@ -9,7 +9,7 @@
 //! ([`Egress::send`]).
 
 use super::wit::airlock::plugin::http as wit_http;
-use super::{CallKind, CallName, CallState, convert};
+use super::{CallFailure, CallKind, CallName, CallState};
 use crate::broker::{
     Brokered, CallContext, CallError, CallSpec, Capability, FieldPlan, Invocation, Need, Redaction,
     Report, Taint,
@@ -89,7 +89,9 @@ impl Capability for Http<'_> {
         // record's `path` is the declared path it was allowed under.
         ctx.note(detail::URL_DIGEST, ctx.opaque(&request.url));
         let note = |key: &str, value: String| ctx.note(key, value);
-        let approved = self.egress.authorize(ctx.installation, request, &note)?;
+        let approved = self
+            .egress
+            .authorize(ctx.installation, request, &note, ctx.time_left())?;
         Ok(Approval(Some(approved)))
     }
 
@@ -128,7 +130,7 @@ impl wit_http::Host for CallState<'_> {
     fn request(
         &mut self,
         req: wit_http::HttpRequest,
-    ) -> Result<wit_http::HttpResponse, super::wit::types::Error> {
+    ) -> Result<wit_http::HttpResponse, CallFailure> {
         let capability = Http::for_invocation(&self.services.egress, self.invocation);
         let request = OutboundRequest {
             method: req.method,
@@ -136,13 +138,11 @@ impl wit_http::Host for CallState<'_> {
             headers: req.headers,
             body: req.body,
         };
-        self.invocation
-            .call(&capability, request)
-            .map(|r| wit_http::HttpResponse {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            })
-            .map_err(convert::error)
+        let response = self.invocation.call(&capability, request);
+        self.settle(response.map(|r| wit_http::HttpResponse {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }))
     }
 }

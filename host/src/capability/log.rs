@@ -124,10 +124,11 @@ pub struct LogBook {
 /// The log interface as a plugin sees it: each line is one brokered call.
 impl CallState<'_> {
     fn log(&mut self, level: Level, message: String) {
-        if self.log.lines.len() >= MAX_LOG_LINES && level != Level::Panic {
-            return;
-        }
-        if let Ok(line) = self.invocation.call(&Log, LogLine { level, message }) {
+        // Every line is a brokered call (charged to the budget, audited); only the first
+        // lines, and a panic, are kept.
+        if let Ok(line) = self.invocation.call(&Log, LogLine { level, message })
+            && (self.log.lines.len() < MAX_LOG_LINES || level == Level::Panic)
+        {
             let inv = &self.invocation;
             // Plugin text may quote helpdesk data the detectors do not recognise (names,
             // subjects), so it reaches the host log only when asked for:
@@ -149,7 +150,7 @@ impl CallState<'_> {
 }
 
 impl wit_log::Host for CallState<'_> {
-    fn write(&mut self, level: wit_log::Level, message: String) {
+    fn write(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
             wit_log::Level::Trace => Level::Trace,
             wit_log::Level::Debug => Level::Debug,
@@ -158,9 +159,11 @@ impl wit_log::Host for CallState<'_> {
             wit_log::Level::Error => Level::Error,
         };
         self.log(level, message);
+        self.check_budget()
     }
 
-    fn report_panic(&mut self, message: String) {
+    fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
         self.log(Level::Panic, message);
+        self.check_budget()
     }
 }

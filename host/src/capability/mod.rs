@@ -19,7 +19,7 @@ pub mod log;
 pub mod settings;
 pub mod wit;
 
-use crate::broker::Invocation;
+use crate::broker::{CallError, Exhausted, Invocation};
 use crate::egress::Egress;
 use crate::model::Kind;
 use crate::store::{HelpdeskStore, Store};
@@ -98,6 +98,45 @@ impl Services {
         Services {
             helpdesk: store,
             egress,
+        }
+    }
+}
+
+/// Why a host call did not return a value: the call's own refusal, which the plugin
+/// receives as the WIT `error`, or a spent budget, which ends the invocation.
+#[derive(Debug)]
+pub enum CallFailure {
+    /// The broker refused or failed the call.
+    Refused(CallError),
+    /// The invocation spent a budget: the runtime traps.
+    Ended(Exhausted),
+}
+
+impl CallState<'_> {
+    /// A call's result as the plugin gets it: once a budget is spent, every refusal
+    /// ends the invocation instead.
+    fn settle<T>(&self, result: Result<T, CallError>) -> Result<T, CallFailure> {
+        result.map_err(|e| match self.invocation.exhausted() {
+            Some(budget) => CallFailure::Ended(Exhausted(budget)),
+            None => CallFailure::Refused(e),
+        })
+    }
+
+    /// For calls without an error in their signature: a spent budget ends the
+    /// invocation.
+    fn check_budget(&self) -> wasmtime::Result<()> {
+        match self.invocation.exhausted() {
+            Some(budget) => Err(wasmtime::Error::new(Exhausted(budget))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl wit::types::Host for CallState<'_> {
+    fn convert_error(&mut self, failure: CallFailure) -> wasmtime::Result<wit::types::Error> {
+        match failure {
+            CallFailure::Refused(e) => Ok(convert::error(e)),
+            CallFailure::Ended(exhausted) => Err(wasmtime::Error::new(exhausted)),
         }
     }
 }

@@ -75,15 +75,15 @@ impl Capability for Settings {
 
 /// The settings interface as a plugin sees it: each read is one brokered call.
 impl wit_settings::Host for CallState<'_> {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.invocation.call(&Settings, Some(key)).ok().flatten()
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        let value = self.invocation.call(&Settings, Some(key)).ok().flatten();
+        self.check_budget()?;
+        Ok(value)
     }
 
-    fn all(&mut self) -> String {
-        self.invocation
-            .call(&Settings, None)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "{}".into())
+    fn all(&mut self) -> wasmtime::Result<String> {
+        let all = self.invocation.call(&Settings, None).ok().flatten();
+        self.check_budget()?;
+        Ok(all.unwrap_or_else(|| "{}".into()))
     }
 }

@@ -7,6 +7,12 @@ use std::sync::OnceLock;
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit",
+    // Every import may end the invocation (a spent budget traps); a call's own refusal
+    // is the WIT `error` it returns.
+    imports: { default: trappable },
+    trappable_error_type: {
+        "airlock:plugin/types.error" => crate::capability::CallFailure,
+    },
 });
 
 pub use airlock::plugin::types;

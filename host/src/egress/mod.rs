@@ -82,6 +82,8 @@ struct Exchange {
     /// Headers as sent, secrets substituted.
     wire_headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// When the invocation's time is up: every hop ends by then.
+    deadline: Option<std::time::Instant>,
 }
 
 /// A request [`Egress::authorize`] allowed: what [`Egress::send`] sends it under.
@@ -93,6 +95,8 @@ pub struct Approved {
     label: String,
     /// The `[[egress]]` rule it falls under.
     rule: EgressRule,
+    /// When the invocation's time is up, if it has a deadline.
+    deadline: Option<std::time::Instant>,
 }
 
 /// The egress service shared by all invocations.
@@ -117,6 +121,12 @@ struct Checked {
 
 fn denied(m: impl Into<String>) -> EgressError {
     EgressError::Denied(m.into())
+}
+
+fn out_of_time(label: &str) -> EgressError {
+    EgressError::Limit(format!(
+        "the invocation's deadline passed before {label} answered"
+    ))
 }
 
 impl Egress {
@@ -165,7 +175,7 @@ impl Egress {
         req: OutboundRequest,
         note: Note<'_>,
     ) -> Result<InboundResponse, EgressError> {
-        let approved = self.authorize(inst, &req, note)?;
+        let approved = self.authorize(inst, &req, note, None)?;
         self.send(inst, approved, tracked, taint, req, note)
     }
 
@@ -177,12 +187,17 @@ impl Egress {
     ///
     /// No error or audit detail holds a substituted string: destinations are named as
     /// declared in plugin.toml, or as "an undeclared destination".
+    ///
+    /// `time_left` is what remains of the invocation's deadline: every hop of the
+    /// exchange must end by then, as well as within the configured timeout.
     pub fn authorize(
         &self,
         inst: &Installation,
         req: &OutboundRequest,
         note: Note<'_>,
+        time_left: Option<std::time::Duration>,
     ) -> Result<Approved, EgressError> {
+        let deadline = time_left.map(|left| std::time::Instant::now() + left);
         let method = req.method.to_ascii_uppercase();
         self.check_form(&method, req)?;
         note(detail::METHOD, method.clone());
@@ -229,6 +244,7 @@ impl Egress {
             dest,
             label,
             rule,
+            deadline,
         })
     }
 
@@ -252,6 +268,7 @@ impl Egress {
             dest,
             label,
             rule,
+            deadline,
         } = approved;
         let rule = &rule;
         check_taint(taint, &rule.send, &label)?;
@@ -299,6 +316,7 @@ impl Egress {
             headers,
             wire_headers,
             body,
+            deadline,
         };
         self.follow(inst, tracked, taint, &names, exchange, &guard, note)
     }
@@ -422,12 +440,8 @@ impl Egress {
                 headers: &x.wire_headers,
                 body: &x.body,
             };
-            let result = client::exchange(
-                &target,
-                &wire,
-                self.config.timeout,
-                self.config.max_response_bytes,
-            );
+            let timeout = self.hop_timeout(&x)?;
+            let result = client::exchange(&target, &wire, timeout, self.config.max_response_bytes);
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {
@@ -437,6 +451,9 @@ impl Egress {
                     };
                     note(detail::BYTES_OUT, (bytes_out + out).to_string());
                     note(detail::BYTES_IN, (bytes_in + inn).to_string());
+                    if e == client::ClientError::Timeout && timeout < self.config.timeout {
+                        return Err(out_of_time(&x.label));
+                    }
                     return Err(self.client_error(&x.label, e));
                 }
             };
@@ -664,6 +681,19 @@ impl Egress {
                 None => host,
             },
         })
+    }
+
+    /// How long the next hop may take: the configured timeout, cut to what is left of
+    /// the invocation's deadline. `limit` when nothing is left.
+    fn hop_timeout(&self, x: &Exchange) -> Result<std::time::Duration, EgressError> {
+        let Some(deadline) = x.deadline else {
+            return Ok(self.config.timeout);
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(out_of_time(&x.label));
+        }
+        Ok(left.min(self.config.timeout))
     }
 
     fn client_error(&self, label: &str, e: client::ClientError) -> EgressError {

@@ -13,7 +13,7 @@ mod host;
 pub use crate::capability::wit::Plugin;
 pub use host::{HostFault, HostState, MemoryCapReached};
 
-use crate::broker::Invocation;
+use crate::broker::{Budget, Exhausted, Invocation};
 use crate::capability::log::LogLine;
 use crate::capability::wit::{self, PluginPre};
 use crate::capability::{Services, convert};
@@ -248,7 +248,7 @@ impl Runtime {
     pub fn invoke(
         &self,
         plugin: &LoadedPlugin,
-        invocation: Invocation,
+        mut invocation: Invocation,
         services: &Services,
         event: &EventInput,
     ) -> InvocationResult {
@@ -256,6 +256,8 @@ impl Runtime {
         let manifest = &invocation.installation.manifest;
         let timeout_ms = manifest.timeout_ms().min(self.limits.max_timeout_ms);
         let memory_bytes = (manifest.memory_mib().min(self.limits.max_memory_mib) as usize) << 20;
+        // Host calls count against the deadline too: each stops by it.
+        invocation.set_deadline(started + Duration::from_millis(timeout_ms));
         let mut store = Store::new(
             &self.engine,
             HostState::new(invocation, services.clone(), memory_bytes),
@@ -347,6 +349,16 @@ fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Fail
     }
     if let Some(fault) = error.downcast_ref::<HostFault>() {
         return fail(FailureKind::Host, fault.0.clone());
+    }
+    if let Some(Exhausted(budget)) = error.downcast_ref::<Exhausted>() {
+        let kind = match budget {
+            Budget::Time => FailureKind::Timeout,
+            Budget::Calls | Budget::AuditBytes => FailureKind::Limit,
+        };
+        return fail(
+            kind,
+            format!("the host ended the invocation: {}", budget.message()),
+        );
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => fail(
