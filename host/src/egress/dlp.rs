@@ -52,6 +52,11 @@ impl Tracked {
 /// assert_eq!(airlock_host::egress::dlp::normalize("V e-r.a@X"), "verax");
 /// ```
 pub fn normalize(text: &str) -> String {
+    if text.is_ascii() {
+        // The common case, a byte at a time.
+        let bytes = text.bytes().filter(u8::is_ascii_alphanumeric);
+        return bytes.map(|b| b.to_ascii_lowercase() as char).collect();
+    }
     text.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -178,12 +183,16 @@ impl Scan {
     }
 }
 
-/// The most decoded views scanned per part, to bound the work.
-const MAX_VIEWS: usize = 64;
 /// Encoded runs shorter than this are not decoded.
 const MIN_ENCODED_RUN: usize = 8;
 
 /// Scans the parts of a request (URL path and query, header values, body).
+///
+/// The work is linear in the bytes checked. Each part is looked at as written and in
+/// its decoded views, two levels deep; a view holds **every** run of its encoding,
+/// decoded and joined (so no run escapes a cap on views), which bounds the bytes of all
+/// views at a small multiple of the part's. Field values are matched in one pass per
+/// view over all of them at once (Aho-Corasick), not one search per value.
 pub fn scan(
     redactor: &Redactor,
     tracked: &[Tracked],
@@ -196,45 +205,28 @@ pub fn scan(
             .entry((f.label.clone(), f.evasion, f.part))
             .or_insert(f);
     };
+    let values = TrackedValues::new(tracked);
     for &(part, text) in parts {
-        let mut views: Vec<(String, Option<&'static str>)> = vec![(text.to_string(), None)];
-        // Level 1: decodings of the text; level 2: decodings of those, reported under
-        // the outer evasion's name.
-        for (decoded, how) in decodings(text) {
-            if views.len() >= MAX_VIEWS {
-                break;
-            }
-            let inner = decodings(&decoded);
-            push_view(&mut views, decoded, how);
-            for (again, _) in inner {
-                push_view(&mut views, again, how);
-            }
-        }
-        for (view, evasion) in &views {
+        for (view, evasion) in views(text) {
             // Detected values.
-            for span in redactor.find_spans(view) {
+            for span in redactor.find_spans(&view) {
                 let value = &view[span.start..span.end];
                 let class = span.class.to_string();
                 let norm = normalize(value);
                 let approved = policy.send.contains(&class)
-                    || tracked.iter().any(|t| t.norm == norm && policy.field_ok(t));
+                    || values.by_norm(&norm).any(|t| policy.field_ok(t));
                 add(Finding {
                     label: class,
                     approved,
-                    evasion: *evasion,
+                    evasion,
                     part,
                     range: evasion.is_none().then_some((span.start, span.end)),
                 });
             }
             // Field values the plugin read.
-            let norm_view = normalize(view);
-            for t in tracked {
-                if !norm_view.contains(&t.norm) {
-                    continue;
-                }
-                let exact = view.find(&t.raw);
+            for (t, exact) in values.found_in(&view) {
                 let how = match (evasion, exact) {
-                    (Some(e), _) => Some(*e),
+                    (Some(e), _) => Some(e),
                     (None, Some(_)) => None,
                     (None, None) => Some("spacing"),
                 };
@@ -256,9 +248,85 @@ pub fn scan(
     }
 }
 
-fn push_view(views: &mut Vec<(String, Option<&'static str>)>, view: String, how: &'static str) {
-    if views.len() < MAX_VIEWS && !views.iter().any(|(v, _)| *v == view) {
-        views.push((view, Some(how)));
+/// A part as written, then its decoded views, and theirs, each once. Views named by the
+/// outer evasion (`base64` for the hex inside base64).
+fn views(text: &str) -> Vec<(String, Option<&'static str>)> {
+    let mut views: Vec<(String, Option<&'static str>)> = vec![(text.to_string(), None)];
+    for (decoded, how) in decodings(text) {
+        let inner = decodings(&decoded);
+        views.push((decoded, Some(how)));
+        for (again, _) in inner {
+            views.push((again, Some(how)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    views.retain(|(view, _)| seen.insert(hash_of(view)));
+    views
+}
+
+fn hash_of(text: &str) -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    static STATE: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(RandomState::new).hash_one(text)
+}
+
+/// The field values a plugin read, indexed for one-pass matching: by their normalized
+/// form (spacing and punctuation ignored) and as written.
+struct TrackedValues<'a> {
+    tracked: &'a [Tracked],
+    by_norm: std::collections::HashMap<&'a str, Vec<&'a Tracked>>,
+    norms: Option<aho_corasick::AhoCorasick>,
+    raws: Option<aho_corasick::AhoCorasick>,
+}
+
+impl<'a> TrackedValues<'a> {
+    fn new(tracked: &'a [Tracked]) -> TrackedValues<'a> {
+        let build = |patterns: Vec<&str>| {
+            (!patterns.is_empty())
+                .then(|| aho_corasick::AhoCorasick::new(patterns).ok())
+                .flatten()
+        };
+        let mut by_norm: std::collections::HashMap<&str, Vec<&Tracked>> = Default::default();
+        for t in tracked {
+            by_norm.entry(t.norm.as_str()).or_default().push(t);
+        }
+        TrackedValues {
+            tracked,
+            by_norm,
+            norms: build(tracked.iter().map(|t| t.norm.as_str()).collect()),
+            raws: build(tracked.iter().map(|t| t.raw.as_str()).collect()),
+        }
+    }
+
+    /// The values whose normalized form is `norm`.
+    fn by_norm(&self, norm: &str) -> impl Iterator<Item = &'a Tracked> + '_ {
+        self.by_norm.get(norm).into_iter().flatten().copied()
+    }
+
+    /// Every value found in `view` (normalized), with where it is as written, if it is.
+    fn found_in(&self, view: &str) -> Vec<(&'a Tracked, Option<usize>)> {
+        let Some(norms) = &self.norms else {
+            return Vec::new();
+        };
+        let mut found = vec![false; self.tracked.len()];
+        for m in norms.find_overlapping_iter(&normalize(view)) {
+            found[m.pattern().as_usize()] = true;
+        }
+        let mut exact: Vec<Option<usize>> = vec![None; self.tracked.len()];
+        if let Some(raws) = &self.raws {
+            for m in raws.find_overlapping_iter(view) {
+                let slot = &mut exact[m.pattern().as_usize()];
+                if slot.is_none_or(|s| m.start() < s) {
+                    *slot = Some(m.start());
+                }
+            }
+        }
+        self.tracked
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| found[*i])
+            .map(|(i, t)| (t, exact[i]))
+            .collect()
     }
 }
 
@@ -276,8 +344,11 @@ static B64_URL_SAFE: base64::engine::GeneralPurpose = base64::engine::GeneralPur
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
-/// Decoded forms of `text`: URL-decoded, and each base64 or hex run decoded, when the
-/// result is mostly printable text.
+/// Decoded views of `text`, at most one per encoding: URL-decoded; every hex run
+/// decoded; every base64 run decoded (standard or URL-safe alphabet, as the run's
+/// characters say). Runs whose decoding is not mostly printable text are left out; the
+/// rest are joined by newlines, so the views together hold at most about twice the
+/// bytes of `text`.
 fn decodings(text: &str) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if text.contains('%') || text.contains('+') {
@@ -286,37 +357,51 @@ fn decodings(text: &str) -> Vec<(String, &'static str)> {
             out.push((decoded, "url-encoding"));
         }
     }
-    for run in runs(text, |b| b.is_ascii_hexdigit()) {
-        if run.len() % 2 == 0
-            && let Ok(bytes) = hex::decode(run)
-            && let Some(s) = printable(&bytes)
-        {
-            out.push((s, "hex"));
-        }
-    }
-    for run in runs(text, |b| {
+    let hex_runs = runs(text, |b| b.is_ascii_hexdigit())
+        .into_iter()
+        .filter(|run| run.len() % 2 == 0)
+        .filter_map(|run| hex::decode(run).ok().and_then(|b| printable(&b)));
+    push_joined(&mut out, hex_runs, "hex");
+    let b64_runs = runs(text, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
-    }) {
-        let trimmed = run.trim_end_matches('=');
-        for engine in [&B64_STANDARD, &B64_URL_SAFE] {
-            // A run may start mid-word; try every alignment a value could start at.
-            for skip in 0..4.min(trimmed.len()) {
+    })
+    .into_iter()
+    .filter_map(decode_base64_run);
+    push_joined(&mut out, b64_runs, "base64");
+    out
+}
+
+fn push_joined(
+    out: &mut Vec<(String, &'static str)>,
+    pieces: impl Iterator<Item = String>,
+    how: &'static str,
+) {
+    let joined = pieces.collect::<Vec<_>>().join("\n");
+    if !joined.is_empty() {
+        out.push((joined, how));
+    }
+}
+
+/// One base64 run's text, when it decodes to mostly printable text in either alphabet.
+/// A run may start mid-word, so each alignment a value could start at is tried; the
+/// first that decodes wins. At most eight decodings of the run: linear.
+fn decode_base64_run(run: &str) -> Option<String> {
+    let trimmed = run.trim_end_matches('=');
+    [&B64_STANDARD, &B64_URL_SAFE]
+        .into_iter()
+        .find_map(|engine| {
+            (0..4.min(trimmed.len())).find_map(|skip| {
                 let candidate = &trimmed[skip..];
                 let usable = match candidate.len() % 4 {
                     1 => candidate.len() - 1,
                     _ => candidate.len(),
                 };
-                if let Ok(bytes) = engine.decode(&candidate[..usable])
-                    && let Some(s) = printable(&bytes)
-                    && !out.iter().any(|(o, _)| *o == s)
-                {
-                    out.push((s, "base64"));
-                    break;
-                }
-            }
-        }
-    }
-    out
+                engine
+                    .decode(&candidate[..usable])
+                    .ok()
+                    .and_then(|bytes| printable(&bytes))
+            })
+        })
 }
 
 fn runs(text: &str, class: impl Fn(u8) -> bool) -> Vec<&str> {
@@ -340,6 +425,15 @@ fn runs(text: &str, class: impl Fn(u8) -> bool) -> Vec<&str> {
 
 /// Text when at least 90% of the decoded bytes are printable UTF-8.
 fn printable(bytes: &[u8]) -> Option<String> {
+    if bytes.is_ascii() {
+        // One pass for the common case: printable ASCII and newlines.
+        let good = bytes
+            .iter()
+            .filter(|&&b| b == b'\n' || (b' '..=b'~').contains(&b))
+            .count();
+        let text = || String::from_utf8_lossy(bytes).into_owned();
+        return (good * 10 >= bytes.len().max(1) * 9).then(text);
+    }
     let text = String::from_utf8_lossy(bytes);
     let total = text.chars().count().max(1);
     let good = text
@@ -446,6 +540,27 @@ mod tests {
             assert!(!s.unapproved().is_empty(), "{body}: {s:?}");
             assert!(s.evasions().contains(&how), "{body}: {s:?}");
             assert!(!s.maskable(), "{body}");
+        }
+    }
+
+    /// Issue 13: the old scan decoded at most 64 views per part, so 64 decoy runs hid
+    /// the 65th; and it searched each decoded run of each run, quadratic in the runs.
+    /// Every run is in a view now, however many there are.
+    #[test]
+    fn no_number_of_decoy_runs_hides_an_encoded_value() {
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let decoys: Vec<String> = (0..500)
+            .map(|i| b64(&format!("nothing here {i}")))
+            .collect();
+        let hidden = base64::engine::general_purpose::STANDARD.encode("vera@bigcorp.example");
+        let hexed = hex::encode("vera@bigcorp.example");
+        for hidden in [hidden, hexed] {
+            let body = format!("{} {hidden}", decoys.join(" "));
+            let s = scan_body(&body, &[]);
+            assert!(
+                s.unapproved().contains(&"requester.email".to_string()),
+                "{s:?}"
+            );
         }
     }
 
