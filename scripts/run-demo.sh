@@ -30,7 +30,9 @@ install pii-probe "ticket.subject,ticket.requester_id,requester.email" "" '{}'
 "$BIN" plugin list
 cat <<MSG
 
-Demo ready: 300 tickets, 3 plugins. Post an event with the token printed below:
+Demo ready: 300 tickets, 3 plugins. Post an event with the admin token (printed below
+the first time; always in $AIRLOCK_DATA_DIR/admin-token):
+  TOKEN=\$(cat $AIRLOCK_DATA_DIR/admin-token)
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
     -d '{"type":"ticket-created","ticket":{"id":"t-new","subject":"Refund: charged twice","requester_id":"u-1000"}}' \\
     http://127.0.0.1:8080/api/v1/events

@@ -249,16 +249,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             airlock.warm_monitor().map_err(app_err)?;
             let (token, generated) = config.admin_token(airlock.data_dir())?;
             let listen = listen.unwrap_or(config.listen());
+            // The token is shown once, when it is made; a supplied one is never printed.
             if generated {
                 println!(
                     "Generated an admin token (saved in {}/admin-token):",
                     cli.data_dir.display()
                 );
+                println!("  {token}");
+                println!(
+                    "Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins"
+                );
             } else {
-                println!("Admin token:");
+                println!(
+                    "Using the admin token from AIRLOCK_ADMIN_TOKEN, the config file or {}/admin-token (not shown).",
+                    cli.data_dir.display()
+                );
             }
-            println!("  {token}");
-            println!("Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins");
             start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(airlock_host::api::serve(airlock, &token, listen))?;

@@ -191,7 +191,8 @@ fn bad_input_gets_a_clear_error_not_a_crash() {
         Some(TOKEN),
         Some(json!({"type": "nonsense"})),
     );
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid", "{body}");
     let event = json!({"type": "ticket-created", "ticket": {"id": "../../etc"}});
     let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
     assert_eq!(status, 400, "{body}");
@@ -211,4 +212,66 @@ fn bad_input_gets_a_clear_error_not_a_crash() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = call("GET", &format!("{b}/health"), None, None);
     assert_eq!(status, 200, "still serving: {body}");
+}
+
+/// Issues 13 and 14: a typo in a query parameter is refused by name instead of widening
+/// the query to everything; a body that does not fit is refused naming the path, never
+/// quoting the value (it may be helpdesk data); health shows liveness only.
+#[test]
+fn unknown_parameters_are_refused_and_bad_bodies_are_named_not_echoed() {
+    let server = serve();
+    let b = &server.base;
+    for url in [
+        format!("{b}/audit?instalation=x"),
+        format!("{b}/audit/export?format=csv&instalation=x"),
+        format!("{b}/alerts?rul=read-spike"),
+        format!("{b}/audit/blast-radius?instalation=x"),
+        format!("{b}/review/unused?day=3"),
+    ] {
+        let (status, body) = call("GET", &url, Some(TOKEN), None);
+        assert_eq!(status, 400, "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("unknown query parameter"),
+            "{url}: {message}"
+        );
+    }
+    let (status, _) = call(
+        "GET",
+        &format!("{b}/audit?installation=x"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 200);
+
+    let event = json!({"type": "ticket-created",
+        "ticket": {"id": "t-9", "tags": "vera@bigcorp.example"}});
+    let (status, body) = call("POST", &format!("{b}/events"), Some(TOKEN), Some(event));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrong type"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("vera@"), "{body}");
+    let grants = json!({"read": "vera@bigcorp.example"});
+    let (status, body) = call(
+        "PUT",
+        &format!("{b}/plugins/x/grants"),
+        Some(TOKEN),
+        Some(grants),
+    );
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`read`"), "{message}");
+    assert!(!body.to_string().contains("vera@"), "{body}");
+
+    let (status, body) = call("GET", &format!("{b}/health"), None, None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
 }

@@ -159,3 +159,39 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     );
     assert!(!ok && err.contains("not empty"), "{err}");
 }
+
+/// Issue 13: `airlock audit prune` deleted the whole log without confirmation. Without
+/// `--yes` it now only says what it would delete.
+#[test]
+fn prune_deletes_nothing_without_yes() {
+    // A log with records: one event through an installed plugin, then the service closed.
+    let host = crate::support::TestHost::new();
+    host.install("auto-tagger", &["ticket.subject"], &[]);
+    host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
+    let crate::support::TestHost { dir: tmp, airlock: service } = host;
+    drop(service);
+    let data = tmp.path().to_str().unwrap();
+    let count = || {
+        let (ok, text, err) = airlock(&["--data-dir", data, "audit", "verify"], tmp.path());
+        assert!(ok, "{text}{err}");
+        text
+    };
+    let before = count();
+    let prune = [
+        "--data-dir",
+        data,
+        "audit",
+        "prune",
+        "--older-than-days",
+        "0",
+    ];
+    let (ok, text, err) = airlock(&prune, tmp.path());
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("Run again with --yes"), "{text}");
+    assert_eq!(count(), before, "nothing was pruned");
+    let mut confirmed = prune.to_vec();
+    confirmed.push("--yes");
+    let (ok, text, err) = airlock(&confirmed, tmp.path());
+    assert!(ok, "{text}{err}");
+    assert!(text.starts_with("pruned "), "{text}");
+}

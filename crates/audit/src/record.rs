@@ -424,6 +424,7 @@ impl ChainVerifier {
 
 /// Filters for reading the audit log.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// Only this installation.
     pub installation: Option<String>,

@@ -154,6 +154,7 @@ pub struct Alert {
 
 /// Which alerts to list.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// Only this installation.
     pub installation: Option<String>,

@@ -22,7 +22,7 @@ use crate::audit::AuditFilter;
 use crate::dispatch::EventRequest;
 use crate::installation::{Grants, Installation, PublicInstallation};
 use crate::model::Dataset;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -36,11 +36,13 @@ pub const MAX_BODY_BYTES: usize = 32 << 20;
 
 mod auth;
 mod error;
+mod extract;
 mod monitor;
 mod stream;
 
 use auth::{TokenGate, require_token};
 use error::{ApiError, ApiResult, blocking};
+use extract::{ApiJson, ApiQuery};
 
 #[derive(Clone)]
 struct AppState {
@@ -73,12 +75,9 @@ pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
         .with_state(state)
 }
 
-async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
-    let airlock = s.airlock.clone();
-    let counts = blocking(move || airlock.counts()).await?;
-    Ok(Json(
-        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": counts}),
-    ))
+/// Liveness only: no token is needed, so nothing about the data is shown.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
 async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<PublicInstallation>> {
@@ -98,7 +97,7 @@ struct InstallRequest {
 
 async fn install_plugin(
     State(s): State<AppState>,
-    Json(req): Json<InstallRequest>,
+    ApiJson(req): ApiJson<InstallRequest>,
 ) -> ApiResult<PublicInstallation> {
     let component = base64::engine::general_purpose::STANDARD
         .decode(req.component_base64.as_bytes())
@@ -116,7 +115,7 @@ async fn install_plugin(
 async fn set_grants(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(grants): Json<Grants>,
+    ApiJson(grants): ApiJson<Grants>,
 ) -> ApiResult<PublicInstallation> {
     Ok(Json(
         blocking(move || s.airlock.set_grants(&id, grants).map(Installation::public)).await?,
@@ -126,7 +125,7 @@ async fn set_grants(
 async fn set_settings(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(settings): Json<serde_json::Value>,
+    ApiJson(settings): ApiJson<serde_json::Value>,
 ) -> ApiResult<PublicInstallation> {
     Ok(Json(
         blocking(move || {
@@ -158,7 +157,7 @@ async fn disable(
 
 async fn import(
     State(s): State<AppState>,
-    Json(data): Json<Dataset>,
+    ApiJson(data): ApiJson<Dataset>,
 ) -> ApiResult<serde_json::Value> {
     let n = blocking(move || s.airlock.import(&data)).await?;
     Ok(Json(json!({"imported": n})))
@@ -166,7 +165,7 @@ async fn import(
 
 async fn post_event(
     State(s): State<AppState>,
-    Json(event): Json<EventRequest>,
+    ApiJson(event): ApiJson<EventRequest>,
 ) -> ApiResult<serde_json::Value> {
     let results = blocking(move || s.airlock.handle_event(event)).await?;
     Ok(Json(json!({"results": results})))
@@ -174,7 +173,7 @@ async fn post_event(
 
 async fn audit(
     State(s): State<AppState>,
-    Query(filter): Query<AuditFilter>,
+    ApiQuery(filter): ApiQuery<AuditFilter>,
 ) -> ApiResult<serde_json::Value> {
     let records = blocking(move || s.airlock.audit(&filter)).await?;
     Ok(Json(json!({"records": records})))

@@ -18,11 +18,12 @@
 
 use super::auth::{TokenGate, require_token};
 use super::error::{ApiError, ApiResult, blocking};
+use super::extract::{ApiQuery, parse_query};
 use super::stream::streamed_body;
 use crate::app::Airlock;
 use crate::audit::AuditFilter;
 use crate::monitor::{AlertQuery, BlastRadiusQuery, ExportFormat, normalize_filter};
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -72,17 +73,27 @@ async fn metrics(State(airlock): State<Shared>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct FormatParam {
-    format: Option<String>,
+/// Splits an export's query: `format`, and the audit filter (every other parameter).
+fn export_query(query: Option<&str>) -> Result<(ExportFormat, AuditFilter), ApiError> {
+    let mut format = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "format" => format = Some(value.into_owned()),
+            _ => {
+                rest.append_pair(&key, &value);
+            }
+        }
+    }
+    let format = ExportFormat::parse(format.as_deref().unwrap_or("jsonl"))?;
+    Ok((format, parse_query(&rest.finish())?))
 }
 
 async fn export(
     State(airlock): State<Shared>,
-    Query(filter): Query<AuditFilter>,
-    Query(format): Query<FormatParam>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let format = ExportFormat::parse(format.format.as_deref().unwrap_or("jsonl"))?;
+    let (format, filter) = export_query(query.as_deref())?;
     // Check the filter before the status line goes out; errors later end the body early.
     let mut checked = filter.clone();
     normalize_filter(&mut checked)?;
@@ -106,14 +117,14 @@ async fn export(
 
 async fn blast_radius(
     State(airlock): State<Shared>,
-    Query(q): Query<BlastRadiusQuery>,
+    ApiQuery(q): ApiQuery<BlastRadiusQuery>,
 ) -> ApiResult<crate::monitor::BlastRadius> {
     Ok(Json(blocking(move || airlock.blast_radius(&q)).await?))
 }
 
 async fn alerts(
     State(airlock): State<Shared>,
-    Query(q): Query<AlertQuery>,
+    ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> ApiResult<serde_json::Value> {
     let alerts = blocking(move || airlock.alerts(&q)).await?;
     Ok(Json(json!({"alerts": alerts})))
@@ -124,6 +135,7 @@ async fn activity(State(airlock): State<Shared>) -> ApiResult<crate::monitor::Co
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct UnusedParams {
     days: Option<u32>,
     installation: Option<String>,
@@ -131,7 +143,7 @@ struct UnusedParams {
 
 async fn unused(
     State(airlock): State<Shared>,
-    Query(p): Query<UnusedParams>,
+    ApiQuery(p): ApiQuery<UnusedParams>,
 ) -> ApiResult<serde_json::Value> {
     let days = p.days.unwrap_or(30);
     let review = blocking(move || airlock.unused_grants(days, p.installation.as_deref())).await?;

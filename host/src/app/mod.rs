@@ -422,14 +422,16 @@ impl Airlock {
     /// Deletes audit records older than `days`, keeping the log verifiable from a signed
     /// checkpoint at the cut; the pruning is audited. Returns how many were deleted.
     pub fn prune_audit(&self, days: u64) -> anyhow::Result<u64> {
-        let cut = time::OffsetDateTime::now_utc() - time::Duration::days(days as i64);
-        let fmt = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
-        let before = cut.format(&fmt)?;
+        let before = retention_cut(days)?;
         let n = crate::integrity::prune_before(self.store.as_ref(), &self.signer, &before)?;
         self.checkpoint()?;
         Ok(n)
+    }
+
+    /// The last sequence number [`Airlock::prune_audit`] would delete through (0 for
+    /// none), deleting nothing.
+    pub fn prune_audit_preview(&self, days: u64) -> anyhow::Result<u64> {
+        Ok(self.store.last_seq_before(&retention_cut(days)?)?)
     }
 
     /// How many records of each kind the store holds.
@@ -440,4 +442,13 @@ impl Airlock {
         }
         Ok(out.into())
     }
+}
+
+/// The time records older than `days` days were sealed before, as the log spells times.
+fn retention_cut(days: u64) -> anyhow::Result<String> {
+    let cut = time::OffsetDateTime::now_utc() - time::Duration::days(days as i64);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    Ok(cut.format(&fmt)?)
 }

@@ -47,6 +47,9 @@ pub struct PruneArgs {
     /// Delete records older than this many days.
     #[arg(long)]
     pub older_than_days: u64,
+    /// Really delete them. Without it, prune only says what it would delete.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Verifies the log; exit 1 naming the first bad sequence number.
@@ -123,6 +126,21 @@ pub fn proof(airlock: &Airlock, seq: u64) -> anyhow::Result<()> {
 
 /// Applies retention.
 pub fn prune(airlock: &Airlock, args: &PruneArgs) -> anyhow::Result<()> {
+    if !args.yes {
+        let through = airlock.prune_audit_preview(args.older_than_days)?;
+        match through {
+            0 => println!(
+                "no audit record is older than {} days; nothing to prune",
+                args.older_than_days
+            ),
+            seq => println!(
+                "would prune the audit records through seq {seq} (older than {} days); \
+                 their hashes stay as Merkle leaves. Run again with --yes to delete them",
+                args.older_than_days
+            ),
+        }
+        return Ok(());
+    }
     let n = airlock.prune_audit(args.older_than_days)?;
     println!(
         "pruned {n} audit records older than {} days",

@@ -47,7 +47,17 @@ impl ExportFormat {
 pub const CSV_HEADER: &str = "seq,time,installation,plugin,version,invocation,event,call,resource,decision,reason,fields_returned,fields_withheld,redactions,details,prev_hash,hash";
 
 /// Quotes a CSV cell when it needs it.
+/// One CSV cell: quoted when it must be, and neutralized when a spreadsheet would read
+/// it as a formula (OWASP's CSV-injection guidance: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return gets a `'` in front).
 fn cell(out: &mut String, text: &str) {
+    let neutralized;
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        neutralized = format!("'{text}");
+        neutralized.as_str()
+    } else {
+        text
+    };
     if text.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&text.replace('"', "\"\""));
@@ -158,6 +168,21 @@ impl Monitor {
 mod tests {
     use super::*;
     use crate::audit::{AuditEntry, seal};
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_neutralized() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx"] {
+            let mut out = String::new();
+            cell(&mut out, formula);
+            assert!(
+                out.starts_with('\'') || out.starts_with("\"'"),
+                "{formula} -> {out}"
+            );
+        }
+        let mut out = String::new();
+        cell(&mut out, "ticket-1");
+        assert_eq!(out, "ticket-1");
+    }
 
     #[test]
     fn csv_quotes_what_needs_quoting() {

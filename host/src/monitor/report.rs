@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Whose blast radius, and when.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BlastRadiusQuery {
     /// The installation (this or `plugin` is required).
     pub installation: Option<String>,
