@@ -2,6 +2,8 @@
 # run-demo.sh — seed the demo data set, install and grant the example plugins, and serve.
 # Called by `make run` after the plugins and the release binary are built.
 set -euo pipefail
+# The data directory and everything in it are the service's alone.
+umask 077
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BIN=$ROOT/target/release/airlock
 export AIRLOCK_DATA_DIR=${AIRLOCK_DATA_DIR:-$ROOT/.airlock}

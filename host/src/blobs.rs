@@ -32,10 +32,19 @@ impl DataDir {
             .with_context(|| format!("cannot open data directory {}", path.display()))?;
         root.create_dir_all("components")?;
         root.create_dir_all("cache")?;
-        Ok(DataDir {
+        let data = DataDir {
             path: path.to_path_buf(),
             root,
-        })
+        };
+        data.restrict()?;
+        Ok(data)
+    }
+
+    /// Makes the directory the service's alone: folders 0700, files 0600 (the database,
+    /// the audit journal, keys, tokens, components). Anything wider is narrowed, with a
+    /// warning naming it. Run at open, and again once the store has made its files.
+    pub fn restrict(&self) -> anyhow::Result<()> {
+        restrict_tree(&self.path, 0)
     }
 
     /// The directory's path.
@@ -125,4 +134,39 @@ impl DataDir {
         file.sync_all()?;
         Ok(())
     }
+}
+
+/// Narrows `path` (a folder) and what is in it, `depth` levels down at most two.
+#[cfg(unix)]
+fn restrict_tree(path: &Path, depth: usize) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let narrow = |path: &Path, mode: u32| -> anyhow::Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        let current = meta.permissions().mode() & 0o777;
+        if current & !mode != 0 {
+            tracing::info!(path = %path.display(), was = format!("{current:o}"), now = format!("{mode:o}"), "narrowed data directory permissions");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+        }
+        Ok(())
+    };
+    narrow(path, 0o700)?;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() && depth < 2 {
+            restrict_tree(&entry.path(), depth + 1)?;
+        } else if file_type.is_file() {
+            narrow(&entry.path(), 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_tree(_: &Path, _: usize) -> anyhow::Result<()> {
+    Ok(())
 }

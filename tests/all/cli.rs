@@ -168,7 +168,10 @@ fn prune_deletes_nothing_without_yes() {
     let host = crate::support::TestHost::new();
     host.install("auto-tagger", &["ticket.subject"], &[]);
     host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
-    let crate::support::TestHost { dir: tmp, airlock: service } = host;
+    let crate::support::TestHost {
+        dir: tmp,
+        airlock: service,
+    } = host;
     drop(service);
     let data = tmp.path().to_str().unwrap();
     let count = || {

@@ -126,3 +126,89 @@ fn settings_are_validated_against_the_schema_when_saved() {
         good
     );
 }
+
+/// Issue 13: concurrent admin changes to one installation lost one another's changes
+/// (each was a read-modify-write without a transaction): a revoked grant came back, a
+/// disable was undone. Three admins change three things at once, forty times; after
+/// every round each change is there.
+#[test]
+fn concurrent_admin_changes_never_undo_one_another() {
+    use std::sync::{Arc, Barrier};
+    let host = Arc::new(crate::support::TestHost::new());
+    host.install("auto-tagger", &["ticket.subject"], &[]);
+    const ROUNDS: usize = 40;
+    let start = Arc::new(Barrier::new(4));
+    let done = Arc::new(Barrier::new(4));
+    let grants = |round: usize| airlock_host::installation::Grants {
+        read: match round % 2 {
+            0 => ["ticket.subject".to_string()].into(),
+            _ => [
+                "ticket.subject".to_string(),
+                "ticket.description".to_string(),
+            ]
+            .into(),
+        },
+        ..Default::default()
+    };
+    let settings =
+        |round: usize| serde_json::json!({"rules": [{"keyword": format!("k{round}"), "tag": "t"}]});
+    let workers: Vec<_> = (0..3)
+        .map(|who| {
+            let (host, start, done) = (host.clone(), start.clone(), done.clone());
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    start.wait();
+                    let airlock = &host.airlock;
+                    match who {
+                        0 => airlock.set_enabled("auto-tagger", round % 2 == 0).map(drop),
+                        1 => airlock.set_grants("auto-tagger", grants(round)).map(drop),
+                        _ => airlock
+                            .set_settings("auto-tagger", settings(round))
+                            .map(drop),
+                    }
+                    .unwrap();
+                    done.wait();
+                }
+            })
+        })
+        .collect();
+    for round in 0..ROUNDS {
+        start.wait();
+        done.wait();
+        let inst = host.airlock.installation("auto-tagger").unwrap();
+        assert_eq!(inst.enabled, round % 2 == 0, "round {round}: enabled");
+        assert_eq!(
+            inst.grants.read,
+            grants(round).read,
+            "round {round}: grants"
+        );
+        assert_eq!(inst.settings, settings(round), "round {round}: settings");
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+/// Issue 13: the data directory's files were 0644 in a 0755 folder. They are the
+/// service's alone: the folder 0700, every file 0600, narrowed again on every start.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_the_service_s_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let host = TestHost::new();
+    host.install("auto-tagger", &["ticket.subject"], &[]);
+    let dir = host.dir.path().to_path_buf();
+    let loose = dir.join("demo-data.json");
+    std::fs::write(&loose, "{}").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(host.airlock);
+    let reopened = airlock_host::app::Airlock::open(&dir, Default::default()).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&path), want, "{}", path.display());
+    }
+    drop(reopened);
+}

@@ -192,6 +192,15 @@ pub trait InstallationStore: Send + Sync {
     fn installation(&self, id: &str) -> StoreResult<Option<Installation>>;
     /// All installations, by id.
     fn installations(&self) -> StoreResult<Vec<Installation>>;
+    /// Changes one installation atomically: reads it, lets `change` modify it, and writes
+    /// it back, with no other writer in between (concurrent updates never lose one
+    /// another's changes). `change` returns `false` to leave it unchanged. Returns the
+    /// installation as stored afterwards, or `None` when there is no such installation.
+    fn update_installation(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Installation) -> bool,
+    ) -> StoreResult<Option<Installation>>;
 }
 
 /// Alerts raised by the activity monitor.

@@ -342,6 +342,41 @@ impl InstallationStore for SqliteStore {
         })
     }
 
+    fn update_installation(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Installation) -> bool,
+    ) -> StoreResult<Option<Installation>> {
+        call(|| {
+            let mut inner = self.lock();
+            // IMMEDIATE takes the write lock before reading, so another process cannot
+            // change the row between this read and this write either.
+            let tx = inner
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let doc: Option<String> = tx
+                .query_row("SELECT doc FROM installations WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(doc) = doc else {
+                return Ok(None);
+            };
+            let mut installation: Installation =
+                serde_json::from_str(&doc).context("stored installation is corrupt")?;
+            let stored = installation.clone();
+            if !change(&mut installation) {
+                return Ok(Some(stored));
+            }
+            tx.execute(
+                "UPDATE installations SET doc = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&installation)?],
+            )?;
+            tx.commit()?;
+            Ok(Some(installation))
+        })
+    }
+
     fn installations(&self) -> StoreResult<Vec<Installation>> {
         call(|| {
             let inner = self.lock();

@@ -99,6 +99,8 @@ impl Airlock {
             &data.database_path(),
             options.durability,
         )?);
+        // The store made its database and journal: narrow them too.
+        data.restrict()?;
         let runtime = Runtime::new(options.limits, Some(data.cache_dir()?))?;
         let signer = data.checkpoint_signer()?;
         let last_checkpoint = store.latest_checkpoint()?.map_or(0, |c| c.size);
@@ -239,11 +241,9 @@ impl Airlock {
 
     /// One installation, or `NotFound`.
     pub fn installation(&self, id: &str) -> AppResult<Installation> {
-        self.store.installation(id)?.ok_or_else(|| {
-            AppError::NotFound(format!(
-                "no installation `{id}`; `airlock plugin list` shows them"
-            ))
-        })
+        self.store
+            .installation(id)?
+            .ok_or_else(|| not_installed(id))
     }
 
     /// All installations.
@@ -253,10 +253,9 @@ impl Airlock {
 
     /// Replaces an installation's grants (each must be declared).
     pub fn set_grants(&self, id: &str, grants: Grants) -> AppResult<Installation> {
-        let mut inst = self.installation(id)?;
-        inst.set_grants(grants).map_err(AppError::Invalid)?;
-        self.store.put_installation(&inst)?;
-        Ok(inst)
+        self.update(id, |inst| {
+            inst.set_grants(grants.clone()).map_err(AppError::Invalid)
+        })
     }
 
     /// Replaces an installation's settings after validating them against its schema.
@@ -265,7 +264,40 @@ impl Airlock {
     /// and kept apart from the plain settings, so neither the API nor the plugin can read
     /// them back. A secret left out keeps its current value; `null` removes it.
     pub fn set_settings(&self, id: &str, settings: serde_json::Value) -> AppResult<Installation> {
-        let mut inst = self.installation(id)?;
+        self.update(id, |inst| self.apply_settings(inst, settings.clone()))
+    }
+
+    /// Changes one installation atomically ([`InstallationStore::update_installation`]):
+    /// concurrent admin changes to one installation never undo one another. `change`
+    /// fails to leave it unchanged.
+    fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Installation) -> AppResult<()>,
+    ) -> AppResult<Installation> {
+        let mut failed = None;
+        let updated = self
+            .store
+            .update_installation(id, &mut |inst| match change(inst) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        updated.ok_or_else(|| not_installed(id))
+    }
+
+    /// Seals the secret settings and validates the rest against the schema, then sets
+    /// both on `inst`.
+    fn apply_settings(
+        &self,
+        inst: &mut Installation,
+        settings: serde_json::Value,
+    ) -> AppResult<()> {
         let secret_names = inst.manifest.secret_settings();
         let mut plain = settings;
         let mut secrets = inst.secrets.clone();
@@ -300,8 +332,7 @@ impl Airlock {
             .map_err(|e| AppError::Invalid(format!("settings rejected: {e}")))?;
         inst.settings = plain;
         inst.secrets = candidate.secrets;
-        self.store.put_installation(&inst)?;
-        Ok(inst)
+        Ok(())
     }
 
     /// Validates plain settings together with the installation's secrets (opened only
@@ -328,10 +359,10 @@ impl Airlock {
 
     /// Enables or disables an installation.
     pub fn set_enabled(&self, id: &str, enabled: bool) -> AppResult<Installation> {
-        let mut inst = self.installation(id)?;
-        inst.enabled = enabled;
-        self.store.put_installation(&inst)?;
-        Ok(inst)
+        self.update(id, |inst| {
+            inst.enabled = enabled;
+            Ok(())
+        })
     }
 
     /// Imports a helpdesk data set; returns how many records were stored.
@@ -451,4 +482,10 @@ fn retention_cut(days: u64) -> anyhow::Result<String> {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
     Ok(cut.format(&fmt)?)
+}
+
+fn not_installed(id: &str) -> AppError {
+    AppError::NotFound(format!(
+        "no installation `{id}`; `airlock plugin list` shows them"
+    ))
 }
