@@ -3,7 +3,7 @@
 
 use airlock_host::app::{Airlock, AppError};
 use airlock_host::cli::config::Config;
-use airlock_host::cli::{dev, scaffold};
+use airlock_host::cli::{dev, scaffold, terminal};
 use airlock_host::installation::Grants;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -314,7 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             for r in airlock.audit(&filter).map_err(app_err)? {
-                println!("{}", serde_json::to_string(&r)?);
+                terminal::println(&serde_json::to_string(&r)?);
             }
         }
         Command::Dev {
@@ -338,10 +338,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             if json {
                 for line in report.json_lines() {
-                    println!("{line}");
+                    terminal::println(&line.to_string());
                 }
             } else {
-                print!("{}", report.text());
+                terminal::print(&report.text());
             }
             return Ok(match report.outcome {
                 Ok(_) => ExitCode::SUCCESS,

@@ -198,3 +198,37 @@ fn prune_deletes_nothing_without_yes() {
     assert!(ok, "{text}{err}");
     assert!(text.starts_with("pruned "), "{text}");
 }
+
+/// Issue 13: plugin strings reached the terminal raw. `misfit` fails with an error
+/// message holding a terminal escape and a right-to-left override; `airlock audit tail`
+/// shows them as visible escapes.
+#[test]
+fn plugin_strings_reach_the_terminal_without_escapes_or_bidi_controls() {
+    let host = crate::support::TestHost::new();
+    host.install("misfit", &["ticket.requester_id", "requester.name"], &[]);
+    host.ticket_created(crate::support::ticket("t-1", "s", "d", "u-2"));
+    let hostile = "\u{1b}[2J\u{202e}evil";
+    host.airlock
+        .handle_event(airlock_host::dispatch::EventRequest::Action {
+            ticket_id: "t-1".into(),
+            name: "probe".into(),
+            payload: serde_json::json!({"values": [hostile], "end": "error"}),
+        })
+        .unwrap();
+    let crate::support::TestHost {
+        dir,
+        airlock: service,
+    } = host;
+    drop(service);
+    let data = dir.path().to_str().unwrap();
+    let (ok, text, err) = airlock(
+        &["--data-dir", data, "audit", "tail", "-n", "1000"],
+        dir.path(),
+    );
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("handler.handle"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+}

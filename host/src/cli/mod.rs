@@ -6,7 +6,8 @@
 //! - [`monitor`]: `airlock audit export | blast-radius`, `alerts`, `metrics`, `review`;
 //! - [`redact`]: `airlock redact` and its backfill;
 //! - [`dev`]: `airlock dev`, one plugin against sample data;
-//! - [`scaffold`]: `airlock new`.
+//! - [`scaffold`]: `airlock new`;
+//! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
 pub mod config;
@@ -14,3 +15,4 @@ pub mod dev;
 pub mod monitor;
 pub mod redact;
 pub mod scaffold;
+pub mod terminal;

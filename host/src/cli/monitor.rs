@@ -149,7 +149,7 @@ pub fn blast_radius(airlock: &Airlock, a: BlastRadiusArgs) -> anyhow::Result<()>
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.text());
+        super::terminal::print(&report.text());
     }
     Ok(())
 }
@@ -164,14 +164,14 @@ pub fn alerts(airlock: &Airlock, a: AlertsArgs) -> anyhow::Result<()> {
         limit: Some(a.limit),
     })?;
     for alert in alerts {
-        if a.json {
-            println!("{}", serde_json::to_string(&alert)?);
-        } else {
-            println!(
+        let line = match a.json {
+            true => serde_json::to_string(&alert)?,
+            false => format!(
                 "#{}\t{}\t{}\t{}\t{}\t(delivery: {})",
                 alert.id, alert.time, alert.rule, alert.installation, alert.message, alert.delivery
-            );
-        }
+            ),
+        };
+        super::terminal::println(&line);
     }
     Ok(())
 }
@@ -200,7 +200,7 @@ pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
                 );
             } else {
                 for r in review {
-                    print!("{}", r.text());
+                    super::terminal::print(&r.text());
                 }
             }
         }
@@ -209,7 +209,7 @@ pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&map)?);
             } else {
-                print!("{}", map.text());
+                super::terminal::print(&map.text());
             }
         }
     }
