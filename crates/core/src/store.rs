@@ -119,6 +119,23 @@ impl StoreError {
         matches!(self, StoreError::Corrupt { .. })
     }
 
+    /// An error of the same kind with the same message, without its source: one failure
+    /// handed to several callers (a group commit's).
+    pub fn shared(&self) -> StoreError {
+        let what = match self {
+            StoreError::Conflict { what, .. }
+            | StoreError::Transient { what, .. }
+            | StoreError::Corrupt { what, .. }
+            | StoreError::Failed { what, .. } => what.clone(),
+        };
+        match self {
+            StoreError::Conflict { .. } => StoreError::conflict(what, None),
+            StoreError::Transient { .. } => StoreError::transient(what, None),
+            StoreError::Corrupt { .. } => StoreError::corrupt(what, None),
+            StoreError::Failed { .. } => StoreError::failed(what, None),
+        }
+    }
+
     /// The same error, with `context` in front of what failed (`"context: what"`).
     pub fn context(self, context: impl std::fmt::Display) -> StoreError {
         let prefix = |what: String| format!("{context}: {what}");

@@ -70,7 +70,7 @@ struct Job {
 }
 
 /// One queued batch's outcome.
-type JobResult = std::result::Result<Vec<AuditRecord>, String>;
+type JobResult = std::result::Result<Vec<AuditRecord>, airlock_core::StoreError>;
 
 /// The appending side, once loaded: the chain, and the journal with its indexer if this
 /// process holds the journal.
@@ -119,6 +119,7 @@ impl GroupCommit {
                     .into_iter()
                     .filter(|r| r.0 > chain.last_seq())
                     .collect();
+                check_continuity(&chain, &newer, &Journal::path_of(&self.path))?;
                 insert_rows(&mut conn, &[Rows::from(newer.as_slice())])?;
                 for row in &newer {
                     chain.push_stored(row.0, row.hash());
@@ -185,10 +186,7 @@ impl GroupCommit {
                 .collect();
             let results = match self.loaded(&mut slot).and_then(|w| w.write(batches)) {
                 Ok(results) => results.into_iter().map(Ok).collect(),
-                Err(e) => {
-                    let message = format!("{e:#}");
-                    jobs.iter().map(|_| Err(message.clone())).collect()
-                }
+                Err(e) => jobs.iter().map(|_| Err(e.0.shared())).collect(),
             };
             drop(slot);
             for (job, result) in jobs.into_iter().zip::<Vec<JobResult>>(results) {
@@ -198,7 +196,7 @@ impl GroupCommit {
         answer
             .recv()
             .map_err(|_| Error::failed("the audit writer stopped"))?
-            .map_err(|e| Error::failed(format!("cannot append to the audit log: {e}")))
+            .map_err(|e| Error(e.context("cannot append to the audit log")))
     }
 
     /// The chain as of the last acknowledged append.
@@ -285,6 +283,31 @@ impl Writer {
         }
         Ok(results)
     }
+}
+
+/// The journal's records must continue the stored log exactly: each the next sequence
+/// number, each chained to the one before. Recovery refuses anything else (lines
+/// swapped, dropped or inserted) rather than acknowledge records that can never be
+/// indexed, or index them out of order.
+fn check_continuity(chain: &Chain, rows: &[Row], journal: &Path) -> Result<()> {
+    let (mut seq, mut prev) = match &chain.head {
+        Some((seq, hash)) => (*seq, hash.as_str()),
+        None => (0, crate::audit::GENESIS_HASH),
+    };
+    for row in rows {
+        if row.0 != seq + 1 || row.1[14] != prev {
+            return Err(Error::corrupt(format!(
+                "the audit journal {} does not continue the log at record {}: its lines are \
+                 out of order or altered. Keep a copy, then move it aside to open the log \
+                 without them, and run `airlock audit verify`",
+                journal.display(),
+                seq + 1
+            )));
+        }
+        seq = row.0;
+        prev = row.hash();
+    }
+    Ok(())
 }
 
 fn not_appender(journal: &Path) -> Error {
@@ -564,6 +587,48 @@ mod tests {
             (next[0].seq, next[0].prev_hash.as_str()),
             (5, prev.hash.as_str())
         );
+    }
+
+    /// Issue 14: recovery trusted the journal's line order, so two swapped lines made the
+    /// service acknowledge records that could never be indexed.
+    #[test]
+    fn a_journal_whose_lines_do_not_continue_the_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("airlock.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let indexed = store.append(vec![entry("t-1")]).unwrap();
+        drop(store);
+        let mut prev = indexed[0].clone();
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for resource in ["t-2", "t-3"] {
+            let e = entry(resource);
+            let json = JsonFields::of(&e);
+            let r = audit::seal_encoded(Some((prev.seq, &prev.hash)), prev.time.clone(), e, &json);
+            let mut line = Vec::new();
+            encode_line(&mut line, r.seq, &columns(&r, &json));
+            lines.push(line);
+            prev = r;
+        }
+        lines.swap(0, 1);
+        let mut journal = Journal::open(&db, Durability::Full).unwrap().unwrap();
+        journal.append(&lines.concat()).unwrap();
+        drop(journal);
+
+        let store = SqliteStore::open(&db).unwrap();
+        let err = store.append(vec![entry("t-4")]).unwrap_err();
+        assert!(err.is_corrupt(), "{err}");
+        assert!(
+            err.to_string()
+                .contains("does not continue the log at record 2"),
+            "{err}"
+        );
+        assert!(store.count_audit().unwrap_err().is_corrupt());
+        drop(store);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "nothing out of order was indexed");
     }
 
     #[test]
