@@ -246,6 +246,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: dev mode: plugins may send plain http to loopback addresses");
             }
             let airlock = Arc::new(Airlock::open_with(&cli.data_dir, options)?);
+            // Another process may hold the audit log for a moment (an export, a verify
+            // started before this one): wait for it rather than serve without appending.
+            airlock
+                .claim_audit_log(std::time::Duration::from_secs(30))
+                .map_err(app_err)?;
             airlock.warm_monitor().map_err(app_err)?;
             let (token, generated) = config.admin_token(airlock.data_dir())?;
             let listen = listen.unwrap_or(config.listen());

@@ -61,6 +61,13 @@ pub trait AuditStore: Send + Sync {
     /// The highest sequence number of a stored record sealed before `time` (RFC 3339,
     /// compared as text), or 0 if there is none: where retention cuts.
     fn last_seq_before(&self, time: &str) -> StoreResult<u64>;
+    /// Takes the right to change the log for this process, first bringing the log up to
+    /// date with every record acknowledged before (a journal's). Reads never need it; a
+    /// process that appends claims it first, and an error that
+    /// [is transient](crate::StoreError::is_transient) means another process holds it.
+    fn claim(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Deletes records 1..=`seq`, keeping their chain hashes as Merkle leaves. Returns
     /// how many records were deleted.
     fn prune_through(&self, seq: u64) -> StoreResult<u64>;

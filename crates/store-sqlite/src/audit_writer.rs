@@ -63,6 +63,15 @@ impl Chain {
     }
 }
 
+/// What the writer slot is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Reading the log: the journal is not taken.
+    Read,
+    /// Changing it (append, prune): the journal is taken, if no other process holds it.
+    Append,
+}
+
 /// One caller's batch, encoded, and where to send its sealed records.
 struct Job {
     entries: Vec<(AuditEntry, JsonFields)>,
@@ -106,13 +115,28 @@ impl GroupCommit {
         }
     }
 
-    /// The writer slot, loaded: the chain read from SQLite, and the journal's records
-    /// that SQLite lacks indexed first.
-    fn loaded<'a>(&self, slot: &'a mut MutexGuard<'_, Option<Writer>>) -> Result<&'a mut Writer> {
+    /// The writer slot, loaded: the chain read from SQLite and, for `Use::Append`, the
+    /// journal taken (locked), with its records that SQLite lacks indexed first.
+    ///
+    /// Readers never take the journal: a process that only reads (an export, a verify)
+    /// must not stop the service from appending. A slot loaded for reading is loaded
+    /// again, taking the journal, the first time this process appends.
+    fn loaded<'a>(
+        &self,
+        slot: &'a mut MutexGuard<'_, Option<Writer>>,
+        purpose: Use,
+    ) -> Result<&'a mut Writer> {
+        let upgrade = purpose == Use::Append && slot.as_ref().is_some_and(|w| w.appender.is_none());
+        if upgrade {
+            **slot = None;
+        }
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
             let mut chain = load_chain(&conn)?;
-            let mut journal = Journal::open(&self.path, self.durability)?;
+            let mut journal = match purpose {
+                Use::Append => Journal::open(&self.path, self.durability)?,
+                Use::Read => None,
+            };
             if let Some(journal) = &mut journal {
                 let newer: Vec<Row> = journal
                     .recover()?
@@ -184,7 +208,10 @@ impl GroupCommit {
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.entries))
                 .collect();
-            let results = match self.loaded(&mut slot).and_then(|w| w.write(batches)) {
+            let results = match self
+                .loaded(&mut slot, Use::Append)
+                .and_then(|w| w.write(batches))
+            {
                 Ok(results) => results.into_iter().map(Ok).collect(),
                 Err(e) => jobs.iter().map(|_| Err(e.0.shared())).collect(),
             };
@@ -202,27 +229,27 @@ impl GroupCommit {
     /// The chain as of the last acknowledged append.
     pub(super) fn chain(&self) -> Result<Chain> {
         let mut slot = relock(&self.writer);
-        Ok(self.loaded(&mut slot)?.chain.clone())
+        Ok(self.loaded(&mut slot, Use::Read)?.chain.clone())
     }
 
     /// How many records were ever appended.
     pub(super) fn log_size(&self) -> Result<u64> {
         let mut slot = relock(&self.writer);
-        Ok(self.loaded(&mut slot)?.chain.frontier.size())
+        Ok(self.loaded(&mut slot, Use::Read)?.chain.frontier.size())
     }
 
     /// Fails unless this process may change the log: appends and pruning happen in the
     /// one process that holds the journal.
     pub(super) fn ensure_appender(&self) -> Result<()> {
         let mut slot = relock(&self.writer);
-        self.loaded(&mut slot)?.appender()
+        self.loaded(&mut slot, Use::Append)?.appender()
     }
 
     /// Waits until every record acknowledged so far is in the audit table.
     pub(super) fn settle(&self) -> Result<()> {
         let (indexer, last) = {
             let mut slot = relock(&self.writer);
-            let writer = self.loaded(&mut slot)?;
+            let writer = self.loaded(&mut slot, Use::Read)?;
             match &writer.appender {
                 // Another process appends; the table holds what it has indexed.
                 None => return Ok(()),
@@ -576,6 +603,18 @@ mod tests {
         drop(journal);
 
         let store = SqliteStore::open(&db).unwrap();
+        // Reading alone (a verify, an export) does not touch the journal: issue 14 found
+        // verify re-indexing it, restoring rows an attacker had deleted. The appender
+        // indexes it.
+        let journal_len = std::fs::metadata(Journal::path_of(&db)).unwrap().len();
+        assert_eq!(store.count_audit().unwrap(), 2);
+        crate::integrity::verify(&store, &Default::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.count_audit().unwrap(), 2);
+        let len = std::fs::metadata(Journal::path_of(&db)).unwrap().len();
+        assert_eq!(len, journal_len, "the journal is as the reader found it");
+        store.claim().unwrap();
         assert_eq!(store.count_audit().unwrap(), 4);
         let (size, _, last) = store.merkle_head().unwrap();
         assert_eq!((size, last), (4, prev.hash.clone()));
@@ -615,6 +654,8 @@ mod tests {
         drop(journal);
 
         let store = SqliteStore::open(&db).unwrap();
+        let err = store.claim().unwrap_err();
+        assert!(err.is_corrupt(), "{err}");
         let err = store.append(vec![entry("t-4")]).unwrap_err();
         assert!(err.is_corrupt(), "{err}");
         assert!(
@@ -622,13 +663,37 @@ mod tests {
                 .contains("does not continue the log at record 2"),
             "{err}"
         );
-        assert!(store.count_audit().unwrap_err().is_corrupt());
-        drop(store);
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        assert_eq!(
+            store.count_audit().unwrap(),
+            1,
+            "nothing out of order was indexed"
+        );
+    }
+
+    /// Issue 14: a process that only read the log (an export during a restart) took the
+    /// journal, and the service started beside it could never append.
+    #[test]
+    fn a_reader_never_takes_the_journal_from_the_appender() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("airlock.db");
+        SqliteStore::open(&db)
+            .unwrap()
+            .append(vec![entry("t-1")])
             .unwrap();
-        assert_eq!(rows, 1, "nothing out of order was indexed");
+        let reader = SqliteStore::open(&db).unwrap();
+        assert_eq!(reader.count_audit().unwrap(), 1);
+        reader.query(&Default::default()).unwrap();
+        let service = SqliteStore::open(&db).unwrap();
+        service.claim().unwrap();
+        service.append(vec![entry("t-2")]).unwrap();
+        assert_eq!(service.count_audit().unwrap(), 2, "indexed");
+        assert_eq!(
+            reader.count_audit().unwrap(),
+            2,
+            "the reader sees what was indexed"
+        );
+        let err = reader.append(vec![entry("t-3")]).unwrap_err();
+        assert!(err.is_transient(), "{err}");
     }
 
     #[test]

@@ -322,6 +322,10 @@ impl AuditStore for SqliteStore {
         })
     }
 
+    fn claim(&self) -> StoreResult<()> {
+        call(|| self.commit.ensure_appender())
+    }
+
     fn prune_through(&self, seq: u64) -> StoreResult<u64> {
         call(|| {
             self.commit.ensure_appender()?;

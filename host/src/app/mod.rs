@@ -155,6 +155,23 @@ impl Airlock {
         &self.data
     }
 
+    /// Takes the right to append to the audit log for this process (bringing the log up
+    /// to date with what an earlier process acknowledged), waiting up to `wait` while
+    /// another process holds it. The service claims it at start; readers never do.
+    pub fn claim_audit_log(&self, wait: std::time::Duration) -> AppResult<()> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.store.claim() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && std::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "waiting for the audit log");
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()

@@ -20,6 +20,11 @@ pub struct VerifyArgs {
     /// `airlock audit key` while the host is trusted.
     #[arg(long)]
     pub public_key: Option<String>,
+    /// First index the records an earlier process acknowledged but did not index (after
+    /// a crash): this takes the log, and is refused while the service runs. Without it,
+    /// verify only reads, and checks what is indexed.
+    #[arg(long)]
+    pub recover: bool,
 }
 
 /// `airlock audit checkpoint [export]`.
@@ -54,6 +59,9 @@ pub struct PruneArgs {
 
 /// Verifies the log; exit 1 naming the first bad sequence number.
 pub fn verify(airlock: &Airlock, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    if args.recover {
+        airlock.claim_audit_log(std::time::Duration::ZERO)?;
+    }
     let mut options = VerifyOptions::default();
     if let Some(path) = &args.checkpoints {
         let text = std::fs::read_to_string(path)
