@@ -272,7 +272,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(airlock_host::api::serve(airlock, &token, listen))?;
+            runtime.block_on(airlock_host::api::serve(airlock.clone(), &token, listen))?;
+            // A clean stop leaves every record under a signed checkpoint.
+            if let Err(e) = airlock.checkpoint_if_new() {
+                tracing::error!(error = %format!("{e:#}"), "cannot sign the closing checkpoint");
+            }
         }
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
@@ -369,28 +373,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Every minute: sign a checkpoint if the log grew; every hour: apply retention.
+/// How often `serve` signs a checkpoint of what was appended since the last one.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
     std::thread::spawn(move || {
-        for minute in 0u64.. {
-            std::thread::sleep(std::time::Duration::from_secs(60));
-            let (size, _, _) = match airlock.store().merkle_head() {
-                Ok(head) => head,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "cannot read the audit log");
-                    continue;
-                }
-            };
-            let last = airlock
-                .store()
-                .checkpoints()
-                .ok()
-                .and_then(|c| c.last().map(|c| c.size));
-            if last != Some(size)
-                && let Err(e) = airlock.checkpoint()
-            {
+        let per_hour = 3600 / CHECKPOINT_INTERVAL.as_secs();
+        for tick in 1u64.. {
+            std::thread::sleep(CHECKPOINT_INTERVAL);
+            if let Err(e) = airlock.checkpoint_if_new() {
                 tracing::error!(error = %format!("{e:#}"), "cannot sign an audit checkpoint");
             }
-            if let Some(days) = retention_days.filter(|_| minute % 60 == 0) {
+            if let Some(days) = retention_days.filter(|_| tick % per_hour == 0) {
                 match airlock.prune_audit(days) {
                     Ok(n) => tracing::info!(records = n, days, "audit retention applied"),
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "audit retention failed"),

@@ -232,3 +232,37 @@ fn plugin_strings_reach_the_terminal_without_escapes_or_bidi_controls() {
         "{text:?}"
     );
 }
+
+/// Issue 14: without exported checkpoints or a pinned key, verify proves only internal
+/// consistency; it says so, and `--strict` fails (exit 2) on it.
+#[test]
+fn verify_says_what_it_proves_and_strict_requires_an_anchor() {
+    let host = crate::support::TestHost::new();
+    host.install("auto-tagger", &["ticket.subject"], &[]);
+    host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
+    let key = host.airlock.signer().public_key_hex();
+    let crate::support::TestHost {
+        dir,
+        airlock: service,
+    } = host;
+    drop(service);
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["--data-dir", data, "audit", "verify"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("internally consistent"), "{text}");
+    assert_eq!(run(&["--strict"]).0, Some(2));
+    let (code, text) = run(&["--strict", "--public-key", &key]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("internally consistent"), "{text}");
+}

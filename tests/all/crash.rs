@@ -122,3 +122,99 @@ fn kill_9_mid_load_loses_no_acknowledged_record() {
         );
     }
 }
+
+/// Issue 14: records after the newest checkpoint were unprotected for as long as the
+/// service liked. It signs one every few seconds when anything was appended, and one
+/// when it stops cleanly, so a clean stop leaves every record under a signed checkpoint.
+#[test]
+fn serve_checkpoints_within_seconds_and_when_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let wasm = root().join("plugins/dist/counter.wasm");
+    let installed = airlock(data)
+        .args(["plugin", "install"])
+        .arg(&wasm)
+        .arg("--manifest")
+        .arg(manifest_path("counter"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(installed.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = airlock(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let started = Instant::now();
+    while agent.get(&format!("{base}/health")).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the service did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let checkpoints = || -> Vec<serde_json::Value> {
+        let mut r = agent
+            .get(&format!("{base}/audit/checkpoints"))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap();
+        let body: serde_json::Value = r.body_mut().read_json().unwrap();
+        body["checkpoints"].as_array().unwrap().clone()
+    };
+    let post = |id: &str| {
+        let event = serde_json::json!({"type": "ticket-created", "ticket": {"id": id}});
+        agent
+            .post(&format!("{base}/events"))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send_json(&event)
+            .unwrap();
+    };
+    post("t-1");
+    let size_now =
+        |cps: &[serde_json::Value]| cps.last().map_or(0, |c| c["size"].as_u64().unwrap());
+    // Within a few checkpoint intervals, the event's records are under a checkpoint.
+    let waited = Instant::now();
+    loop {
+        if size_now(&checkpoints()) > 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "no checkpoint was signed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    post("t-2");
+    // A clean stop (SIGINT, as ctrl-c) signs the last one.
+    let stopped = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(server.wait().unwrap().success());
+    let conn = rusqlite::Connection::open(data.join("airlock.db")).unwrap();
+    let (records, last_checkpoint): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT MAX(seq) FROM audit), (SELECT MAX(size) FROM audit_checkpoints)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        last_checkpoint, records,
+        "records after the last checkpoint"
+    );
+}

@@ -449,6 +449,20 @@ impl Airlock {
         Ok(cp)
     }
 
+    /// Signs a checkpoint when any record was appended since the last one: the service
+    /// does so every few seconds and when it stops, so the records no signed checkpoint
+    /// covers are at most a few seconds' worth.
+    pub fn checkpoint_if_new(&self) -> anyhow::Result<Option<crate::checkpoint::Checkpoint>> {
+        let size = self.store.log_size()?;
+        let last = self
+            .last_checkpoint
+            .load(std::sync::atomic::Ordering::Relaxed);
+        match size > last {
+            true => Ok(Some(self.checkpoint()?)),
+            false => Ok(None),
+        }
+    }
+
     /// Signs a checkpoint when enough records were appended since the last one.
     pub fn checkpoint_if_due(&self) -> anyhow::Result<()> {
         let size = self.store.log_size()?;

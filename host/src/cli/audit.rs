@@ -25,6 +25,10 @@ pub struct VerifyArgs {
     /// verify only reads, and checks what is indexed.
     #[arg(long)]
     pub recover: bool,
+    /// Fail (exit 2) unless the log was checked against something kept off this host:
+    /// exported checkpoints or a pinned public key.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `airlock audit checkpoint [export]`.
@@ -80,13 +84,27 @@ pub fn verify(airlock: &Airlock, args: &VerifyArgs) -> anyhow::Result<ExitCode> 
         options.trusted_key =
             Some(parse_public_key(key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?);
     }
+    let anchored = !options.exported.is_empty() || options.trusted_key.is_some();
     match airlock.verify_audit(&options)? {
         Ok(v) => {
             println!(
                 "audit log OK: {} records verified ({} pruned, {} signed checkpoints match)",
                 v.records, v.pruned, v.checkpoints
             );
-            Ok(ExitCode::SUCCESS)
+            if anchored {
+                return Ok(ExitCode::SUCCESS);
+            }
+            // The host's own key signed every checkpoint checked: a log replaced and
+            // re-signed on this host would pass too.
+            println!(
+                "note: this proves the log is internally consistent, not that it is the log \
+                 that was written. Pass --checkpoints (exported earlier) or --public-key \
+                 (pinned while the host was trusted) to prove that."
+            );
+            Ok(match args.strict {
+                true => ExitCode::from(2),
+                false => ExitCode::SUCCESS,
+            })
         }
         Err(t) => {
             eprintln!("audit log TAMPERED: {t}");
