@@ -218,3 +218,146 @@ fn serve_checkpoints_within_seconds_and_when_it_stops() {
         "records after the last checkpoint"
     );
 }
+
+/// Issue 14: a plugin's writes and requests happened at the call, but their records were
+/// appended when the invocation ended, so a `kill -9` in between left changes no record
+/// names. Now each call with an effect is recorded (durably) before it is performed.
+/// `misfit` writes tags and sends requests, then loops; the service is killed mid-loop.
+#[test]
+fn kill_9_mid_invocation_leaves_no_change_without_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // A loopback server that counts the requests it receives.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            if stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let manifest = std::fs::read_to_string(manifest_path("misfit"))
+        .unwrap()
+        .replace("127.0.0.1:18081", &server_addr.to_string());
+    let manifest_file = data.join("misfit.toml");
+    std::fs::write(&manifest_file, manifest).unwrap();
+    let run = |args: &[&str]| {
+        let out = airlock(data).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let wasm = root().join("plugins/dist/misfit.wasm");
+    run(&[
+        "plugin",
+        "install",
+        wasm.to_str().unwrap(),
+        "--manifest",
+        manifest_file.to_str().unwrap(),
+    ]);
+    let destination = format!("http://{server_addr}");
+    run(&[
+        "plugin",
+        "grant",
+        "misfit",
+        "--read",
+        "ticket.subject,ticket.requester_id,ticket.tags,requester.name",
+        "--write",
+        "ticket.tags",
+        "--egress",
+        &destination,
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = airlock(data)
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let started = Instant::now();
+    while agent.get(&format!("{base}/health")).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the service did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let post = move |event: serde_json::Value| {
+        agent
+            .post(&format!("{base}/events"))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send_json(&event)
+    };
+    post(serde_json::json!({"type": "ticket-created", "ticket": {"id": "t-1", "subject": "s"}}))
+        .unwrap();
+    let action = serde_json::json!({"type": "action", "ticket_id": "t-1", "name": "probe",
+        "payload": {"values": ["probe1"], "server": destination, "end": "fake-panic-then-loop"}});
+    let pending = std::thread::spawn(move || post(action).is_ok());
+    // The plugin writes and sends within a few milliseconds, then loops for a second.
+    let waited = Instant::now();
+    while received.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill().unwrap(); // SIGKILL, mid-invocation
+    server.wait().unwrap();
+    assert!(
+        !pending.join().unwrap(),
+        "the action was answered before the kill"
+    );
+    let sent = received.load(Ordering::SeqCst);
+    assert!(sent > 0, "the plugin sent nothing before the kill");
+
+    let verify = airlock(data)
+        .args(["audit", "verify", "--recover"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let conn = rusqlite::Connection::open(data.join("airlock.db")).unwrap();
+    let doc: String = conn
+        .query_row("SELECT doc FROM tickets WHERE id = 't-1'", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        doc.contains("probe1"),
+        "the plugin's tag was written: {doc}"
+    );
+    let count = |call: &str| -> i64 {
+        conn.query_row(
+            "SELECT COUNT(*) FROM audit WHERE installation = 'misfit' AND event = 'action' AND call = ?1",
+            [call],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(
+        count("helpdesk.add-tags") >= 1,
+        "a tag was written with no record"
+    );
+    assert!(
+        count("http.request") as usize >= sent,
+        "{sent} requests reached the server, {} are recorded",
+        count("http.request")
+    );
+}

@@ -10,6 +10,7 @@
 
 mod budget;
 mod plan;
+mod record;
 mod redaction;
 mod sanitize;
 mod taint;
@@ -18,11 +19,12 @@ pub use budget::{
     Budget, Exhausted, MAX_AUDIT_BYTES_PER_INVOCATION, MAX_CALLS_PER_INVOCATION, REFUSED_CALL,
 };
 pub use plan::{FieldPlan, NOT_DECLARED_READ, NOT_GRANTED};
+pub use record::{INTENT, PHASE_DETAIL, is_intent};
 pub use redaction::{PassThrough, Redaction};
 pub use sanitize::{AuditSanitizer, MAX_AUDIT_TEXT};
 pub use taint::{MAX_FLOWS, OVERFLOW_PATH, Taint};
 
-use crate::audit::{AuditEntry, Decision};
+use crate::audit::AuditEntry;
 use crate::installation::Installation;
 use crate::model::{FieldLabel, Flow, Kind, Record};
 use crate::store::Store;
@@ -117,6 +119,9 @@ pub struct CallSpec {
     pub need: Need,
     /// Facts about the call for its audit record, known before it runs.
     pub details: BTreeMap<String, String>,
+    /// Whether performing the call changes something outside the invocation (a write,
+    /// an outbound request): its record is then made durable before it is performed.
+    pub effect: bool,
 }
 
 impl CallSpec {
@@ -126,9 +131,16 @@ impl CallSpec {
             call,
             resource: resource.into(),
             origin: ResourceOrigin::Host,
+            effect: matches!(need, Need::Write { .. }),
             need,
             details: BTreeMap::new(),
         }
+    }
+
+    /// Marks the call as changing something outside the invocation.
+    pub fn with_effect(mut self) -> CallSpec {
+        self.effect = true;
+        self
     }
 
     /// A call naming a record by the plugin's id.
@@ -189,7 +201,7 @@ pub trait Capability {
     /// notes goes in the audit record either way. The default allows.
     fn authorize(
         &self,
-        _ctx: &CallContext<'_>,
+        _ctx: &CallContext,
         _request: &Self::Request,
     ) -> Result<Self::Approval, CallError> {
         Ok(Self::Approval::default())
@@ -198,7 +210,7 @@ pub trait Capability {
     /// Performs an authorized call. `plan` says which fields the call may touch.
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         request: Self::Request,
         approval: Self::Approval,
         plan: &FieldPlan,
@@ -206,17 +218,17 @@ pub trait Capability {
 }
 
 /// What a capability can use while performing a call.
-pub struct CallContext<'a> {
+pub struct CallContext {
     /// The installation making the call.
-    pub installation: &'a Installation,
+    pub installation: Arc<Installation>,
     deadline_in: Option<std::time::Duration>,
     details: std::cell::RefCell<BTreeMap<String, String>>,
     carried: Vec<Flow>,
     confirmed: std::cell::Cell<bool>,
-    sanitizer: &'a AuditSanitizer,
+    sanitizer: Arc<AuditSanitizer>,
 }
 
-impl CallContext<'_> {
+impl CallContext {
     /// Adds a fact to the call's audit record (`details`), whether the call succeeds or
     /// fails. Names and numbers only, never data values.
     pub fn note(&self, key: &str, value: impl ToString) {
@@ -416,7 +428,9 @@ pub struct Services {
 /// One invocation of one installation: the broker's state for the calls it makes.
 ///
 /// Audit entries are collected here and appended to the log in one transaction when
-/// the invocation ends ([`Invocation::finish`]), so an event is acknowledged only after
+/// the invocation ends ([`Invocation::finish`]), except that a call with an effect (a
+/// write, an outbound request) first makes the records so far and its own intent
+/// durable, and is not performed if they cannot be. An event is acknowledged only after
 /// all of its records are stored.
 pub struct Invocation {
     /// The invocation id.
@@ -427,6 +441,8 @@ pub struct Invocation {
     pub installation: Arc<Installation>,
     services: Services,
     entries: Vec<AuditEntry>,
+    /// Records already made durable in this invocation (before an effect).
+    sealed: Vec<crate::audit::AuditRecord>,
     budget: budget::Ledger,
     seen: Vec<Seen>,
     taint: Taint,
@@ -441,6 +457,7 @@ impl Invocation {
             installation,
             services,
             entries: Vec::new(),
+            sealed: Vec::new(),
             budget: Default::default(),
             seen: Vec::new(),
             taint: Taint::default(),
@@ -489,16 +506,29 @@ impl Invocation {
             _ => Vec::new(),
         };
         let ctx = CallContext {
-            installation: &self.installation,
+            installation: self.installation.clone(),
             deadline_in: self.budget.remaining(std::time::Instant::now()),
             details: Default::default(),
             carried,
             confirmed: Default::default(),
-            sanitizer: &self.services.sanitizer,
+            sanitizer: self.services.sanitizer.clone(),
         };
-        let performed = capability
-            .authorize(&ctx, &request)
-            .and_then(|approval| capability.perform(&ctx, request, approval, &plan));
+        let performed = match capability.authorize(&ctx, &request) {
+            Err(e) => Err(e),
+            Ok(approval) => {
+                // Record first: what changes the world is durable in the log before it
+                // happens, or does not happen.
+                let recorded = match spec.effect {
+                    true => {
+                        let mut details = report.details.clone();
+                        details.extend(ctx.details.borrow().clone());
+                        self.record_intent(&spec, details)
+                    }
+                    false => Ok(()),
+                };
+                recorded.and_then(|()| capability.perform(&ctx, request, approval, &plan))
+            }
+        };
         report.details.extend(ctx.details.into_inner());
         if ctx.confirmed.get() {
             spec.origin = ResourceOrigin::Host;
@@ -548,92 +578,6 @@ impl Invocation {
     /// the runtime ends it.
     pub fn exhausted(&self) -> Option<Budget> {
         self.budget.spent()
-    }
-
-    /// Records something the invocation did outside a brokered call (its outcome),
-    /// after the one record that sums up the calls refused once a budget was spent.
-    /// `reason` must be host-chosen, or passed through [`Invocation::sanitize`].
-    pub fn record_outcome(&mut self, call: &str, decision: Decision, reason: &str) {
-        if let Some((refused, budget)) = self.budget.take_refused() {
-            let mut entry = self.entry(REFUSED_CALL, "");
-            entry.decision = Some(Decision::Deny);
-            entry.reason = format!(
-                "limit: {refused} further calls refused: {}",
-                budget.message()
-            );
-            entry.details = [
-                ("budget".to_string(), budget.as_str().to_string()),
-                ("refused".to_string(), refused.to_string()),
-            ]
-            .into();
-            self.entries.push(entry);
-        }
-        let mut entry = self.entry(call, "");
-        entry.decision = Some(decision);
-        entry.reason = reason.to_string();
-        self.entries.push(entry);
-    }
-
-    fn entry(&self, call: &str, resource: &str) -> AuditEntry {
-        AuditEntry {
-            installation: self.installation.id.clone(),
-            plugin: self.installation.manifest.name.clone(),
-            version: self.installation.manifest.version.clone(),
-            invocation: self.id.clone(),
-            event: self.event.clone(),
-            call: call.to_string(),
-            resource: resource.to_string(),
-            ..Default::default()
-        }
-    }
-
-    fn record(&mut self, spec: &CallSpec, report: &Report, result: Result<(), &CallError>) {
-        let exists = |kind| {
-            crate::model::valid_id(&spec.resource)
-                && matches!(self.services.store.get(kind, &spec.resource), Ok(Some(_)))
-        };
-        let resource = match spec.origin {
-            ResourceOrigin::Host => spec.resource.clone(),
-            ResourceOrigin::PluginRecord(kind) if exists(kind) => spec.resource.clone(),
-            _ => self.services.sanitizer.opaque(&spec.resource),
-        };
-        let mut entry = self.entry(spec.call, &resource);
-        entry.fields_returned = report.returned.iter().cloned().collect();
-        entry.fields_withheld = report
-            .withheld
-            .iter()
-            .map(|(field, reason)| crate::audit::Withheld {
-                field: field.clone(),
-                reason: reason.clone(),
-            })
-            .collect();
-        entry.redactions = report.redactions.clone();
-        entry.details = report.details.clone();
-        match result {
-            Ok(()) => {
-                entry.decision = Some(Decision::Allow);
-                entry.reason = "ok".into();
-            }
-            Err(e) => {
-                // Refused calls are denials; calls that were allowed but found nothing
-                // or failed in the host are not.
-                entry.decision = Some(match e {
-                    CallError::Denied(_) | CallError::Limit(_) | CallError::Invalid(_) => {
-                        Decision::Deny
-                    }
-                    CallError::NotFound(_) | CallError::Unavailable(_) => Decision::Allow,
-                });
-                // Host-made, never quoting the plugin's strings; bounded all the same,
-                // with the values handed out masked.
-                entry.reason = format!(
-                    "{}: {}",
-                    e.code(),
-                    self.services.sanitizer.bounded(e.message(), &self.seen)
-                );
-            }
-        }
-        self.budget.charge_audit(entry.text_bytes());
-        self.entries.push(entry);
     }
 
     /// Remembers what `output` handed the plugin: its taint (every field whose value,
@@ -695,11 +639,6 @@ impl Invocation {
     /// The services this invocation uses.
     pub fn services(&self) -> &Services {
         &self.services
-    }
-
-    /// Appends the invocation's entries to the audit log; returns them sealed.
-    pub fn finish(self) -> anyhow::Result<Vec<crate::audit::AuditRecord>> {
-        Ok(self.services.store.append(self.entries)?)
     }
 }
 

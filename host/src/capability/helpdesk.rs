@@ -63,7 +63,7 @@ fn unavailable(e: crate::store::StoreError) -> CallError {
 /// does not quote the id: the audit holds it, hashed when nothing has that id.
 fn load(
     store: &dyn HelpdeskStore,
-    ctx: &CallContext<'_>,
+    ctx: &CallContext,
     kind: Kind,
     id: &str,
 ) -> Result<Record, CallError> {
@@ -121,7 +121,7 @@ impl Capability for GetRecord<'_> {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         r: GetRequest,
         (): (),
         _: &FieldPlan,
@@ -160,7 +160,7 @@ impl Capability for PrefetchTicket<'_> {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         id: String,
         (): (),
         _: &FieldPlan,
@@ -209,7 +209,7 @@ impl Capability for ListComments<'_> {
 
     fn perform(
         &self,
-        _: &CallContext<'_>,
+        _: &CallContext,
         r: ListCommentsRequest,
         (): (),
         _: &FieldPlan,
@@ -273,7 +273,7 @@ impl Capability for SearchTickets<'_> {
 
     fn perform(
         &self,
-        _: &CallContext<'_>,
+        _: &CallContext,
         r: SearchRequest,
         (): (),
         _: &FieldPlan,
@@ -385,7 +385,7 @@ impl Capability for WriteTicket<'_> {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         r: WriteRequest,
         (): (),
         _: &FieldPlan,

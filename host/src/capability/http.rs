@@ -77,12 +77,12 @@ impl Capability for Http<'_> {
     fn describe(&self, _: &OutboundRequest) -> Result<CallSpec, CallError> {
         // Everything is checked in `authorize` and `perform`, so even malformed requests
         // are audited as `http.request` with what is known about them.
-        Ok(CallSpec::new(CALL, "", Need::Nothing))
+        Ok(CallSpec::new(CALL, "", Need::Nothing).with_effect())
     }
 
     fn authorize(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         request: &OutboundRequest,
     ) -> Result<Approval, CallError> {
         // The URL as written tells requests apart in the audit, as a digest only: the
@@ -91,13 +91,13 @@ impl Capability for Http<'_> {
         let note = |key: &str, value: String| ctx.note(key, value);
         let approved = self
             .egress
-            .authorize(ctx.installation, request, &note, ctx.time_left())?;
+            .authorize(&ctx.installation, request, &note, ctx.time_left())?;
         Ok(Approval(Some(approved)))
     }
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         request: OutboundRequest,
         approval: Approval,
         _: &FieldPlan,
@@ -106,7 +106,7 @@ impl Capability for Http<'_> {
             CallError::Denied("the request was not authorized before it was sent".into())
         })?;
         let note = |key: &str, value: String| ctx.note(key, value);
-        let installation = ctx.installation;
+        let installation = &ctx.installation;
         let (tracked, taint) = (&self.tracked, &self.taint);
         Ok(self
             .egress

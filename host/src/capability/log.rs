@@ -97,7 +97,7 @@ impl Capability for Log {
 
     fn perform(
         &self,
-        _: &CallContext<'_>,
+        _: &CallContext,
         mut line: LogLine,
         (): (),
         _: &FieldPlan,

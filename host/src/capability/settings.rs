@@ -39,7 +39,7 @@ impl Capability for Settings {
 
     fn perform(
         &self,
-        ctx: &CallContext<'_>,
+        ctx: &CallContext,
         key: Option<String>,
         (): (),
         _: &FieldPlan,

@@ -176,7 +176,8 @@ impl RuleState {
         out: &mut Vec<Draft>,
     ) {
         let e = &r.entry;
-        if e.installation.is_empty() || e.call == ALERT_CALL {
+        // A call's intent is followed by its outcome record, which the rules judge.
+        if e.installation.is_empty() || e.call == ALERT_CALL || crate::broker::is_intent(e) {
             return;
         }
         let Some(secs) = record_secs(&r.time) else {

@@ -68,7 +68,8 @@ impl Counters {
     /// Counts one sealed record.
     pub fn apply(&mut self, r: &AuditRecord) {
         let e = &r.entry;
-        if e.installation.is_empty() {
+        // A call's intent is followed by its outcome record, which is what is counted.
+        if e.installation.is_empty() || crate::broker::is_intent(e) {
             return;
         }
         let c = self

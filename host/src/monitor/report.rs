@@ -140,6 +140,9 @@ impl Monitor {
             })?;
             for r in &page {
                 after = r.seq;
+                if crate::broker::is_intent(&r.entry) {
+                    continue;
+                }
                 report.records += 1;
                 let e = &r.entry;
                 report.installations.insert(e.installation.clone());

@@ -175,6 +175,9 @@ impl Monitor {
                 })?;
                 for r in &page {
                     after = r.seq;
+                    if crate::broker::is_intent(&r.entry) {
+                        continue;
+                    }
                     let fields = r.entry.fields_returned.iter().cloned();
                     if is_read_call(&r.entry.call) {
                         read.extend(fields);

@@ -8,6 +8,7 @@
 use crate::support::{component, fixture, manifest, ticket};
 use airlock_host::app::{Airlock, Options};
 use airlock_host::audit::{AuditEntry, AuditFilter, Decision};
+use airlock_host::broker::is_intent;
 use airlock_host::dispatch::EventRequest;
 use airlock_host::egress::{DlpAction, EgressConfig, StaticResolver};
 use airlock_host::installation::Grants;
@@ -246,7 +247,8 @@ fn act(airlock: &Airlock, payload: Value) -> (Vec<String>, Vec<AuditEntry>) {
         .unwrap()
         .into_iter()
         .map(|r| r.entry)
-        .filter(|e| e.invocation == r.invocation && e.call == "http.request")
+        // Each request's outcome; its intent (recorded before it was sent) is a record too.
+        .filter(|e| e.invocation == r.invocation && e.call == "http.request" && !is_intent(e))
         .collect::<Vec<_>>();
     for e in &records {
         let text = serde_json::to_string(e).unwrap();

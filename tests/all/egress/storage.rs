@@ -2,6 +2,7 @@
 //! read, and a plugin that reads it later inherits them.
 
 use super::*;
+use airlock_host::broker::is_intent;
 
 /// A second installation of the thief, `reader`: it may read only what plugins store on
 /// a ticket (tags, the escalation field, comments), and its destinations may receive
@@ -59,7 +60,7 @@ fn step(airlock: &Airlock, installation: &str, payload: Value) -> (Vec<String>, 
         .unwrap()
         .into_iter()
         .map(|r| r.entry)
-        .filter(|e| e.invocation == r.invocation && e.call == "http.request")
+        .filter(|e| e.invocation == r.invocation && e.call == "http.request" && !is_intent(e))
         .collect();
     let summary = r.summary.clone().unwrap_or_default();
     (summary.lines().map(str::to_string).collect(), records)
