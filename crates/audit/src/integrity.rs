@@ -155,16 +155,20 @@ pub fn verify(
         }
         let size = i as u64;
         let leaf = leaves[i - 1];
+        // Several checkpoints may share a size (the log's own and exported copies): a
+        // mismatch is then located from the last good size before this one, never as an
+        // empty range.
+        let good_before = last_good;
         while let Some(cp) = next.next_if(|c| c.size == size) {
             let root_ok = hex::encode(frontier.root()) == cp.root;
             // The record's hash is the leaf's data: compare it as a leaf.
             let last_ok = decode(&cp.last_hash).is_some_and(|h| leaf_hash(&h) == leaf);
             if !(root_ok && last_ok) {
                 return Ok(Err(Tampered {
-                    first_bad_seq: last_good + 1,
+                    first_bad_seq: good_before + 1,
                     problem: format!(
                         "records {}..={size} do not match the signed checkpoint at size {size}: the log was rewritten or replaced",
-                        last_good + 1
+                        good_before + 1
                     ),
                 }));
             }

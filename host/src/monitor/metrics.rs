@@ -6,7 +6,7 @@
 //! | `airlock_invocation_errors_total` | `installation`, `kind` | failed invocations by kind (`timeout`, `panic`, …) |
 //! | `airlock_denied_calls_total` | `installation` | host calls the broker refused |
 //! | `airlock_records_read_total` | `installation`, `class` | records read, once per sensitivity class among the fields returned |
-//! | `airlock_egress_requests_total` | `installation`, `destination` | outbound HTTP requests |
+//! | `airlock_egress_requests_total` | `installation`, `destination` | outbound HTTP requests (refused ones under one `destination="refused"` series) |
 //! | `airlock_egress_bytes_total` | `installation`, `destination`, `direction` (`out`, `in`) | bytes sent and received |
 //! | `airlock_alerts_total` | `installation`, `rule` | alerts raised |
 //!
@@ -48,6 +48,9 @@ pub struct InstallationCounters {
     /// Alerts raised, by rule.
     pub alerts: BTreeMap<String, u64>,
 }
+
+/// The destination label every refused outbound request is counted under.
+pub const REFUSED_DESTINATION: &str = "refused";
 
 /// Every installation's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -95,7 +98,12 @@ impl Counters {
         }
         if call == EGRESS_CALL {
             let detail = EgressDetail::read(&e.details);
-            let destination = detail.destination.unwrap_or_else(|| "unknown".into());
+            // Refused requests share one series: their destinations are whatever the
+            // plugin asked for, and would make the series unbounded.
+            let destination = match e.decision {
+                Some(Decision::Allow) => detail.destination.unwrap_or_else(|| "unknown".into()),
+                _ => REFUSED_DESTINATION.to_string(),
+            };
             let g = c.egress.entry(destination).or_default();
             g.requests += 1;
             g.bytes_out += detail.bytes_out;
@@ -270,5 +278,30 @@ mod tests {
         assert!(text.contains("class=\"personal\"} 1"));
         assert!(text.contains("class=\"internal\"} 1"));
         assert!(!text.contains("class=\"public\""), "writes are not reads");
+    }
+
+    /// Issue 13: one series per refused destination was unbounded.
+    #[test]
+    fn refused_requests_share_one_series() {
+        let mut c = Counters::default();
+        for i in 0..50 {
+            let mut r = record(EGRESS_CALL, Decision::Deny, "denied: x", &[]);
+            r.entry
+                .details
+                .insert("destination".into(), format!("https://h{i}.example"));
+            c.apply(&r);
+        }
+        let mut ok = record(EGRESS_CALL, Decision::Allow, "ok", &[]);
+        ok.entry
+            .details
+            .insert("destination".into(), "https://crm.example".into());
+        c.apply(&ok);
+        let text = c.prometheus();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("airlock_egress_requests_total{"))
+            .count();
+        assert_eq!(series, 2, "{text}");
+        assert!(text.contains("destination=\"refused\"} 50"), "{text}");
     }
 }
