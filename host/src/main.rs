@@ -144,6 +144,15 @@ enum PluginCommand {
         /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         reveal: Vec<String>,
+        /// Add these grants to the current ones instead of replacing them.
+        #[arg(long, conflicts_with_all = ["remove", "clear"])]
+        add: bool,
+        /// Revoke these grants, keeping the rest.
+        #[arg(long, conflicts_with = "clear")]
+        remove: bool,
+        /// Allow replacing every grant with none.
+        #[arg(long)]
+        clear: bool,
     },
     /// Replace an installation's settings with a JSON object (or @file).
     Settings { id: String, json: String },
@@ -443,6 +452,9 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             write,
             egress,
             reveal,
+            add,
+            remove,
+            clear,
         } => {
             let grants = Grants {
                 read: read.into_iter().filter(|s| !s.is_empty()).collect(),
@@ -450,7 +462,16 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 egress: egress.into_iter().filter(|s| !s.is_empty()).collect(),
                 reveal: reveal.into_iter().filter(|s| !s.is_empty()).collect(),
             };
-            let inst = airlock.set_grants(&id, grants).map_err(app_err)?;
+            let none = Grants::default();
+            let inst = match (add, remove) {
+                (true, _) => airlock.change_grants(&id, &grants, &none),
+                (_, true) => airlock.change_grants(&id, &none, &grants),
+                _ if grants.is_empty() && !clear => anyhow::bail!(
+                    "no grants given: that would revoke every grant of `{id}`. Pass --clear to do that, or --add / --remove to change some"
+                ),
+                _ => airlock.set_grants(&id, grants),
+            }
+            .map_err(app_err)?;
             println!(
                 "granted `{}` read {:?} write {:?} egress {:?} reveal {:?}",
                 inst.id,

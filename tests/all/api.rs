@@ -51,6 +51,7 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
         (m, body) => {
             let mut r = match m {
                 "PUT" => agent.put(url),
+                "PATCH" => agent.patch(url),
                 _ => agent.post(url),
             };
             if let Some(a) = &auth {
@@ -200,7 +201,7 @@ fn bad_input_gets_a_clear_error_not_a_crash() {
         "PUT",
         &format!("{b}/plugins/ghost/grants"),
         Some(TOKEN),
-        Some(json!({})),
+        Some(json!({"read": ["ticket.subject"]})),
     );
     assert_eq!(status, 404);
     let (status, body) = call(
@@ -274,4 +275,51 @@ fn unknown_parameters_are_refused_and_bad_bodies_are_named_not_echoed() {
         body,
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
     );
+}
+
+/// Issue 13: `PUT …/grants` with `[]` answered 200 and cleared every grant, and grants
+/// were replace-only. Clearing needs `?clear=true`; `PATCH` grants and revokes some.
+#[test]
+fn grants_are_cleared_only_on_purpose_and_changed_item_by_item() {
+    let server = serve();
+    let b = &server.base;
+    let install = json!({
+        "manifest": manifest("auto-tagger"),
+        "component_base64": base64::engine::general_purpose::STANDARD.encode(component("auto-tagger")),
+    });
+    let (status, body) = call("POST", &format!("{b}/plugins"), Some(TOKEN), Some(install));
+    assert_eq!(status, 200, "{body}");
+    let url = format!("{b}/plugins/auto-tagger/grants");
+    let both = json!({"read": ["ticket.subject", "ticket.description"], "write": ["ticket.tags"]});
+    let (status, _) = call("PUT", &url, Some(TOKEN), Some(both));
+    assert_eq!(status, 200);
+
+    let (status, body) = call("PUT", &url, Some(TOKEN), Some(json!({})));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("clear=true"),
+        "{body}"
+    );
+
+    let change = json!({"remove": {"read": ["ticket.description"]}});
+    let (status, body) = call("PATCH", &url, Some(TOKEN), Some(change));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grants"]["read"], json!(["ticket.subject"]), "{body}");
+    assert_eq!(
+        body["grants"]["write"],
+        json!(["ticket.tags"]),
+        "the rest is kept: {body}"
+    );
+
+    let (status, body) = call(
+        "PUT",
+        &format!("{url}?clear=true"),
+        Some(TOKEN),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grants"]["read"], json!([]), "{body}");
 }

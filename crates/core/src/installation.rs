@@ -27,6 +27,43 @@ pub struct Grants {
     pub reveal: BTreeSet<String>,
 }
 
+impl Grants {
+    /// True when nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty()
+            && self.write.is_empty()
+            && self.egress.is_empty()
+            && self.reveal.is_empty()
+    }
+
+    /// These grants with `add` added and `remove` taken away (a removal wins).
+    ///
+    /// ```
+    /// use airlock_core::installation::Grants;
+    /// let g = Grants { read: ["ticket.subject".into(), "requester.email".into()].into(), ..Default::default() };
+    /// let remove = Grants { read: ["requester.email".into()].into(), ..Default::default() };
+    /// let add = Grants { read: ["ticket.status".into()].into(), ..Default::default() };
+    /// let changed = g.changed(&add, &remove);
+    /// assert_eq!(changed.read, ["ticket.status".to_string(), "ticket.subject".to_string()].into());
+    /// ```
+    pub fn changed(&self, add: &Grants, remove: &Grants) -> Grants {
+        let change =
+            |current: &BTreeSet<String>, add: &BTreeSet<String>, remove: &BTreeSet<String>| {
+                current
+                    .union(add)
+                    .filter(|g| !remove.contains(*g))
+                    .cloned()
+                    .collect()
+            };
+        Grants {
+            read: change(&self.read, &add.read, &remove.read),
+            write: change(&self.write, &add.write, &remove.write),
+            egress: change(&self.egress, &add.egress, &remove.egress),
+            reveal: change(&self.reveal, &add.reveal, &remove.reveal),
+        }
+    }
+}
+
 /// One installed plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Installation {

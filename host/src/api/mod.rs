@@ -5,7 +5,8 @@
 //! | GET | `/api/v1/health` | liveness (no token needed) |
 //! | GET | `/api/v1/plugins` | installations |
 //! | POST | `/api/v1/plugins` | install: `{"manifest": "<plugin.toml text>", "component_base64": "…", "id": optional}` |
-//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...], "egress": [...]}` |
+//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...], "egress": [...]}`; replacing with none needs `?clear=true` |
+//! | PATCH | `/api/v1/plugins/{id}/grants` | `{"add": {grants}, "remove": {grants}}`, keeping the rest |
 //! | PUT | `/api/v1/plugins/{id}/settings` | the settings object (secret settings are write-only) |
 //! | POST | `/api/v1/plugins/{id}/enable`, `/disable` | |
 //! | POST | `/api/v1/import` | a data set |
@@ -55,7 +56,7 @@ pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
     let admin = TokenGate::new(vec![token.to_string()], "the admin token");
     let protected = Router::new()
         .route("/plugins", get(list_plugins).post(install_plugin))
-        .route("/plugins/{id}/grants", put(set_grants))
+        .route("/plugins/{id}/grants", put(set_grants).patch(change_grants))
         .route("/plugins/{id}/settings", put(set_settings))
         .route("/plugins/{id}/enable", post(enable))
         .route("/plugins/{id}/disable", post(disable))
@@ -112,13 +113,54 @@ async fn install_plugin(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceGrants {
+    /// Must be set to replace the grants with none at all.
+    #[serde(default)]
+    clear: bool,
+}
+
+/// Replaces the grants. Replacing them with none needs `?clear=true`: an empty body is
+/// more often a mistake than a wish to revoke everything.
 async fn set_grants(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ReplaceGrants>,
     ApiJson(grants): ApiJson<Grants>,
 ) -> ApiResult<PublicInstallation> {
+    if grants.is_empty() && !query.clear {
+        return Err(ApiError::invalid(
+            "these grants are empty, which would revoke every grant; send ?clear=true to do that, or PATCH to grant or revoke some",
+        ));
+    }
     Ok(Json(
         blocking(move || s.airlock.set_grants(&id, grants).map(Installation::public)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeGrants {
+    #[serde(default)]
+    add: Grants,
+    #[serde(default)]
+    remove: Grants,
+}
+
+/// Grants some and revokes some, keeping the rest.
+async fn change_grants(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<ChangeGrants>,
+) -> ApiResult<PublicInstallation> {
+    Ok(Json(
+        blocking(move || {
+            s.airlock
+                .change_grants(&id, &change.add, &change.remove)
+                .map(Installation::public)
+        })
+        .await?,
     ))
 }
 

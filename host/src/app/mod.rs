@@ -275,6 +275,20 @@ impl Airlock {
         })
     }
 
+    /// Grants `add` and revokes `remove` (a revocation wins), keeping every other grant,
+    /// in one atomic change.
+    pub fn change_grants(
+        &self,
+        id: &str,
+        add: &Grants,
+        remove: &Grants,
+    ) -> AppResult<Installation> {
+        self.update(id, |inst| {
+            let grants = inst.grants.changed(add, remove);
+            inst.set_grants(grants).map_err(AppError::Invalid)
+        })
+    }
+
     /// Replaces an installation's settings after validating them against its schema.
     ///
     /// Secret settings (`writeOnly = true` in the schema) are sealed with the master key
