@@ -160,19 +160,23 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     assert!(!ok && err.contains("not empty"), "{err}");
 }
 
+/// A data directory whose log holds one event's records (auto-tagger on a ticket), with
+/// the service closed; and the checkpoint key's public half.
+fn closed_log_with_one_event() -> (tempfile::TempDir, String) {
+    let host = crate::support::TestHost::new();
+    host.install("auto-tagger", &["ticket.subject"], &[]);
+    host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
+    let key = host.airlock.signer().public_key_hex();
+    let crate::support::TestHost { dir, airlock } = host;
+    drop(airlock);
+    (dir, key)
+}
+
 /// Issue 13: `airlock audit prune` deleted the whole log without confirmation. Without
 /// `--yes` it now only says what it would delete.
 #[test]
 fn prune_deletes_nothing_without_yes() {
-    // A log with records: one event through an installed plugin, then the service closed.
-    let host = crate::support::TestHost::new();
-    host.install("auto-tagger", &["ticket.subject"], &[]);
-    host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
-    let crate::support::TestHost {
-        dir: tmp,
-        airlock: service,
-    } = host;
-    drop(service);
+    let (tmp, _) = closed_log_with_one_event();
     let data = tmp.path().to_str().unwrap();
     let count = || {
         let (ok, text, err) = airlock(&["--data-dir", data, "audit", "verify"], tmp.path());
@@ -237,15 +241,7 @@ fn plugin_strings_reach_the_terminal_without_escapes_or_bidi_controls() {
 /// consistency; it says so, and `--strict` fails (exit 2) on it.
 #[test]
 fn verify_says_what_it_proves_and_strict_requires_an_anchor() {
-    let host = crate::support::TestHost::new();
-    host.install("auto-tagger", &["ticket.subject"], &[]);
-    host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
-    let key = host.airlock.signer().public_key_hex();
-    let crate::support::TestHost {
-        dir,
-        airlock: service,
-    } = host;
-    drop(service);
+    let (dir, key) = closed_log_with_one_event();
     let data = dir.path().to_str().unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_airlock"))

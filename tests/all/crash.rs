@@ -15,28 +15,18 @@ fn airlock(data: &std::path::Path) -> Command {
     cmd
 }
 
-#[test]
-fn kill_9_mid_load_loses_no_acknowledged_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    let wasm = root().join("plugins/dist/counter.wasm");
-    let ok = airlock(data)
-        .args(["plugin", "install"])
-        .arg(&wasm)
-        .arg("--manifest")
-        .arg(manifest_path("counter"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-
+/// Starts `airlock serve` on a free loopback port (with `extra` arguments) and waits until
+/// it answers; returns the process, the API's base URL and an HTTP agent.
+fn serve(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String, ureq::Agent) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = airlock(data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let server = airlock(data)
+        .arg("serve")
+        .args(extra)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -44,7 +34,7 @@ fn kill_9_mid_load_loses_no_acknowledged_record() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
     let started = Instant::now();
@@ -55,6 +45,29 @@ fn kill_9_mid_load_loses_no_acknowledged_record() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (server, base, agent)
+}
+
+/// Installs a built plugin through the CLI.
+fn install(data: &std::path::Path, name: &str, manifest: &std::path::Path) {
+    let wasm = root().join(format!("plugins/dist/{name}.wasm"));
+    let ok = airlock(data)
+        .args(["plugin", "install"])
+        .arg(&wasm)
+        .arg("--manifest")
+        .arg(manifest)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cannot install {name}");
+}
+
+#[test]
+fn kill_9_mid_load_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    install(data, "counter", &manifest_path("counter"));
+    let (mut server, base, agent) = serve(data, &[]);
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,41 +143,8 @@ fn kill_9_mid_load_loses_no_acknowledged_record() {
 fn serve_checkpoints_within_seconds_and_when_it_stops() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let wasm = root().join("plugins/dist/counter.wasm");
-    let installed = airlock(data)
-        .args(["plugin", "install"])
-        .arg(&wasm)
-        .arg("--manifest")
-        .arg(manifest_path("counter"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(installed.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = airlock(data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let started = Instant::now();
-    while agent.get(&format!("{base}/health")).call().is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the service did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    install(data, "counter", &manifest_path("counter"));
+    let (mut server, base, agent) = serve(data, &[]);
     let checkpoints = || -> Vec<serde_json::Value> {
         let mut r = agent
             .get(&format!("{base}/audit/checkpoints"))
@@ -255,14 +235,7 @@ fn kill_9_mid_invocation_leaves_no_change_without_its_record() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let wasm = root().join("plugins/dist/misfit.wasm");
-    run(&[
-        "plugin",
-        "install",
-        wasm.to_str().unwrap(),
-        "--manifest",
-        manifest_file.to_str().unwrap(),
-    ]);
+    install(data, "misfit", &manifest_file);
     let destination = format!("http://{server_addr}");
     run(&[
         "plugin",
@@ -275,31 +248,7 @@ fn kill_9_mid_invocation_leaves_no_change_without_its_record() {
         "--egress",
         &destination,
     ]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = airlock(data)
-        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
-        .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let started = Instant::now();
-    while agent.get(&format!("{base}/health")).call().is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the service did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut server, base, agent) = serve(data, &["--dev"]);
     let post = move |event: serde_json::Value| {
         agent
             .post(&format!("{base}/events"))
