@@ -243,6 +243,29 @@ fn a_self_consistent_fake_log_is_detected() {
     )
     .unwrap_err();
     assert_eq!(err.first_bad_seq, 1, "{err}");
+
+    // Issue 14: the attacker's own checkpoint at the same size as an exported one
+    // matched first, and the exported one's mismatch then named an empty range
+    // (`N+1..=N`). It is located from the last good size before it.
+    let (_dir, db, _) = log(N);
+    let exported: Vec<Checkpoint> = SqliteStore::open(&db).unwrap().checkpoints().unwrap();
+    replace_with_fake(&db);
+    sql(&db)
+        .execute("DELETE FROM audit_checkpoints", [])
+        .unwrap();
+    let fake_signer = Signer25519::from_seed([9; 32]);
+    integrity::checkpoint(&SqliteStore::open(&db).unwrap(), &fake_signer).unwrap();
+    let err = verify_at(
+        &db,
+        &VerifyOptions {
+            exported: exported.into_iter().filter(|c| c.size == N).collect(),
+            trusted_key: None,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.first_bad_seq, 1, "{err}");
+    assert!(err.problem.contains(&format!("records 1..={N}")), "{err}");
 }
 
 #[test]
