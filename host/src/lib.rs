@@ -1,24 +1,27 @@
 //! # Airlock host
 //!
 //! Airlock runs third-party helpdesk plugins as sandboxed WebAssembly components. Every
-//! call a plugin makes passes through one [broker](broker): it is authorized against the
+//! call a plugin makes passes through one [broker]: it is authorized against the
 //! installation's grant, projected down to the granted fields, redacted, and recorded
-//! in a hash-chained [audit](audit) log.
+//! in a hash-chained [audit] log.
 //!
-//! Modules, each with one job:
-//! - [`catalog`]: every field path and its sensitivity;
-//! - [`manifest`]: `plugin.toml` parsing and validation;
-//! - [`installation`]: installed plugins, grants and settings;
-//! - [`model`]: helpdesk records;
-//! - [`store`]: storage traits and the SQLite backend;
+//! Modules, each with one job, top layer first (`tests/all/layering.rs` keeps imports
+//! pointing down):
+//! - [`api`]: the HTTP API; [`cli`]: the `airlock` subcommands;
+//! - [`app`]: the composition root, and every operation the surfaces call;
+//! - [`dispatch`]: helpdesk events; [`monitor`]: activity counters, alerts, audit
+//!   exports and access reviews;
+//! - [`runtime`]: the wasmtime sandbox;
+//! - [`capability`]: what plugins can call, one module per WIT interface;
+//!   [`redaction`]: the broker's redaction step;
+//! - [`broker`]: the pipeline;
+//! - [`egress`]: brokered outbound HTTP (destinations, secrets, data-loss checks);
+//!   [`store`]: the storage traits and the SQLite backend;
+//! - [`catalog`], [`manifest`], [`installation`], [`model`]: the `airlock-core` crate's
+//!   vocabulary, re-exported;
 //! - [`audit`], [`merkle`], [`checkpoint`], [`integrity`]: the audit log's records,
 //!   chain, Merkle tree, signed checkpoints and verification (the `airlock-audit` crate,
-//!   re-exported here);
-//! - [`broker`]: the pipeline; [`capability`]: what plugins can call through it;
-//! - [`egress`]: brokered outbound HTTP (destinations, secrets, data-loss checks);
-//! - [`runtime`]: the wasmtime sandbox;
-//! - [`monitor`]: activity counters, alerts, audit exports and access reviews;
-//! - [`service`]: the HTTP API; [`dispatch`]: events to installations.
+//!   re-exported here).
 #![warn(missing_docs)]
 // Only the runtime's compiled-component cache needs unsafe code (`runtime/cache.rs`).
 #![deny(unsafe_code)]

@@ -103,7 +103,7 @@ enum Command {
     New {
         /// The plugin's name (lowercase, dashes).
         name: String,
-        /// Where to create it (default: ./<name>).
+        /// Where to create it (default: `./<name>`).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Path to Airlock's SDK crate (default: the one this binary was built with).

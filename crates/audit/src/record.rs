@@ -5,7 +5,7 @@
 //! previous record with SHA-256 over a canonical, length-prefixed encoding. Records name
 //! fields, ids and reasons, never data values.
 //!
-//! [`verify`] recomputes the chain and names the first record that does not fit.
+//! [`ChainVerifier`] recomputes the chain and names the first record that does not fit.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 //! A manifest is checked in three passes, each naming the file and key it rejects:
 //! 1. it must be TOML;
 //! 2. it must match the JSON Schema shipped in `crates/core/schema/plugin-manifest.schema.json`;
-//! 3. every field path must be in the [catalog](crate::catalog) with the access asked
+//! 3. every field path must be in the [`catalog`] with the access asked
 //!    for, and the settings schema must itself be a valid JSON Schema.
 
 use crate::catalog;
