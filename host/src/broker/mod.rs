@@ -493,7 +493,8 @@ impl Invocation {
         &self.taint
     }
 
-    /// The entries recorded so far (what `airlock dev` prints).
+    /// The entries recorded since the last durable append (the rest are sealed already,
+    /// and [`Invocation::finish`] returns them all).
     pub fn entries(&self) -> &[AuditEntry] {
         &self.entries
     }

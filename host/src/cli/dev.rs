@@ -109,7 +109,12 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
         ..Default::default()
     })?;
     Ok(DevReport {
-        calls: calls.into_iter().map(|r| r.entry).collect(),
+        // Each call once: its outcome (a call with an effect also has an intent record).
+        calls: calls
+            .into_iter()
+            .map(|r| r.entry)
+            .filter(|e| !crate::broker::is_intent(e))
+            .collect(),
         outcome: match (result.summary, result.failure) {
             (Some(s), _) => Ok(s),
             (None, Some(f)) => Err(f),
