@@ -92,16 +92,27 @@ fn requests_without_the_right_token_are_refused() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 }
 
-#[test]
-fn admin_path_end_to_end() {
-    let server = serve();
-    let b = &server.base;
+/// Installs auto-tagger through the API; returns the installation as answered.
+fn install_auto_tagger(base: &str) -> Value {
     let install = json!({
         "manifest": manifest("auto-tagger"),
         "component_base64": base64::engine::general_purpose::STANDARD.encode(component("auto-tagger")),
     });
-    let (status, body) = call("POST", &format!("{b}/plugins"), Some(TOKEN), Some(install));
+    let (status, body) = call(
+        "POST",
+        &format!("{base}/plugins"),
+        Some(TOKEN),
+        Some(install),
+    );
     assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn admin_path_end_to_end() {
+    let server = serve();
+    let b = &server.base;
+    let body = install_auto_tagger(b);
     assert_eq!(body["grants"], json!({"read": [], "write": []}));
 
     let grants =
@@ -283,12 +294,7 @@ fn unknown_parameters_are_refused_and_bad_bodies_are_named_not_echoed() {
 fn grants_are_cleared_only_on_purpose_and_changed_item_by_item() {
     let server = serve();
     let b = &server.base;
-    let install = json!({
-        "manifest": manifest("auto-tagger"),
-        "component_base64": base64::engine::general_purpose::STANDARD.encode(component("auto-tagger")),
-    });
-    let (status, body) = call("POST", &format!("{b}/plugins"), Some(TOKEN), Some(install));
-    assert_eq!(status, 200, "{body}");
+    install_auto_tagger(b);
     let url = format!("{b}/plugins/auto-tagger/grants");
     let both = json!({"read": ["ticket.subject", "ticket.description"], "write": ["ticket.tags"]});
     let (status, _) = call("PUT", &url, Some(TOKEN), Some(both));

@@ -28,7 +28,8 @@ fn serve(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String
         .args(extra)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("AIRLOCK_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::null())
+        // What it prints is little, and read by the tests that care.
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -309,4 +310,24 @@ fn kill_9_mid_invocation_leaves_no_change_without_its_record() {
         "{sent} requests reached the server, {} are recorded",
         count("http.request")
     );
+}
+
+/// Issue 13: the admin token was printed on every start, even when the environment
+/// supplied it. Only a token the service generates is shown, once.
+#[test]
+fn a_supplied_admin_token_is_never_printed() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, _, _) = serve(dir.path(), &[]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut printed = String::new();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    assert!(printed.contains("not shown"), "{printed}");
+    assert!(!printed.contains(TOKEN), "{printed}");
 }

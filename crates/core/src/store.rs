@@ -122,43 +122,34 @@ impl StoreError {
     /// An error of the same kind with the same message, without its source: one failure
     /// handed to several callers (a group commit's).
     pub fn shared(&self) -> StoreError {
-        let what = match self {
-            StoreError::Conflict { what, .. }
-            | StoreError::Transient { what, .. }
-            | StoreError::Corrupt { what, .. }
-            | StoreError::Failed { what, .. } => what.clone(),
-        };
-        match self {
-            StoreError::Conflict { .. } => StoreError::conflict(what, None),
-            StoreError::Transient { .. } => StoreError::transient(what, None),
-            StoreError::Corrupt { .. } => StoreError::corrupt(what, None),
-            StoreError::Failed { .. } => StoreError::failed(what, None),
-        }
+        let (make, what) = self.parts();
+        make(what.to_string(), None)
     }
 
     /// The same error, with `context` in front of what failed (`"context: what"`).
     pub fn context(self, context: impl std::fmt::Display) -> StoreError {
-        let prefix = |what: String| format!("{context}: {what}");
+        let make = self.parts().0;
         match self {
-            StoreError::Conflict { what, source } => StoreError::Conflict {
-                what: prefix(what),
-                source,
-            },
-            StoreError::Transient { what, source } => StoreError::Transient {
-                what: prefix(what),
-                source,
-            },
-            StoreError::Corrupt { what, source } => StoreError::Corrupt {
-                what: prefix(what),
-                source,
-            },
-            StoreError::Failed { what, source } => StoreError::Failed {
-                what: prefix(what),
-                source,
-            },
+            StoreError::Conflict { what, source }
+            | StoreError::Transient { what, source }
+            | StoreError::Corrupt { what, source }
+            | StoreError::Failed { what, source } => make(format!("{context}: {what}"), source),
+        }
+    }
+
+    /// The constructor of this error's kind, and its message.
+    fn parts(&self) -> (Make, &str) {
+        match self {
+            StoreError::Conflict { what, .. } => (StoreError::conflict, what),
+            StoreError::Transient { what, .. } => (StoreError::transient, what),
+            StoreError::Corrupt { what, .. } => (StoreError::corrupt, what),
+            StoreError::Failed { what, .. } => (StoreError::failed, what),
         }
     }
 }
+
+/// The constructor of one kind of [`StoreError`].
+type Make = fn(String, Option<Cause>) -> StoreError;
 
 /// How to select tickets in a search.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,39 +58,55 @@ impl From<StoreError> for Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
         use rusqlite::Error as E;
-        type Class = fn(String, Option<Cause>) -> StoreError;
-        let class: Class = match &e {
-            E::SqliteFailure(failure, _) => match failure.code {
-                ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::DiskFull
-                | ErrorCode::OutOfMemory
-                | ErrorCode::SystemIoFailure => |w, c| StoreError::transient(w, c),
-                ErrorCode::ConstraintViolation => |w, c| StoreError::conflict(w, c),
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-                    |w, c| StoreError::corrupt(w, c)
-                }
-                _ => |w, c| StoreError::failed(w, c),
-            },
-            E::FromSqlConversionFailure(..)
-            | E::InvalidColumnType(..)
-            | E::IntegralValueOutOfRange(..)
-            | E::Utf8Error(..) => |w, c| StoreError::corrupt(w, c),
+        let code = match &e {
+            E::SqliteFailure(failure, _) => failure.code,
+            // What a stored value fails to decode as can quote the value (a helpdesk
+            // field): say where, never what, and keep no source that would say it.
+            E::FromSqlConversionFailure(column, ..)
+            | E::InvalidColumnType(column, ..)
+            | E::IntegralValueOutOfRange(column, _) => {
+                return Error::corrupt(format!("SQLite: stored column {column} does not decode"));
+            }
+            E::Utf8Error(..) => return Error::corrupt("SQLite: a stored text is not UTF-8"),
+            E::ToSqlConversionFailure(_) => {
+                return Error::failed("SQLite: a value cannot be stored");
+            }
+            _ => ErrorCode::Unknown,
+        };
+        let class: fn(String, Option<Cause>) -> StoreError = match code {
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::OutOfMemory
+            | ErrorCode::SystemIoFailure => |w, c| StoreError::transient(w, c),
+            ErrorCode::ConstraintViolation => |w, c| StoreError::conflict(w, c),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                |w, c| StoreError::corrupt(w, c)
+            }
             _ => |w, c| StoreError::failed(w, c),
         };
-        // SQLite's messages name tables, columns and constraints; values are always bound
-        // parameters, so they never appear in one.
+        // SQLite's own messages name tables, columns and constraints; values are always
+        // bound parameters, so they never appear in one.
         Error(class(format!("SQLite: {e}"), Some(Box::new(e))))
     }
 }
 
 impl From<serde_json::Error> for Error {
     /// A stored document that does not decode (encoding our own types cannot fail).
+    /// serde's message can quote the text it choked on (a helpdesk value), so only its
+    /// kind and position are kept.
     fn from(e: serde_json::Error) -> Error {
-        // serde's message names the line and column, never the text it choked on.
-        Error(StoreError::corrupt(
-            format!("a stored document does not decode: {e}"),
-            Some(Box::new(e)),
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax => "is not JSON",
+            Category::Data => "does not have the expected shape",
+            Category::Eof => "is cut short",
+            Category::Io => "cannot be read",
+        };
+        Error::corrupt(format!(
+            "a stored document {what} (line {}, column {})",
+            e.line(),
+            e.column()
         ))
     }
 }
@@ -146,5 +162,36 @@ mod tests {
         assert!(failure(rusqlite::ffi::SQLITE_NOTADB).is_corrupt());
         let decode = Error::from(serde_json::from_str::<u32>("{").unwrap_err()).0;
         assert!(decode.is_corrupt());
+    }
+
+    /// A stored document that does not decode must not put its text in the error: the
+    /// error is logged, and the document is helpdesk data.
+    #[test]
+    fn decode_errors_never_quote_what_they_could_not_decode() {
+        use std::error::Error as _;
+        let value = "vera@bigcorp.example";
+        let json = Error::from(
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&format!(
+                "\"{value}\""
+            ))
+            .unwrap_err(),
+        )
+        .0;
+        let conversion = Error::from(rusqlite::Error::FromSqlConversionFailure(
+            6,
+            rusqlite::types::Type::Text,
+            Box::new(serde_json::from_str::<u32>(&format!("\"{value}\"")).unwrap_err()),
+        ))
+        .0;
+        for e in [json, conversion] {
+            assert!(e.is_corrupt(), "{e}");
+            let mut chain = vec![e.to_string()];
+            let mut source = e.source();
+            while let Some(s) = source {
+                chain.push(s.to_string());
+                source = s.source();
+            }
+            assert!(!chain.concat().contains("vera"), "{chain:?}");
+        }
     }
 }

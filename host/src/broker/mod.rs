@@ -338,7 +338,8 @@ impl Invocation {
         capability: &C,
         request: C::Request,
     ) -> Result<C::Output, CallError> {
-        if let Err(budget) = self.budget.charge_call(std::time::Instant::now()) {
+        let now = std::time::Instant::now();
+        if let Err(budget) = self.budget.charge_call(now) {
             return Err(CallError::Limit(budget.message()));
         }
         let mut spec = match capability.describe(&request) {
@@ -369,7 +370,7 @@ impl Invocation {
         };
         let ctx = CallContext {
             installation: self.installation.clone(),
-            deadline_in: self.budget.remaining(std::time::Instant::now()),
+            deadline_in: self.budget.remaining(now),
             details: Default::default(),
             carried,
             confirmed: Default::default(),
@@ -491,12 +492,6 @@ impl Invocation {
     /// What the plugin has read so far in this invocation (see [`Taint`]).
     pub fn taint(&self) -> &Taint {
         &self.taint
-    }
-
-    /// The entries recorded since the last durable append (the rest are sealed already,
-    /// and [`Invocation::finish`] returns them all).
-    pub fn entries(&self) -> &[AuditEntry] {
-        &self.entries
     }
 
     /// The services this invocation uses.

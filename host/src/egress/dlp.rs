@@ -259,15 +259,14 @@ fn views(text: &str) -> Vec<(String, Option<&'static str>)> {
             views.push((again, Some(how)));
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    views.retain(|(view, _)| seen.insert(hash_of(view)));
-    views
-}
-
-fn hash_of(text: &str) -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    static STATE: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
-    STATE.get_or_init(RandomState::new).hash_one(text)
+    // At most a dozen views, compared directly.
+    let mut unique: Vec<(String, Option<&'static str>)> = Vec::with_capacity(views.len());
+    for (view, how) in views {
+        if !unique.iter().any(|(u, _)| *u == view) {
+            unique.push((view, how));
+        }
+    }
+    unique
 }
 
 /// The field values a plugin read, indexed for one-pass matching: by their normalized
