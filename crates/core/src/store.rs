@@ -200,6 +200,10 @@ pub trait InstallationStore: Send + Sync {
     fn installation(&self, id: &str) -> StoreResult<Option<Installation>>;
     /// All installations, by id.
     fn installations(&self) -> StoreResult<Vec<Installation>>;
+    /// A number that changes whenever any installation is added, changed or removed, by
+    /// any process sharing the store: a cache of [`InstallationStore::installations`] is
+    /// current while this is unchanged.
+    fn installations_version(&self) -> StoreResult<u64>;
     /// Changes one installation atomically: reads it, lets `change` modify it, and writes
     /// it back, with no other writer in between (concurrent updates never lose one
     /// another's changes). `change` returns `false` to leave it unchanged. Returns the

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS ticket_tags (
     tag TEXT NOT NULL,
     PRIMARY KEY (tag, ticket_id)
 );
+-- A ticket's tags are replaced by ticket: without this, each replacement scans every tag.
+CREATE INDEX IF NOT EXISTS ticket_tags_ticket ON ticket_tags(ticket_id);
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS organizations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS comments (
@@ -35,6 +37,19 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_ticket ON comments(ticket_id, created_at);
 CREATE TABLE IF NOT EXISTS installations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+-- Bumped by triggers on every change to `installations`, by whichever process makes it,
+-- so caches of installations know when they are stale.
+CREATE TABLE IF NOT EXISTS installations_version (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO installations_version (id, version) VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS installations_inserted AFTER INSERT ON installations
+    BEGIN UPDATE installations_version SET version = version + 1; END;
+CREATE TRIGGER IF NOT EXISTS installations_updated AFTER UPDATE ON installations
+    BEGIN UPDATE installations_version SET version = version + 1; END;
+CREATE TRIGGER IF NOT EXISTS installations_deleted AFTER DELETE ON installations
+    BEGIN UPDATE installations_version SET version = version + 1; END;
 -- Information-flow labels: data from `path` (of `class`) may be in `field` of a record.
 CREATE TABLE IF NOT EXISTS field_labels (
     kind TEXT NOT NULL,
@@ -374,6 +389,17 @@ impl InstallationStore for SqliteStore {
             )?;
             tx.commit()?;
             Ok(Some(installation))
+        })
+    }
+
+    fn installations_version(&self) -> StoreResult<u64> {
+        call(|| {
+            let inner = self.lock();
+            let version: i64 = inner
+                .conn
+                .prepare_cached("SELECT version FROM installations_version WHERE id = 0")?
+                .query_row([], |r| r.get(0))?;
+            Ok(version as u64)
         })
     }
 

@@ -183,11 +183,17 @@ impl AuditStore for SqliteStore {
     fn audit_positions(&self) -> StoreResult<std::ops::Range<u64>> {
         call(|| {
             self.commit.settle()?;
-            let (first, last): (Option<i64>, Option<i64>) = self.lock().conn.query_row(
-                "SELECT MIN(rowid), MAX(rowid) FROM audit",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            // Two statements: SQLite answers a lone MIN or MAX from the b-tree's edge, but
+            // both in one statement scan the whole table.
+            let inner = self.lock();
+            let edge = |sql: &str| -> Result<Option<i64>> {
+                Ok(inner
+                    .conn
+                    .prepare_cached(sql)?
+                    .query_row([], |r| r.get(0))?)
+            };
+            let first = edge("SELECT MIN(rowid) FROM audit")?;
+            let last = edge("SELECT MAX(rowid) FROM audit")?;
             Ok(match (first, last) {
                 (Some(first), Some(last)) => first as u64..last as u64 + 1,
                 _ => 0..0,
