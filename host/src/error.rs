@@ -13,6 +13,14 @@ pub enum AppError {
     /// The request is wrong; the message says how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The service is at capacity: retry after `retry_after_secs` (nothing was done).
+    #[error("{message}")]
+    Busy {
+        /// When to retry.
+        retry_after_secs: u32,
+        /// What is full.
+        message: String,
+    },
     /// Storage failed. A transient failure may pass if the caller retries.
     #[error(transparent)]
     Store(#[from] StoreError),

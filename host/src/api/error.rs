@@ -13,6 +13,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u32>,
 }
 
 /// What a JSON handler returns.
@@ -25,6 +27,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -52,7 +55,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -61,6 +70,13 @@ impl From<AppError> for ApiError {
         match e {
             AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
             AppError::Invalid(m) => ApiError::invalid(m),
+            AppError::Busy {
+                retry_after_secs,
+                message,
+            } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            },
             AppError::Store(e) if e.is_conflict() => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",

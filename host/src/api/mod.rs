@@ -10,7 +10,7 @@
 //! | PUT | `/api/v1/plugins/{id}/settings` | the settings object (secret settings are write-only) |
 //! | POST | `/api/v1/plugins/{id}/enable`, `/disable` | |
 //! | POST | `/api/v1/import` | a data set |
-//! | POST | `/api/v1/events` | a helpdesk event; answers after dispatch |
+//! | POST | `/api/v1/events` | a helpdesk event; answers after dispatch, or `503` with `Retry-After` when the service is at capacity |
 //! | GET | `/api/v1/audit` | records; `installation`, `resource`, `since`, `until`, `after_seq`, `limit` |
 //! | GET | `/api/v1/audit/verify` | check the chain, Merkle tree and checkpoints |
 //! | GET | `/api/v1/audit/proof/{seq}` | one record's inclusion proof, against a signed checkpoint |
@@ -209,7 +209,8 @@ async fn post_event(
     State(s): State<AppState>,
     ApiJson(event): ApiJson<EventRequest>,
 ) -> ApiResult<serde_json::Value> {
-    let results = blocking(move || s.airlock.handle_event(event)).await?;
+    // On the worker pool: a full pool and queue answer 503 with Retry-After at once.
+    let results = s.airlock.dispatch(event).await?;
     Ok(Json(json!({"results": results})))
 }
 

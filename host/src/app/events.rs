@@ -1,6 +1,6 @@
 //! Helpdesk events: store what the event carries, then run every subscribed, enabled
-//! installation on it, each in its own sandbox and thread, and append their audit
-//! records before answering.
+//! installation on it, each in its own sandbox, and append their audit records before
+//! answering. The service runs them on its worker pool ([`super::admission`]).
 
 use super::{Airlock, AppError, AppResult};
 use crate::dispatch::{DispatchResult, EventRequest};
@@ -16,31 +16,10 @@ impl Airlock {
     /// Returns after every invocation's audit records are stored.
     pub fn handle_event(&self, request: EventRequest) -> AppResult<Vec<DispatchResult>> {
         let input = self.store_event(request)?;
-        let kind = input.kind();
-        let targets: Vec<Installation> = self
-            .installations()?
+        self.targets(input.kind())?
             .into_iter()
-            .filter(|i| i.subscribes_to(kind))
-            .collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .into_iter()
-                .map(|inst| {
-                    let input = &input;
-                    scope.spawn(move || self.run(inst, input))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(AppError::Internal(anyhow::anyhow!(
-                            "an invocation thread panicked"
-                        )))
-                    })
-                })
-                .collect()
-        })
+            .map(|inst| self.run(inst, &input))
+            .collect()
     }
 
     /// Runs one installation on one event and appends its audit records.
@@ -59,10 +38,8 @@ impl Airlock {
         let installation = invocation.installation.id.clone();
         let invocation_id = invocation.id.clone();
         let records = invocation.finish()?;
-        self.observe(&records);
-        if let Err(e) = self.checkpoint_if_due() {
-            tracing::error!(error = %format!("{e:#}"), "cannot sign an audit checkpoint");
-        }
+        let audit_records = records.len();
+        self.follow(records);
         let (status, summary, failure) = match outcome {
             Ok(summary) => ("ok", Some(summary), None),
             Err(f) => ("failed", None, Some(f)),
@@ -77,7 +54,7 @@ impl Airlock {
             summary,
             failure,
             elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-            audit_records: records.len(),
+            audit_records,
             logs,
         })
     }
@@ -96,7 +73,7 @@ impl Airlock {
             .invoke(&plugin, invocation, self.capabilities(), input))
     }
 
-    fn store_event(&self, request: EventRequest) -> AppResult<EventInput> {
+    pub(super) fn store_event(&self, request: EventRequest) -> AppResult<EventInput> {
         let check = |what: &str, id: &str| match valid_id(id) {
             true => Ok(()),
             false => Err(AppError::Invalid(format!(

@@ -8,13 +8,17 @@ use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 pub use crate::error::{AppError, AppResult};
 
+mod admission;
 mod events;
+mod follower;
+pub use admission::Admission;
 mod monitoring;
 use crate::installation::{Grants, Installation};
 use crate::manifest::Manifest;
 use crate::model::{Dataset, Kind};
 use crate::runtime::{LoadedPlugin, Runtime, RuntimeLimits};
 use crate::store::{AuditStore, Durability, HelpdeskStore, InstallationStore, SqliteStore, Store};
+pub use follower::Checkpoints;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -43,6 +47,9 @@ pub struct Options {
     pub metrics_token: Option<String>,
     /// Sign a checkpoint after this many new audit records.
     pub checkpoint_every: u64,
+    /// How many events may wait for a worker before the API answers `503`; `None` is
+    /// [`admission::QUEUE_PER_WORKER`] per worker (workers: the instance pool's size).
+    pub event_queue: Option<usize>,
 }
 
 impl Default for Options {
@@ -58,6 +65,7 @@ impl Default for Options {
             alerts: crate::monitor::AlertConfig::default(),
             metrics_token: None,
             checkpoint_every: 1000,
+            event_queue: None,
         }
     }
 }
@@ -70,12 +78,18 @@ pub struct Airlock {
     services: Services,
     capabilities: crate::capability::Services,
     loaded: Mutex<HashMap<String, LoadedPlugin>>,
-    monitor: crate::monitor::Monitor,
+    monitor: Arc<crate::monitor::Monitor>,
     metrics_token: Option<String>,
-    signer: crate::checkpoint::Signer25519,
-    checkpoint_every: u64,
-    last_checkpoint: std::sync::atomic::AtomicU64,
+    checkpoints: Arc<Checkpoints>,
+    admission: Admission,
+    /// The installations as of a version of the store's ([`Airlock::targets`]).
+    installed: Mutex<Option<InstalledSnapshot>>,
+    /// Declared last: dropped first, so the follower drains while the rest still stands.
+    follower: follower::Follower,
 }
+
+/// Every installation as of one `installations_version` of the store.
+type InstalledSnapshot = (u64, Arc<[Arc<Installation>]>);
 
 /// What the audit key for opaque ids is derived for, from the master key.
 pub const AUDIT_ID_KEY_PURPOSE: &str = "airlock audit opaque ids v1";
@@ -101,10 +115,21 @@ impl Airlock {
         )?);
         // The store made its database and journal: narrow them too.
         data.restrict()?;
+        let workers = options.limits.max_concurrent_instances as usize;
+        let admission = Admission::new(
+            workers,
+            options
+                .event_queue
+                .unwrap_or(workers * admission::QUEUE_PER_WORKER),
+        );
         let runtime = Runtime::new(options.limits, Some(data.cache_dir()?))?;
-        let signer = data.checkpoint_signer()?;
-        let last_checkpoint = store.latest_checkpoint()?.map_or(0, |c| c.size);
-        let monitor = crate::monitor::Monitor::new(store.clone(), options.alerts);
+        let checkpoints = Arc::new(Checkpoints::new(
+            store.clone(),
+            data.checkpoint_signer()?,
+            options.checkpoint_every,
+        )?);
+        let monitor = Arc::new(crate::monitor::Monitor::new(store.clone(), options.alerts));
+        let follower = follower::Follower::spawn(monitor.clone(), checkpoints.clone())?;
         let key = match options.master_key {
             Some(key) => MasterKey::fixed(key),
             None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
@@ -144,9 +169,10 @@ impl Airlock {
             loaded: Mutex::new(HashMap::new()),
             monitor,
             metrics_token: options.metrics_token,
-            signer,
-            checkpoint_every: options.checkpoint_every.max(1),
-            last_checkpoint: last_checkpoint.into(),
+            checkpoints,
+            admission,
+            installed: Mutex::new(None),
+            follower,
         })
     }
 
@@ -266,6 +292,37 @@ impl Airlock {
     /// All installations.
     pub fn installations(&self) -> AppResult<Vec<Installation>> {
         Ok(self.store.installations()?)
+    }
+
+    /// The enabled installations subscribed to an event kind, from a cache that is
+    /// refreshed whenever the store's installations change (in this process or another).
+    pub fn targets(&self, kind: crate::manifest::EventKind) -> AppResult<Vec<Arc<Installation>>> {
+        let version = self.store.installations_version()?;
+        let mut cached = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        let all = match cached.as_ref() {
+            Some((v, all)) if *v == version => all.clone(),
+            _ => {
+                let all: Arc<[Arc<Installation>]> = self
+                    .store
+                    .installations()?
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect();
+                *cached = Some((version, all.clone()));
+                all
+            }
+        };
+        drop(cached);
+        Ok(all
+            .iter()
+            .filter(|i| i.subscribes_to(kind))
+            .cloned()
+            .collect())
+    }
+
+    /// Events admitted at once, and the worker pool that runs them.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Replaces an installation's grants (each must be declared).
@@ -452,46 +509,30 @@ impl Airlock {
 
     /// The checkpoint signer (its public key is `airlock audit key`).
     pub fn signer(&self) -> &crate::checkpoint::Signer25519 {
-        &self.signer
+        self.checkpoints.signer()
     }
 
     /// Signs and stores a checkpoint of the log as it is now.
     pub fn checkpoint(&self) -> anyhow::Result<crate::checkpoint::Checkpoint> {
-        let cp = crate::integrity::checkpoint(self.store.as_ref(), &self.signer)?;
-        self.last_checkpoint
-            .fetch_max(cp.size, std::sync::atomic::Ordering::Relaxed);
-        Ok(cp)
+        self.checkpoints.sign()
     }
 
     /// Signs a checkpoint when any record was appended since the last one: the service
     /// does so every few seconds and when it stops, so the records no signed checkpoint
     /// covers are at most a few seconds' worth.
     pub fn checkpoint_if_new(&self) -> anyhow::Result<Option<crate::checkpoint::Checkpoint>> {
-        let size = self.store.log_size()?;
-        let last = self
-            .last_checkpoint
-            .load(std::sync::atomic::Ordering::Relaxed);
-        match size > last {
-            true => Ok(Some(self.checkpoint()?)),
-            false => Ok(None),
-        }
+        self.checkpoints.sign_if_new()
     }
 
-    /// Signs a checkpoint when enough records were appended since the last one.
-    pub fn checkpoint_if_due(&self) -> anyhow::Result<()> {
-        let size = self.store.log_size()?;
-        let last = self
-            .last_checkpoint
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if size >= last + self.checkpoint_every {
-            self.checkpoint()?;
-        }
-        Ok(())
+    /// Hands sealed records to the audit follower, off the request path: it feeds the
+    /// monitor and signs a checkpoint every `checkpoint_every` records.
+    pub fn follow(&self, records: Vec<AuditRecord>) {
+        self.follower.follow(records);
     }
 
     /// The inclusion proof of one audit record.
     pub fn inclusion_proof(&self, seq: u64) -> AppResult<crate::integrity::InclusionProof> {
-        crate::integrity::inclusion_proof(self.store.as_ref(), &self.signer, seq)?
+        crate::integrity::inclusion_proof(self.store.as_ref(), self.signer(), seq)?
             .ok_or_else(|| AppError::NotFound(format!("no audit record {seq}")))
     }
 
@@ -499,7 +540,7 @@ impl Airlock {
     /// checkpoint at the cut; the pruning is audited. Returns how many were deleted.
     pub fn prune_audit(&self, days: u64) -> anyhow::Result<u64> {
         let before = retention_cut(days)?;
-        let n = crate::integrity::prune_before(self.store.as_ref(), &self.signer, &before)?;
+        let n = crate::integrity::prune_before(self.store.as_ref(), self.signer(), &before)?;
         self.checkpoint()?;
         Ok(n)
     }

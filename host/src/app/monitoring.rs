@@ -2,21 +2,13 @@
 //! ask for them.
 
 use super::{Airlock, AppResult};
-use crate::audit::{AuditFilter, AuditRecord};
+use crate::audit::AuditFilter;
 use crate::monitor::{
     Alert, AlertQuery, BlastRadius, BlastRadiusQuery, Counters, DataMap, ExportFormat,
     UnusedGrants, normalize_time,
 };
 
 impl Airlock {
-    /// Feeds sealed audit records to the monitor (counters and alert rules). Failures are
-    /// logged, never returned: the records are already durable.
-    pub fn observe(&self, records: &[AuditRecord]) {
-        if let Err(e) = self.monitor().observe(records) {
-            tracing::warn!(error = %format!("{e:#}"), "the activity monitor could not process records");
-        }
-    }
-
     /// Rebuilds the monitor from the audit log now (at service start).
     pub fn warm_monitor(&self) -> AppResult<()> {
         Ok(self.monitor().warm()?)
@@ -38,6 +30,7 @@ impl Airlock {
         if let Some(since) = &query.since {
             query.since = Some(normalize_time("since", since)?);
         }
+        self.monitor().sync()?;
         Ok(self.monitor().store().alerts(&query)?)
     }
 

@@ -6,9 +6,11 @@
 //! ([`Monitor::observe`]) and rebuilt from the log on first use (the service warms it at
 //! startup), so a restart loses nothing: the log is the only source of truth.
 //!
-//! Records are applied in sequence order exactly once: a batch that does not follow the
-//! last applied record (concurrent invocations finish in any order) makes the monitor
-//! catch up from the store instead.
+//! Records are applied in sequence order exactly once. Concurrent invocations finish in
+//! any order, so records that do not follow the last applied one wait in a reorder
+//! buffer until the gap before them is filled; a gap no batch fills (records another
+//! process appended) is filled from the store ([`Monitor::catch_up_stalled`], or when the
+//! buffer passes [`MAX_PENDING`] records).
 //!
 //! Like the audit log, everything here names installations, fields, ids, destinations and
 //! counts, never helpdesk values.
@@ -107,6 +109,10 @@ pub fn normalize_filter(filter: &mut AuditFilter) -> MonitorResult<()> {
     Ok(())
 }
 
+/// The most records the reorder buffer holds before the monitor fills the gap from the
+/// store instead.
+pub const MAX_PENDING: usize = 16_384;
+
 /// What the monitor needs from storage.
 pub trait MonitorStore: AuditStore + AlertStore + InstallationStore {}
 
@@ -117,6 +123,19 @@ struct State {
     last_seq: u64,
     counters: Counters,
     rules: alerts::RuleState,
+    /// Records after a gap, by sequence number, waiting for the gap to be filled.
+    pending: std::collections::BTreeMap<u64, AuditRecord>,
+}
+
+impl State {
+    /// Applies the pending records that follow the last applied one.
+    fn apply_contiguous(&mut self, config: &AlertConfig, drafts: &mut Vec<alerts::Draft>) {
+        while let Some(record) = self.pending.remove(&(self.last_seq + 1)) {
+            self.counters.apply(&record);
+            self.rules.apply(config, &record, true, drafts);
+            self.last_seq = record.seq;
+        }
+    }
 }
 
 /// Counters and alert rules, fed from the audit log.
@@ -178,6 +197,7 @@ impl Monitor {
             last_seq: 0,
             counters: Counters::default(),
             rules: alerts::RuleState::default(),
+            pending: Default::default(),
         };
         let mut ignored = Vec::new();
         self.page_through(built.last_seq, quiet_through, &mut |r| {
@@ -225,11 +245,15 @@ impl Monitor {
             last = r.seq;
         })?;
         state.last_seq = last;
+        // What waited is now applied from the store; anything after it still waits.
+        state.pending = state.pending.split_off(&(last + 1));
+        state.apply_contiguous(config, drafts);
         Ok(())
     }
 
-    /// Applies sealed records (one invocation's, in order) to the counters and rules,
-    /// raising any alerts they trigger. Returns the alerts raised.
+    /// Applies sealed records to the counters and rules, each exactly once and in
+    /// sequence order, raising any alerts they trigger. Records may come in any order
+    /// and in several calls; those already applied are ignored. Returns the alerts raised.
     pub fn observe(&self, records: &[AuditRecord]) -> MonitorResult<Vec<Alert>> {
         let Some(first) = records.first() else {
             return Ok(Vec::new());
@@ -239,22 +263,34 @@ impl Monitor {
             let mut guard = self.lock();
             self.ensure(&mut guard, first.seq.saturating_sub(1))?;
             let state = guard.as_mut().expect("ensured");
-            let contiguous = records
-                .iter()
-                .enumerate()
-                .all(|(i, r)| r.seq == state.last_seq + 1 + i as u64);
-            if contiguous {
-                for r in records {
-                    state.counters.apply(r);
-                    state.rules.apply(&self.config, r, true, &mut drafts);
-                }
-                state.last_seq += records.len() as u64;
-            } else if records.last().is_some_and(|r| r.seq > state.last_seq) {
+            for r in records.iter().filter(|r| r.seq > state.last_seq) {
+                state.pending.insert(r.seq, r.clone());
+            }
+            state.apply_contiguous(&self.config, &mut drafts);
+            if state.pending.len() > MAX_PENDING {
                 self.catch_up(state, &mut drafts)?;
             }
         }
         let raised = self.store_alerts(drafts)?;
         Ok(raised)
+    }
+
+    /// Fills a gap that records wait behind from the store: for records appended where
+    /// the monitor does not see them (another process). True if records were waiting.
+    pub fn catch_up_stalled(&self) -> MonitorResult<bool> {
+        let mut drafts = Vec::new();
+        let stalled = {
+            let mut guard = self.lock();
+            match guard.as_mut() {
+                Some(state) if !state.pending.is_empty() => {
+                    self.catch_up(state, &mut drafts)?;
+                    true
+                }
+                _ => false,
+            }
+        };
+        self.raise(drafts)?;
+        Ok(stalled)
     }
 
     fn raise(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<()> {
@@ -300,15 +336,25 @@ impl Monitor {
 
     /// A snapshot of every installation's counters (caught up with the log).
     pub fn counters(&self) -> MonitorResult<Counters> {
+        self.synced(|state| state.counters.clone())
+    }
+
+    /// Catches up with the log, so that every record appended so far has been applied
+    /// and its alerts raised (readers of alerts call this first).
+    pub fn sync(&self) -> MonitorResult<()> {
+        self.synced(|_| ())
+    }
+
+    fn synced<T>(&self, read: impl FnOnce(&State) -> T) -> MonitorResult<T> {
         let mut guard = self.lock();
         self.ensure(&mut guard, u64::MAX)?;
         let state = guard.as_mut().expect("ensured");
         let mut drafts = Vec::new();
         self.catch_up(state, &mut drafts)?;
-        let counters = state.counters.clone();
+        let out = read(state);
         drop(guard);
         self.raise(drafts)?;
-        Ok(counters)
+        Ok(out)
     }
 
     /// Destinations each installation has contacted, from the rule state.

@@ -106,7 +106,7 @@ fn egress(installation: &str, destination: &str, allowed: bool) -> AuditEntry {
 
 fn append_and_observe(airlock: &Airlock, entries: Vec<AuditEntry>) -> Vec<AuditRecord> {
     let records = airlock.store().append(entries).unwrap();
-    airlock.observe(&records);
+    airlock.monitor().observe(&records).unwrap();
     records
 }
 
