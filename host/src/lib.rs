@@ -7,7 +7,8 @@
 //!
 //! Modules, each with one job, top layer first (`tests/all/layering.rs` keeps imports
 //! pointing down):
-//! - [`api`]: the HTTP API; [`cli`]: the `airlock` subcommands;
+//! - [`api`]: the HTTP API; [`cli`]: the `airlock` subcommands; [`loadgen`]: the load
+//!   generator behind `airlock loadtest`;
 //! - [`app`]: the composition root, and every operation the surfaces call;
 //! - [`dispatch`]: helpdesk events; [`monitor`]: activity counters, alerts, audit
 //!   exports and access reviews;
@@ -38,6 +39,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod egress;
 pub mod error;
+pub mod loadgen;
 pub use airlock_audit::integrity;
 pub use airlock_audit::merkle;
 pub use airlock_core::installation;

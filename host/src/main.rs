@@ -99,6 +99,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Load a running service with `ticket-created` events and report events/s, p50 and
+    /// p99 (needs the demo data set's requesters, as `make run` imports them).
+    Loadtest {
+        /// The service's address (default: the configured listen address).
+        #[arg(long)]
+        address: Option<std::net::SocketAddr>,
+        /// Concurrent connections, one request in flight on each.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Seconds to send before measuring.
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
+        /// How many demo requesters (`u-1000` …) the tickets come from.
+        #[arg(long, default_value_t = 50)]
+        requesters: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Scaffold a new plugin crate.
     New {
         /// The plugin's name (lowercase, dashes).
@@ -294,6 +316,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{} is not a valid data set", file.display()))?;
             let n = open()?.import(&data).map_err(app_err)?;
             println!("imported {n} records from {}", file.display());
+        }
+        Command::Loadtest {
+            address,
+            connections,
+            seconds,
+            warmup,
+            requesters,
+            json,
+        } => {
+            let data = airlock_host::blobs::DataDir::open(&cli.data_dir)?;
+            let (token, _) = config.admin_token(&data)?;
+            let options = airlock_host::loadgen::LoadOptions {
+                address: address.unwrap_or(config.listen()),
+                token,
+                connections,
+                duration: std::time::Duration::from_secs(seconds.max(1)),
+                warmup: std::time::Duration::from_secs(warmup),
+                requesters,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(airlock_host::loadgen::run(&options))?;
+            match json {
+                true => print_json(&report)?,
+                false => println!("{report}"),
+            }
         }
         Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
         Command::Plugin(cmd) => plugin(open()?, cmd)?,

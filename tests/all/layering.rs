@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The host's top-level modules, top layer first (the README's "Architecture" order).
 const LAYERS: &[&[&str]] = &[
-    &["api", "cli"],
+    &["api", "cli", "loadgen"],
     &["app"],
     &["dispatch", "monitor", "integrity"],
     &["runtime"],
