@@ -40,6 +40,9 @@ pub struct LoadReport {
     pub rejected: u64,
     /// Other answers, and failed connections.
     pub errors: u64,
+    /// What the first error was (a status such as `401 Unauthorized`, or why a
+    /// connection failed), when there was one.
+    pub first_error: Option<String>,
     /// Seconds measured.
     pub seconds: f64,
     /// Events answered `200` per second.
@@ -65,7 +68,11 @@ impl std::fmt::Display for LoadReport {
             self.p50_ms,
             self.p99_ms,
             self.max_ms
-        )
+        )?;
+        match &self.first_error {
+            Some(error) => write!(f, "; first error: {error}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -75,6 +82,17 @@ struct Tally {
     latencies_us: Vec<u64>,
     rejected: u64,
     errors: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    /// Counts an error seen while measuring, and keeps the first one's description.
+    fn error(&mut self, measured: bool, what: impl FnOnce() -> String) {
+        if measured {
+            self.errors += 1;
+            self.first_error.get_or_insert_with(what);
+        }
+    }
 }
 
 /// Sends events until `options.warmup + options.duration` has passed, then reports.
@@ -99,6 +117,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         total.latencies_us.extend(tally.latencies_us);
         total.rejected += tally.rejected;
         total.errors += tally.errors;
+        total.first_error = total.first_error.or(tally.first_error);
     }
     let seconds = options.duration.as_secs_f64();
     let mut latencies = total.latencies_us;
@@ -111,6 +130,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         events: latencies.len() as u64,
         rejected: total.rejected,
         errors: total.errors,
+        first_error: total.first_error,
         seconds,
         events_per_second: latencies.len() as f64 / seconds,
         p50_ms: at(0.50),
@@ -132,8 +152,8 @@ async fn drive(
     while Instant::now() < end {
         let mut sender = match connect(options.address).await {
             Ok(sender) => sender,
-            Err(_) => {
-                tally.errors += u64::from(Instant::now() >= measure_from);
+            Err(e) => {
+                tally.error(Instant::now() >= measure_from, || format!("connect: {e:#}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -174,9 +194,9 @@ async fn drive(
                     tally.rejected += u64::from(measured);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Ok(_) => tally.errors += u64::from(measured),
-                Err(_) => {
-                    tally.errors += u64::from(measured);
+                Ok((status, _)) => tally.error(measured, || status.to_string()),
+                Err(e) => {
+                    tally.error(measured, || format!("request: {e}"));
                     break;
                 }
             }

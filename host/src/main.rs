@@ -103,7 +103,7 @@ enum Command {
     /// p99 (needs the demo data set's requesters, as `make run` imports them).
     Loadtest {
         /// The service's address (default: the configured listen address).
-        #[arg(long)]
+        #[arg(long, env = "AIRLOCK_LISTEN")]
         address: Option<std::net::SocketAddr>,
         /// Concurrent connections, one request in flight on each.
         #[arg(long, default_value_t = 32)]
@@ -303,7 +303,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(airlock_host::api::serve(airlock.clone(), &token, listen))?;
+            runtime.block_on(airlock_host::api::serve(
+                airlock.clone(),
+                &token,
+                listen,
+                config.server_limits(),
+            ))?;
             // A clean stop leaves every record under a signed checkpoint.
             if let Err(e) = airlock.checkpoint_if_new() {
                 tracing::error!(error = %format!("{e:#}"), "cannot sign the closing checkpoint");

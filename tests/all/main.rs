@@ -15,4 +15,5 @@ mod layering;
 mod monitoring;
 mod pii_probe;
 mod redaction;
+mod service;
 mod support;

@@ -41,6 +41,16 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// A 503 with code `busy` and a `Retry-After` of
+    /// [`RETRY_AFTER_SECS`](crate::app::admission::RETRY_AFTER_SECS): the service is at
+    /// capacity, and the same request may succeed later.
+    pub(crate) fn busy(message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after: Some(crate::app::admission::RETRY_AFTER_SECS),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+        }
+    }
+
     /// A failure inside the host: logged in full, answered without detail.
     fn unavailable(problem: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %problem, "request failed");
@@ -75,7 +85,7 @@ impl From<AppError> for ApiError {
                 message,
             } => ApiError {
                 retry_after: Some(retry_after_secs),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+                ..ApiError::busy(message)
             },
             AppError::Store(e) if e.is_conflict() => ApiError::new(
                 StatusCode::CONFLICT,

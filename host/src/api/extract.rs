@@ -73,7 +73,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|e| ApiError::invalid(format!("cannot read the body: {}", e.body_text())))?;
+            .map_err(|e| match super::server::timed_out(&e) {
+                true => ApiError::new(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!("{}; send it faster, or in one piece", e.body_text()),
+                ),
+                false => ApiError::invalid(format!("cannot read the body: {}", e.body_text())),
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }

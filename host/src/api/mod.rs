@@ -39,6 +39,7 @@ mod auth;
 mod error;
 mod extract;
 mod monitor;
+pub mod server;
 mod stream;
 
 use auth::{TokenGate, require_token};
@@ -251,20 +252,25 @@ async fn checkpoints(State(s): State<AppState>) -> ApiResult<serde_json::Value> 
     Ok(Json(json!({"public_key": key, "checkpoints": list})))
 }
 
-/// Serves the API until ctrl-c.
+/// Serves the API until ctrl-c, within `limits` ([`server`]).
 pub async fn serve(
     airlock: Arc<Airlock>,
     token: &str,
     listen: std::net::SocketAddr,
+    limits: server::ServerLimits,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; is another service using the port? Pass --listen to choose another"))?;
     tracing::info!(address = %listener.local_addr()?, "airlock listening");
-    axum::serve(listener, router(airlock, token))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_ms = limits.header_timeout.as_millis() as u64,
+        body_timeout_ms = limits.body_timeout.as_millis() as u64,
+        "connection limits"
+    );
+    server::serve(listener, router(airlock, token), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

@@ -38,6 +38,11 @@ impl Admission {
         self.capacity
     }
 
+    /// How many events are admitted now (running or waiting).
+    pub fn in_flight(&self) -> usize {
+        self.capacity - self.admitted.available_permits()
+    }
+
     /// A worker, once one is free (waiting asynchronously); it is released when the
     /// permit is dropped.
     async fn worker(&self) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
@@ -85,6 +90,21 @@ impl Airlock {
                 ),
             });
         };
+        // The rest runs as its own task: a caller that goes away (a dropped connection)
+        // does not leave an event stored but not delivered to every installation.
+        let me = self.clone();
+        let delivered = tokio::spawn(async move {
+            let _admitted = _admitted;
+            me.deliver(request).await
+        });
+        delivered
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("an event's delivery panicked")))?
+    }
+
+    /// Stores the event and runs each target on a worker, in order of the targets.
+    async fn deliver(self: Arc<Self>, request: EventRequest) -> AppResult<Vec<DispatchResult>> {
+        let admission = self.admission();
         let me = self.clone();
         let stored = Admission::spawn(admission.worker().await?, move || {
             let input = me.store_event(request)?;

@@ -8,7 +8,7 @@ use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 pub use crate::error::{AppError, AppResult};
 
-mod admission;
+pub mod admission;
 mod events;
 mod follower;
 pub use admission::Admission;

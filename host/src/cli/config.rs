@@ -1,5 +1,6 @@
 //! Service configuration: an optional TOML file, overridden by environment variables.
 
+use crate::api::server::ServerLimits;
 use crate::blobs::DataDir;
 use crate::runtime::RuntimeLimits;
 use anyhow::Context;
@@ -24,6 +25,19 @@ pub struct Config {
     pub max_timeout_ms: Option<u64>,
     /// The largest memory cap a manifest may ask for, in MiB.
     pub max_memory_mib: Option<u64>,
+    /// Invocations running at once (default 64): the worker pool's size.
+    pub max_concurrent_instances: Option<u32>,
+    /// Events that may wait for a worker before the API answers `503` (default 8 per
+    /// worker).
+    pub event_queue: Option<usize>,
+    /// Connections served at once (default: what the file-descriptor limit leaves room
+    /// for); past it, health is still answered and the rest get `503`.
+    pub max_connections: Option<usize>,
+    /// The time a client has to send a request's head, in ms (default 10,000).
+    pub header_timeout_ms: Option<u64>,
+    /// The time a client has to send a request's body after its head, in ms (default
+    /// 30,000).
+    pub body_timeout_ms: Option<u64>,
     /// Dev mode: plugins may send plain http to loopback addresses (also `serve --dev`).
     pub dev_mode: Option<bool>,
     /// The largest outbound request (URL, headers, body), in bytes.
@@ -68,7 +82,21 @@ impl Config {
         RuntimeLimits {
             max_timeout_ms: self.max_timeout_ms.unwrap_or(d.max_timeout_ms),
             max_memory_mib: self.max_memory_mib.unwrap_or(d.max_memory_mib),
-            ..d
+            max_concurrent_instances: self
+                .max_concurrent_instances
+                .unwrap_or(d.max_concurrent_instances)
+                .max(1),
+        }
+    }
+
+    /// What the listener bounds: these keys over [`ServerLimits::default`].
+    pub fn server_limits(&self) -> ServerLimits {
+        let d = ServerLimits::default();
+        let ms = |v: Option<u64>, d| v.map(std::time::Duration::from_millis).unwrap_or(d);
+        ServerLimits {
+            max_connections: self.max_connections.unwrap_or(d.max_connections).max(1),
+            header_timeout: ms(self.header_timeout_ms, d.header_timeout),
+            body_timeout: ms(self.body_timeout_ms, d.body_timeout),
         }
     }
 
@@ -100,6 +128,7 @@ impl Config {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             redaction_config: self.redaction.clone().unwrap_or_default(),
             checkpoint_every: self.checkpoint_every.unwrap_or(1000),
+            event_queue: self.event_queue,
             ..crate::app::Options::default()
         }
     }
