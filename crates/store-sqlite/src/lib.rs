@@ -21,6 +21,7 @@ mod audit_writer;
 mod error;
 #[allow(unsafe_code)]
 mod raw_statement;
+mod readers;
 mod sqlite;
 mod sqlite_alerts;
 mod sqlite_audit;

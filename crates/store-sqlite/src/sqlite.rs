@@ -97,7 +97,9 @@ pub(super) struct Inner {
 
 /// Helpdesk data, installations and the audit log in one SQLite database (WAL mode).
 pub struct SqliteStore {
+    /// The one writing connection; reads use [`SqliteStore::read`] instead.
     inner: Mutex<Inner>,
+    readers: super::readers::Readers,
     path: std::path::PathBuf,
     pub(super) commit: super::audit_writer::GroupCommit,
 }
@@ -126,6 +128,7 @@ impl SqliteStore {
             conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
             Ok(SqliteStore {
                 inner: Mutex::new(Inner { conn }),
+                readers: super::readers::Readers::new(path),
                 path: path.to_path_buf(),
                 commit: super::audit_writer::GroupCommit::new(path, durability),
             })
@@ -136,15 +139,12 @@ impl SqliteStore {
     /// nor block the shared connection. The file is memory-mapped: scans then read
     /// pages in place instead of copying them through the page cache.
     pub(super) fn reader(&self) -> Result<Connection> {
-        use rusqlite::OpenFlags;
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("cannot open database {}", self.path.display()))?;
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(conn)
+        super::readers::open(&self.path, 1i64 << 30)
+    }
+
+    /// A pooled read-only connection: a read that never waits behind a write.
+    pub(super) fn read(&self) -> Result<super::readers::Reader<'_>> {
+        self.readers.get()
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -165,10 +165,9 @@ fn text_of<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
 impl HelpdeskStore for SqliteStore {
     fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>> {
         call(|| {
-            let inner = self.lock();
+            let conn = self.read()?;
             let sql = format!("SELECT doc FROM {} WHERE id = ?1", kind.table());
-            let doc: Option<String> = inner
-                .conn
+            let doc: Option<String> = conn
                 .prepare_cached(&sql)?
                 .query_row([id], |r| r.get(0))
                 .optional()?;
@@ -248,8 +247,8 @@ impl HelpdeskStore for SqliteStore {
 
     fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>> {
         call(|| {
-            let inner = self.lock();
-            let mut stmt = inner.conn.prepare_cached(
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
             "SELECT field, path, class, by_path FROM field_labels WHERE kind = ?1 AND record_id = ?2",
         )?;
             let mut labels = Vec::new();
@@ -276,8 +275,8 @@ impl HelpdeskStore for SqliteStore {
 
     fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>> {
         call(|| {
-            let inner = self.lock();
-            let mut stmt = inner.conn.prepare_cached(
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
                 "SELECT doc FROM comments WHERE ticket_id = ?1 ORDER BY created_at, id LIMIT ?2",
             )?;
             let docs = stmt.query_map(params![ticket_id, limit], |r| r.get::<_, String>(0))?;
@@ -287,7 +286,7 @@ impl HelpdeskStore for SqliteStore {
 
     fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>> {
         call(|| {
-            let inner = self.lock();
+            let conn = self.read()?;
             let (sql, value) = match query {
                 TicketQuery::Requester(v) => ("SELECT doc FROM tickets WHERE requester_id = ?1", v),
                 TicketQuery::Status(v) => ("SELECT doc FROM tickets WHERE status = ?1", v),
@@ -297,7 +296,7 @@ impl HelpdeskStore for SqliteStore {
                 ),
             };
             let sql = format!("{sql} ORDER BY updated_at DESC, id LIMIT ?2");
-            let mut stmt = inner.conn.prepare_cached(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let docs = stmt.query_map(params![value, limit], |r| r.get::<_, String>(0))?;
             docs.map(|d| parse_doc(d?)).collect()
         })
@@ -305,12 +304,12 @@ impl HelpdeskStore for SqliteStore {
 
     fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>> {
         call(|| {
-            let inner = self.lock();
+            let conn = self.read()?;
             let sql = format!(
                 "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
                 kind.table()
             );
-            let mut stmt = inner.conn.prepare_cached(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![after_id, limit], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })?;
@@ -324,9 +323,9 @@ impl HelpdeskStore for SqliteStore {
 
     fn count(&self, kind: Kind) -> StoreResult<u64> {
         call(|| {
-            let inner = self.lock();
+            let conn = self.read()?;
             let sql = format!("SELECT COUNT(*) FROM {}", kind.table());
-            Ok(inner.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
+            Ok(conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
         })
     }
 }
@@ -345,9 +344,8 @@ impl InstallationStore for SqliteStore {
 
     fn installation(&self, id: &str) -> StoreResult<Option<Installation>> {
         call(|| {
-            let inner = self.lock();
-            let doc: Option<String> = inner
-                .conn
+            let conn = self.read()?;
+            let doc: Option<String> = conn
                 .query_row("SELECT doc FROM installations WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })
@@ -394,9 +392,8 @@ impl InstallationStore for SqliteStore {
 
     fn installations_version(&self) -> StoreResult<u64> {
         call(|| {
-            let inner = self.lock();
-            let version: i64 = inner
-                .conn
+            let conn = self.read()?;
+            let version: i64 = conn
                 .prepare_cached("SELECT version FROM installations_version WHERE id = 0")?
                 .query_row([], |r| r.get(0))?;
             Ok(version as u64)
@@ -405,13 +402,47 @@ impl InstallationStore for SqliteStore {
 
     fn installations(&self) -> StoreResult<Vec<Installation>> {
         call(|| {
-            let inner = self.lock();
-            let mut stmt = inner
-                .conn
-                .prepare("SELECT doc FROM installations ORDER BY id")?;
+            let conn = self.read()?;
+            let mut stmt = conn.prepare("SELECT doc FROM installations ORDER BY id")?;
             let docs = stmt.query_map([], |r| r.get::<_, String>(0))?;
             docs.map(|d| serde_json::from_str(&d?).context("stored installation is corrupt"))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: health and every read waited 48.7 s behind one long import, because
+    /// reads shared the writing connection's lock.
+    #[test]
+    fn reads_do_not_wait_for_a_write_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("airlock.db")).unwrap());
+        let ticket: Record = serde_json::from_str(r#"{"id": "t-1", "tags": ["a"]}"#).unwrap();
+        store
+            .put_many(&[(Kind::Ticket, "t-1".into(), ticket)])
+            .unwrap();
+
+        // A write in progress: the writing connection is held, inside a transaction with
+        // an uncommitted change.
+        let mut writer = store.lock();
+        let tx = writer.conn.transaction().unwrap();
+        tx.execute("DELETE FROM tickets WHERE id = 't-1'", [])
+            .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || {
+            let seen = reader.get(Kind::Ticket, "t-1").unwrap();
+            let installations = reader.installations_version().unwrap();
+            done.send((seen.is_some(), installations)).unwrap();
+        });
+        let (seen, _) = finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read finished while the write was in progress");
+        assert!(seen, "the reader sees the last committed state");
+        drop(tx);
     }
 }

@@ -66,7 +66,7 @@ impl AlertStore for SqliteStore {
 
     fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
         call(|| {
-            let inner = self.lock();
+            let conn = self.read()?;
             let mut sql = String::from(
                 "SELECT id, time, rule, installation, plugin, message, details, trigger_seq, delivery \
              FROM alerts WHERE id > ?1",
@@ -85,7 +85,7 @@ impl AlertStore for SqliteStore {
             }
             let limit = query.limit.unwrap_or(100).min(10_000);
             sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
-            let mut stmt = inner.conn.prepare(&sql)?;
+            let mut stmt = conn.prepare(&sql)?;
             let after = query.after_id.unwrap_or(0) as i64;
             let mut bound: Vec<&dyn rusqlite::ToSql> = vec![&after];
             for a in &args {

@@ -65,8 +65,8 @@ impl SqliteStore {
         condition: &str,
         params: P,
     ) -> Result<Vec<Checkpoint>> {
-        let inner = self.lock();
-        let mut stmt = inner.conn.prepare_cached(&format!(
+        let conn = self.read()?;
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT doc FROM audit_checkpoints WHERE {condition}"
         ))?;
         let docs = stmt.query_map(params, |r| r.get::<_, String>(0))?;
@@ -88,18 +88,18 @@ impl AuditStore for SqliteStore {
     fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         call(|| {
             let positions = self.audit_positions()?;
-            let inner = self.lock();
+            let conn = self.read()?;
             // Time bounds become bounds on `seq` (both exclusive), so that the rowid range
             // does the work.
             let mut after = (filter.after_seq.unwrap_or(0).min(i64::MAX as u64 - 1))
                 .max(positions.start.saturating_sub(1));
             let mut before = positions.end;
             if let Some(since) = &filter.since {
-                let first = first_seq_at_or_after(&inner.conn, since, positions.clone())?;
+                let first = first_seq_at_or_after(&conn, since, positions.clone())?;
                 after = after.max(first.saturating_sub(1));
             }
             if let Some(until) = &filter.until {
-                before = first_seq_at_or_after(&inner.conn, until, positions.clone())?;
+                before = first_seq_at_or_after(&conn, until, positions.clone())?;
             }
             let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 AND seq < ?2");
             let mut args: Vec<String> = Vec::new();
@@ -133,7 +133,7 @@ impl AuditStore for SqliteStore {
             }
             sql.push_str(" ORDER BY seq LIMIT ?3");
             let limit = filter.limit.unwrap_or(100).min(10_000) as usize;
-            let mut stmt = inner.conn.prepare_cached(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let mut found = Vec::new();
             // Records in (lo, hi) that match, up to the limit.
             let mut scan = |lo: u64, hi: u64, found: &mut Vec<AuditRecord>| -> Result<()> {
@@ -159,7 +159,7 @@ impl AuditStore for SqliteStore {
                 return Ok(found);
             };
             let blocks = (after + 1) >> BLOCK_BITS..=before.saturating_sub(1) >> BLOCK_BITS;
-            audit_blocks::blocks_naming(&inner.conn, kind, name, blocks, &mut |block| {
+            audit_blocks::blocks_naming(&conn, kind, name, blocks, &mut |block| {
                 let lo = after.max((block << BLOCK_BITS).saturating_sub(1));
                 let hi = before.min((block + 1) << BLOCK_BITS);
                 scan(lo, hi, &mut found)?;
@@ -172,11 +172,8 @@ impl AuditStore for SqliteStore {
     fn count_audit(&self) -> StoreResult<u64> {
         call(|| {
             self.commit.settle()?;
-            let inner = self.lock();
-            Ok(inner
-                .conn
-                .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))?
-                as u64)
+            let conn = self.read()?;
+            Ok(conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
         })
     }
 
@@ -185,12 +182,9 @@ impl AuditStore for SqliteStore {
             self.commit.settle()?;
             // Two statements: SQLite answers a lone MIN or MAX from the b-tree's edge, but
             // both in one statement scan the whole table.
-            let inner = self.lock();
+            let conn = self.read()?;
             let edge = |sql: &str| -> Result<Option<i64>> {
-                Ok(inner
-                    .conn
-                    .prepare_cached(sql)?
-                    .query_row([], |r| r.get(0))?)
+                Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?)
             };
             let first = edge("SELECT MIN(rowid) FROM audit")?;
             let last = edge("SELECT MAX(rowid) FROM audit")?;
@@ -227,10 +221,8 @@ impl AuditStore for SqliteStore {
 
     fn pruned_hashes(&self) -> StoreResult<Vec<(u64, String)>> {
         call(|| {
-            let inner = self.lock();
-            let mut stmt = inner
-                .conn
-                .prepare("SELECT seq, hash FROM audit_pruned ORDER BY seq")?;
+            let conn = self.read()?;
+            let mut stmt = conn.prepare("SELECT seq, hash FROM audit_pruned ORDER BY seq")?;
             let rows = stmt.query_map([], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
             })?;
@@ -241,8 +233,8 @@ impl AuditStore for SqliteStore {
     fn record_hashes(&self, seqs: std::ops::Range<u64>) -> StoreResult<Vec<String>> {
         call(|| {
             self.commit.settle()?;
-            let inner = self.lock();
-            let mut stmt = inner.conn.prepare_cached(
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
                 "SELECT seq, hash FROM audit_pruned WHERE seq >= ?1 AND seq < ?2 \
              UNION ALL SELECT seq, hash FROM audit WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
@@ -254,9 +246,8 @@ impl AuditStore for SqliteStore {
 
     fn tree_block(&self, block: u64) -> StoreResult<Option<Hash>> {
         call(|| {
-            let inner = self.lock();
-            let root: Option<Vec<u8>> = inner
-                .conn
+            let conn = self.read()?;
+            let root: Option<Vec<u8>> = conn
                 .prepare_cached("SELECT root FROM audit_tree_blocks WHERE block = ?1")?
                 .query_row([block as i64], |r| r.get(0))
                 .optional()?;
@@ -320,7 +311,7 @@ impl AuditStore for SqliteStore {
     fn last_seq_before(&self, time: &str) -> StoreResult<u64> {
         call(|| {
             let positions = self.audit_positions()?;
-            let first = first_seq_at_or_after(&self.lock().conn, time, positions.clone())?;
+            let first = first_seq_at_or_after(&*self.read()?, time, positions.clone())?;
             Ok(match first > positions.start {
                 true => first - 1,
                 false => 0,
