@@ -8,6 +8,7 @@
 
 use super::audit_journal::{Journal, Row, columns, encode_line};
 use super::audit_table::{Rows, insert_rows};
+use super::group_commit::{Queue, relock};
 use super::sqlite::Durability;
 use crate::audit::{self, AuditEntry, AuditRecord, JsonFields};
 use crate::error::Error;
@@ -15,7 +16,7 @@ use crate::error::Result;
 use crate::merkle::{Frontier, Hash, leaf_hash};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The most batches written in one group.
 const MAX_JOBS_PER_COMMIT: usize = 4096;
@@ -72,11 +73,8 @@ enum Use {
     Append,
 }
 
-/// One caller's batch, encoded, and where to send its sealed records.
-struct Job {
-    entries: Vec<(AuditEntry, JsonFields)>,
-    done: mpsc::SyncSender<JobResult>,
-}
+/// One caller's batch, encoded.
+type Batch = Vec<(AuditEntry, JsonFields)>;
 
 /// One queued batch's outcome.
 type JobResult = std::result::Result<Vec<AuditRecord>, airlock_core::StoreError>;
@@ -92,15 +90,12 @@ struct Writer {
     last_time: String,
 }
 
-/// Group commit, leader/follower style. A caller queues its batch, then tries to take
-/// the writer: if it is free the caller becomes the leader and writes every queued
-/// batch to the journal with one write and one sync; otherwise it waits on its own
-/// channel for the leader to answer. A lone caller thus writes directly, and concurrent
-/// callers share writes without waking each other.
+/// The audit log's appends, in group commits ([`Queue`]): a leader writes every queued
+/// batch to the journal with one write and one sync.
 pub(crate) struct GroupCommit {
     path: PathBuf,
     durability: Durability,
-    queue: Mutex<Vec<Job>>,
+    queue: Queue<Batch, JobResult>,
     /// Loaded on first use: opening recovers what a crash left in the journal.
     writer: Mutex<Option<Writer>>,
 }
@@ -110,7 +105,7 @@ impl GroupCommit {
         GroupCommit {
             path: path.to_path_buf(),
             durability,
-            queue: Mutex::new(Vec::new()),
+            queue: Queue::new(MAX_JOBS_PER_COMMIT),
             writer: Mutex::new(None),
         }
     }
@@ -121,14 +116,10 @@ impl GroupCommit {
     /// Readers never take the journal: a process that only reads (an export, a verify)
     /// must not stop the service from appending. A slot loaded for reading is loaded
     /// again, taking the journal, the first time this process appends.
-    fn loaded<'a>(
-        &self,
-        slot: &'a mut MutexGuard<'_, Option<Writer>>,
-        purpose: Use,
-    ) -> Result<&'a mut Writer> {
+    fn loaded<'a>(&self, slot: &'a mut Option<Writer>, purpose: Use) -> Result<&'a mut Writer> {
         let upgrade = purpose == Use::Append && slot.as_ref().is_some_and(|w| w.appender.is_none());
         if upgrade {
-            **slot = None;
+            *slot = None;
         }
         if slot.is_none() {
             let mut conn = super::sqlite::connect(&self.path, self.durability)?;
@@ -162,7 +153,7 @@ impl GroupCommit {
                 Some(journal) => Some((journal, Indexer::start(conn, chain.last_seq())?)),
                 None => None,
             };
-            **slot = Some(Writer {
+            *slot = Some(Writer {
                 appender,
                 journal_path: Journal::path_of(&self.path),
                 chain,
@@ -181,48 +172,18 @@ impl GroupCommit {
                 (e, json)
             })
             .collect();
-        let (done, answer) = mpsc::sync_channel(1);
-        relock(&self.queue).push(Job { entries, done });
-        loop {
-            let mut slot = match self.writer.try_lock() {
-                Ok(slot) => slot,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                // A leader is writing; it answers this job when it looks at the queue again.
-                Err(std::sync::TryLockError::WouldBlock) => break,
-            };
-            let mut jobs: Vec<Job> = {
-                let mut queue = relock(&self.queue);
-                let n = queue.len().min(MAX_JOBS_PER_COMMIT);
-                queue.drain(..n).collect()
-            };
-            if jobs.is_empty() {
-                drop(slot);
-                // A job queued after the drain, whose caller found the writer taken, is
-                // still ours to write.
-                match relock(&self.queue).is_empty() {
-                    true => break,
-                    false => continue,
+        self.queue
+            .submit(entries, &self.writer, |slot, batches| {
+                let n = batches.len();
+                match self
+                    .loaded(slot, Use::Append)
+                    .and_then(|w| w.write(batches))
+                {
+                    Ok(results) => results.into_iter().map(Ok).collect(),
+                    Err(e) => (0..n).map(|_| Err(e.0.shared())).collect(),
                 }
-            }
-            let batches: Vec<Vec<(AuditEntry, JsonFields)>> = jobs
-                .iter_mut()
-                .map(|j| std::mem::take(&mut j.entries))
-                .collect();
-            let results = match self
-                .loaded(&mut slot, Use::Append)
-                .and_then(|w| w.write(batches))
-            {
-                Ok(results) => results.into_iter().map(Ok).collect(),
-                Err(e) => jobs.iter().map(|_| Err(e.0.shared())).collect(),
-            };
-            drop(slot);
-            for (job, result) in jobs.into_iter().zip::<Vec<JobResult>>(results) {
-                let _ = job.done.send(result);
-            }
-        }
-        answer
-            .recv()
-            .map_err(|_| Error::failed("the audit writer stopped"))?
+            })
+            .ok_or_else(|| Error::failed("the audit writer stopped"))?
             .map_err(|e| Error(e.context("cannot append to the audit log")))
     }
 
@@ -539,10 +500,6 @@ fn load_chain(conn: &Connection) -> Result<Chain> {
         chain.push_stored(seq as u64, &hash);
     }
     Ok(chain)
-}
-
-fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn rewait<'a, T>(c: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {

@@ -19,6 +19,8 @@ mod audit_journal;
 mod audit_table;
 mod audit_writer;
 mod error;
+mod group_commit;
+mod helpdesk_writes;
 #[allow(unsafe_code)]
 mod raw_statement;
 mod readers;

@@ -2,7 +2,7 @@
 
 use super::{HelpdeskStore, InstallationStore, TicketQuery};
 use crate::error::Context;
-use crate::error::{Result, call};
+use crate::error::{Error, Result, call};
 use crate::installation::Installation;
 use crate::model::{FieldLabel, Flow, Kind, Record};
 use airlock_core::StoreResult;
@@ -99,6 +99,8 @@ pub(super) struct Inner {
 pub struct SqliteStore {
     /// The one writing connection; reads use [`SqliteStore::read`] instead.
     inner: Mutex<Inner>,
+    /// Helpdesk writes waiting for the next group commit.
+    writes: super::group_commit::Queue<super::helpdesk_writes::WriteJob, StoreResult<()>>,
     readers: super::readers::Readers,
     path: std::path::PathBuf,
     pub(super) commit: super::audit_writer::GroupCommit,
@@ -128,6 +130,9 @@ impl SqliteStore {
             conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
             Ok(SqliteStore {
                 inner: Mutex::new(Inner { conn }),
+                writes: super::group_commit::Queue::new(
+                    super::helpdesk_writes::MAX_WRITES_PER_COMMIT,
+                ),
                 readers: super::readers::Readers::new(path),
                 path: path.to_path_buf(),
                 commit: super::audit_writer::GroupCommit::new(path, durability),
@@ -158,10 +163,6 @@ fn parse_doc(doc: String) -> Result<Record> {
     serde_json::from_str(&doc).context("stored record is not a JSON object")
 }
 
-fn text_of<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
-    record.get(key).and_then(|v| v.as_str())
-}
-
 impl HelpdeskStore for SqliteStore {
     fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Record>> {
         call(|| {
@@ -181,67 +182,13 @@ impl HelpdeskStore for SqliteStore {
         labels: &[FieldLabel],
     ) -> StoreResult<()> {
         call(|| {
-            let mut inner = self.lock();
-            let tx = inner.conn.transaction()?;
-            for l in labels {
-                tx.prepare_cached(
-                "INSERT OR IGNORE INTO field_labels (kind, record_id, field, path, class, by_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                l.kind.path_prefix(),
-                l.record_id,
-                l.field,
-                l.flow.path,
-                l.flow.class,
-                l.flow.by_path
-            ])?;
-            }
-            for (kind, id, record) in records {
-                let doc = serde_json::to_string(record)?;
-                match kind {
-                    Kind::Ticket => {
-                        tx.prepare_cached(
-                        "INSERT OR REPLACE INTO tickets (id, requester_id, status, updated_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?
-                    .execute(params![
-                        id,
-                        text_of(record, "requester_id"),
-                        text_of(record, "status"),
-                        text_of(record, "updated_at").or(text_of(record, "created_at")),
-                        doc
-                    ])?;
-                        tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?1")?
-                            .execute([id])?;
-                        let tags = record.get("tags").and_then(|t| t.as_array());
-                        for tag in tags.into_iter().flatten().filter_map(|t| t.as_str()) {
-                            tx.prepare_cached(
-                            "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?1, ?2)",
-                        )?
-                        .execute([id, tag])?;
-                        }
-                    }
-                    Kind::Comment => {
-                        tx.prepare_cached(
-                        "INSERT OR REPLACE INTO comments (id, ticket_id, created_at, doc) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![
-                        id,
-                        text_of(record, "ticket_id").unwrap_or_default(),
-                        text_of(record, "created_at"),
-                        doc
-                    ])?;
-                    }
-                    Kind::User | Kind::Organization => {
-                        let sql = format!(
-                            "INSERT OR REPLACE INTO {} (id, doc) VALUES (?1, ?2)",
-                            kind.table()
-                        );
-                        tx.prepare_cached(&sql)?.execute([id, &doc])?;
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(())
+            let job = (records.to_vec(), labels.to_vec());
+            self.writes
+                .submit(job, &self.inner, |inner, jobs| {
+                    super::helpdesk_writes::write_group(&mut inner.conn, &jobs)
+                })
+                .ok_or_else(|| Error::failed("the store's writer stopped"))?
+                .map_err(Error)
         })
     }
 
