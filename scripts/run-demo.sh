@@ -5,7 +5,7 @@ set -euo pipefail
 # The data directory and everything in it are the service's alone.
 umask 077
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-BIN=$ROOT/target/release/airlock
+BIN=${AIRLOCK_BIN:-$ROOT/target/release/airlock}
 export AIRLOCK_DATA_DIR=${AIRLOCK_DATA_DIR:-$ROOT/.airlock}
 [ -x "$BIN" ] || { echo "run-demo: $BIN is missing; run 'make run' (it builds it)" >&2; exit 1; }
 mkdir -p "$AIRLOCK_DATA_DIR"
@@ -30,6 +30,8 @@ install vip-escalation \
 install pii-probe "ticket.subject,ticket.requester_id,requester.email" "" '{}'
 
 "$BIN" plugin list
+# Set up only (the service bench serves the directory itself).
+[ "${AIRLOCK_DEMO_SETUP_ONLY:-}" = 1 ] && exit 0
 cat <<MSG
 
 Demo ready: 300 tickets, 3 plugins. Post an event with the admin token (printed below

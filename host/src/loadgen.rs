@@ -159,6 +159,11 @@ async fn drive(
             }
         };
         while Instant::now() < end {
+            // The service closed the connection after its last answer (it does past its
+            // connection limit): connect again, which is no error.
+            if sender.ready().await.is_err() {
+                break;
+            }
             let body = event_body(run_id, connection, sent, options.requesters);
             sent += 1;
             let request = hyper::Request::post("/api/v1/events")
@@ -174,7 +179,10 @@ async fn drive(
             let answer = match sender.send_request(request).await {
                 Ok(response) => {
                     let status = response.status();
-                    let retry = response.headers().contains_key(hyper::header::RETRY_AFTER);
+                    let retry = response
+                        .headers()
+                        .get(hyper::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                     response
                         .into_body()
                         .collect()
@@ -190,9 +198,10 @@ async fn drive(
                         tally.latencies_us.push(began.elapsed().as_micros() as u64);
                     }
                 }
-                Ok((status, retry)) if status.as_u16() == 503 && retry => {
+                Ok((status, Some(secs))) if status.as_u16() == 503 => {
+                    // A polite client: it waits as long as it is told to.
                     tally.rejected += u64::from(measured);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_secs(secs.min(5))).await;
                 }
                 Ok((status, _)) => tally.error(measured, || status.to_string()),
                 Err(e) => {

@@ -132,7 +132,11 @@ mod tests {
             job(Kind::Ticket, "t-1", r#"{"id": "t-1", "tags": ["a", "b"]}"#),
             (
                 vec![
-                    (Kind::User, "u-ok-too".into(), record(r#"{"id": "u-ok-too"}"#)),
+                    (
+                        Kind::User,
+                        "u-ok-too".into(),
+                        record(r#"{"id": "u-ok-too"}"#),
+                    ),
                     (Kind::User, "u-bad".into(), record(r#"{"id": "u-bad"}"#)),
                 ],
                 vec![],
@@ -146,6 +150,9 @@ mod tests {
         assert!(store.get(Kind::Ticket, "t-1").unwrap().is_some());
         assert!(store.get(Kind::User, "u-2").unwrap().is_some());
         let none = |id| store.get(Kind::User, id).unwrap().is_none();
-        assert!(none("u-bad") && none("u-ok-too"), "the failed write left nothing");
+        assert!(
+            none("u-bad") && none("u-ok-too"),
+            "the failed write left nothing"
+        );
     }
 }

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Idle reader connections kept open; more may be open at once, and are closed when
-/// done.
-const IDLE_READERS: usize = 8;
+/// done. Opening one costs a schema parse and empty statement caches, so the pool keeps
+/// about as many as there are workers reading at once.
+const IDLE_READERS: usize = 64;
 
 /// A pool of read-only connections to one database file.
 pub(crate) struct Readers {

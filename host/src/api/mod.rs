@@ -259,8 +259,7 @@ pub async fn serve(
     listen: std::net::SocketAddr,
     limits: server::ServerLimits,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = server::bind(listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; is another service using the port? Pass --listen to choose another"))?;
     tracing::info!(address = %listener.local_addr()?, "airlock listening");
     tracing::info!(

@@ -77,6 +77,22 @@ impl ServerLimits {
     }
 }
 
+/// The kernel's queue of connections not yet accepted (capped by `net.core.somaxconn`):
+/// a burst of new connections is queued rather than dropped and retried a second later.
+pub const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listener on `address` with an [`ACCEPT_BACKLOG`] queue (call within a tokio
+/// runtime).
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets
 /// the requests in flight finish (for at most 30 s).
 pub async fn serve(

@@ -53,16 +53,36 @@ impl Admission {
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the worker pool is closed")))
     }
 
-    /// Runs blocking work on the worker `permit` holds.
+    /// Runs blocking work on the worker `permit` holds, on a thread that yields to the
+    /// service's own threads ([`yield_to_the_service`]).
     fn spawn<T: Send + 'static>(
         permit: tokio::sync::OwnedSemaphorePermit,
         work: impl FnOnce() -> AppResult<T> + Send + 'static,
     ) -> tokio::task::JoinHandle<AppResult<T>> {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            yield_to_the_service();
             work()
         })
     }
+}
+
+/// How much lower than the service's threads plugin work runs (a nice value).
+pub const WORKER_NICENESS: i32 = 5;
+
+/// Lowers the calling thread's scheduling priority by [`WORKER_NICENESS`], once per
+/// thread: however many invocations spin to their deadlines, the threads that accept
+/// connections, answer health and refuse excess events are scheduled first. (On Linux a
+/// nice value belongs to a thread; elsewhere this may lower the whole process, which
+/// changes nothing relative to itself.)
+fn yield_to_the_service() {
+    thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    LOWERED.with(|lowered| {
+        if !lowered.replace(true) {
+            let current = rustix::process::getpriority_process(None).unwrap_or(0);
+            let _ = rustix::process::setpriority_process(None, current + WORKER_NICENESS);
+        }
+    });
 }
 
 async fn joined<T>(handle: tokio::task::JoinHandle<AppResult<T>>) -> AppResult<T> {
