@@ -186,6 +186,59 @@ fn a_full_queue_answers_503_with_retry_after_while_health_answers() {
     assert!(refused_ticket.is_none(), "a refused event is not stored");
 }
 
+/// An admitted event is delivered to every installation even when its client hangs up
+/// while it waits for a worker.
+#[test]
+fn an_admitted_event_is_delivered_after_its_client_hangs_up() {
+    let service = serve(
+        Options {
+            limits: RuntimeLimits {
+                max_concurrent_instances: 1,
+                ..RuntimeLimits::default()
+            },
+            ..Options::default()
+        },
+        limits(),
+    );
+    install(&service.airlock, "looper");
+    install(&service.airlock, "counter");
+    let address = service.address;
+    let first = std::thread::spawn(move || post_event(address, "t-1").status);
+    wait_until("the first event to run", || {
+        service.airlock.admission().in_flight() == 1
+    });
+    let body = serde_json::json!({
+        "type": "ticket-created",
+        "ticket": ticket("t-gone", "Hello", "please help", "u-1"),
+    })
+    .to_string();
+    let mut gone = connect(address);
+    write!(
+        gone,
+        "POST /api/v1/events HTTP/1.1\r\nHost: airlock\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    wait_until("the second event to wait", || {
+        service.airlock.admission().in_flight() == 2
+    });
+    drop(gone);
+    assert_eq!(first.join().unwrap(), 200);
+    let delivered = || {
+        let filter = airlock_host::audit::AuditFilter {
+            installation: Some("counter".into()),
+            call: Some(airlock_host::runtime::OUTCOME_CALL.into()),
+            ..Default::default()
+        };
+        service.airlock.store().query(&filter).unwrap().len() == 2
+    };
+    wait_until(
+        "the event whose client left to reach the counter",
+        delivered,
+    );
+}
+
 /// Issue 15: a client that never finished its request head held a connection forever.
 #[test]
 fn silent_and_slow_clients_are_cut_off() {
