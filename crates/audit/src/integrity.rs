@@ -70,6 +70,13 @@ pub fn verify(
     store: &dyn Store,
     options: &VerifyOptions,
 ) -> anyhow::Result<Result<Verified, Tampered>> {
+    // The stored checkpoints are read before the log: a checkpoint covers only records
+    // appended before it was signed, and the scan below sees every record acknowledged
+    // by the time it starts. Read after the scan, a checkpoint signed meanwhile (the
+    // service signs while it appends) would cover records the scan never saw, and look
+    // like truncation.
+    let mut checkpoints = store.checkpoints()?;
+
     // 1. Pruned records: contiguous hashes from seq 1; the chain resumes after them.
     //    `leaves` holds Merkle leaf hashes, pruned records' first.
     let pruned = store.pruned_hashes()?;
@@ -112,7 +119,6 @@ pub fn verify(
     let total = leaves.len() as u64;
 
     // 3. Checkpoints: signatures, then roots over the matching prefixes.
-    let mut checkpoints = store.checkpoints()?;
     checkpoints.extend(options.exported.iter().cloned());
     checkpoints.sort_by_key(|c| c.size);
     for cp in &checkpoints {
