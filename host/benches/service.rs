@@ -8,7 +8,9 @@
 //!    to `Airlock::handle_event` one at a time: the per-event median, and per invocation.
 //! 3. **Flatness:** that per-event median with the audit log seeded (directly, not over
 //!    HTTP) to 10,000 and to 1,000,000 records.
-//! 4. **Overload:** 1,000 connections posting to a plugin that runs to its deadline:
+//! 4. **Verify under load:** `GET /api/v1/audit/verify` 100 times while 8 connections
+//!    post events: no false alarm.
+//! 5. **Overload:** 1,000 connections posting to a plugin that runs to its deadline:
 //!    peak RSS, answers by status, health latency meanwhile, and `airlock audit verify`
 //!    afterwards.
 //!
@@ -124,20 +126,54 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / rustix::param::clock_ticks_per_second() as f64
 }
 
-/// The time `GET /api/v1/health` takes on a new connection, if it answers 200 in 5 s.
-fn health_ms(address: std::net::SocketAddr) -> Option<f64> {
+/// `GET path` with the admin token on a new connection: the milliseconds it took and
+/// the whole answer, if one came within `within`.
+fn get(address: std::net::SocketAddr, path: &str, within: Duration) -> Option<(f64, String)> {
     use std::io::{Read, Write};
     let start = Instant::now();
-    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: airlock\r\nConnection: close\r\n\r\n")
-        .ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, within).ok()?;
+    stream.set_read_timeout(Some(within)).ok()?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: airlock\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).ok()?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;
-    answer
-        .starts_with(b"HTTP/1.1 200")
-        .then(|| start.elapsed().as_secs_f64() * 1000.0)
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    Some((ms, String::from_utf8_lossy(&answer).into_owned()))
+}
+
+/// The time `GET /api/v1/health` takes on a new connection, if it answers 200 in 5 s.
+fn health_ms(address: std::net::SocketAddr) -> Option<f64> {
+    let (ms, answer) = get(address, "/api/v1/health", Duration::from_secs(5))?;
+    answer.starts_with("HTTP/1.1 200").then_some(ms)
+}
+
+/// `GET /api/v1/audit/verify` up to `times` times while 8 connections post events: how
+/// many said the log verifies, how many said it does not, and the median milliseconds.
+fn verify_under_load(server: &Server, times: usize) -> String {
+    let address = server.address;
+    let seconds = if quick() { 8 } else { 30 };
+    let load = std::thread::spawn(move || load(address, 8, seconds));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (mut ok, mut alarms, mut failed, mut took) = (0, 0, 0, Vec::new());
+    while ok + alarms + failed < times && Instant::now() < deadline {
+        match get(address, "/api/v1/audit/verify", Duration::from_secs(60)) {
+            Some((ms, answer)) if answer.contains("\"ok\":true") => {
+                ok += 1;
+                took.push(ms);
+            }
+            Some((_, answer)) if answer.contains("\"ok\":false") => alarms += 1,
+            _ => failed += 1,
+        }
+    }
+    let report = load.join().unwrap();
+    took.sort_by(f64::total_cmp);
+    let median = took.get(took.len() / 2).copied().unwrap_or(0.0);
+    format!(
+        "verify under load (8 connections posting: {report}):\n  {ok} verified, {alarms} said the log \
+         does not verify (target 0), {failed} failed to answer; median {median:.0} ms"
+    )
 }
 
 fn load(address: std::net::SocketAddr, connections: usize, seconds: u64) -> LoadReport {
@@ -234,11 +270,12 @@ fn main() {
     )
     .ok();
 
-    // 1. The service.
+    // 1. The service; 4. verify under load.
     let dir = demo_dir(root.path(), "service");
     let server = Server::start(&dir);
     let (one, one_cpu) = service_at(&server, 1);
     let (many, many_cpu) = service_at(&server, 32);
+    let verified = verify_under_load(&server, 100);
     server.stop();
 
     // 2 and 3. In-process, on a fresh demo set, at 10k and at 1M audit records.
@@ -254,7 +291,7 @@ fn main() {
     let log_size = airlock.store().count_audit().unwrap();
     drop(airlock);
 
-    // 4. Overload.
+    // 5. Overload.
     let overload = overload(root.path());
 
     let ms = |s: f64| s * 1000.0;
@@ -295,6 +332,7 @@ fn main() {
         ms(at_1m.cpu),
         ms(at_10k.cpu)
     );
+    println!("{verified}");
     println!("{overload}");
 }
 
