@@ -60,6 +60,22 @@ fn limits() -> ServerLimits {
     }
 }
 
+/// A service with one worker and `event_queue` places in its queue.
+fn one_worker(event_queue: Option<usize>) -> Service {
+    let limits = RuntimeLimits {
+        max_concurrent_instances: 1,
+        ..RuntimeLimits::default()
+    };
+    serve(
+        Options {
+            limits,
+            event_queue,
+            ..Options::default()
+        },
+        self::limits(),
+    )
+}
+
 fn install(airlock: &Airlock, name: &str) {
     airlock
         .install("plugin.toml", &manifest(name), &component(name), None)
@@ -145,17 +161,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Issue 15: events were never refused; every one spawned threads, without bound.
 #[test]
 fn a_full_queue_answers_503_with_retry_after_while_health_answers() {
-    let service = serve(
-        Options {
-            limits: RuntimeLimits {
-                max_concurrent_instances: 1,
-                ..RuntimeLimits::default()
-            },
-            event_queue: Some(1),
-            ..Options::default()
-        },
-        limits(),
-    );
+    let service = one_worker(Some(1));
     // The looper holds its worker until its 1 s deadline.
     install(&service.airlock, "looper");
     let address = service.address;
@@ -190,16 +196,7 @@ fn a_full_queue_answers_503_with_retry_after_while_health_answers() {
 /// while it waits for a worker.
 #[test]
 fn an_admitted_event_is_delivered_after_its_client_hangs_up() {
-    let service = serve(
-        Options {
-            limits: RuntimeLimits {
-                max_concurrent_instances: 1,
-                ..RuntimeLimits::default()
-            },
-            ..Options::default()
-        },
-        limits(),
-    );
+    let service = one_worker(None);
     install(&service.airlock, "looper");
     install(&service.airlock, "counter");
     let address = service.address;

@@ -102,6 +102,11 @@ pub(crate) struct GroupCommit {
     queue: Queue<Batch, JobResult>,
     /// Loaded on first use: opening recovers what a crash left in the journal.
     writer: Mutex<Option<Writer>>,
+    /// The log's size after this process's last append (0 before its first), so that
+    /// asking for it (the checkpoint signer does, after every batch it follows) never
+    /// takes the writer from a leader: a caller that finds the writer taken by someone
+    /// else waits [`group_commit`](super::group_commit)'s retry interval.
+    appended: std::sync::atomic::AtomicU64,
 }
 
 impl GroupCommit {
@@ -111,6 +116,7 @@ impl GroupCommit {
             durability,
             queue: Queue::new(MAX_JOBS_PER_COMMIT),
             writer: Mutex::new(None),
+            appended: Default::default(),
         }
     }
 
@@ -179,10 +185,15 @@ impl GroupCommit {
         self.queue
             .submit(entries, &self.writer, |slot, batches| {
                 let n = batches.len();
-                match self
-                    .loaded(slot, Use::Append)
-                    .and_then(|w| w.write(batches))
-                {
+                let written = self.loaded(slot, Use::Append).and_then(|w| {
+                    let results = w.write(batches)?;
+                    self.appended.store(
+                        w.chain.frontier.size(),
+                        std::sync::atomic::Ordering::Release,
+                    );
+                    Ok(results)
+                });
+                match written {
                     Ok(results) => results.into_iter().map(Ok).collect(),
                     Err(e) => (0..n).map(|_| Err(e.0.shared())).collect(),
                 }
@@ -199,6 +210,10 @@ impl GroupCommit {
 
     /// How many records were ever appended.
     pub(super) fn log_size(&self) -> Result<u64> {
+        match self.appended.load(std::sync::atomic::Ordering::Acquire) {
+            0 => {}
+            size => return Ok(size),
+        }
         let mut slot = relock(&self.writer);
         Ok(self.loaded(&mut slot, Use::Read)?.chain.frontier.size())
     }

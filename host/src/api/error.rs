@@ -41,12 +41,11 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    /// A 503 with code `busy` and a `Retry-After` of
-    /// [`RETRY_AFTER_SECS`](crate::app::admission::RETRY_AFTER_SECS): the service is at
-    /// capacity, and the same request may succeed later.
-    pub(crate) fn busy(message: impl Into<String>) -> Self {
+    /// A 503 with code `busy` and a `Retry-After` header: the service is at capacity,
+    /// and the same request may succeed after `retry_after_secs`.
+    pub(crate) fn busy(retry_after_secs: u32, message: impl Into<String>) -> Self {
         ApiError {
-            retry_after: Some(crate::app::admission::RETRY_AFTER_SECS),
+            retry_after: Some(retry_after_secs),
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
         }
     }
@@ -83,10 +82,7 @@ impl From<AppError> for ApiError {
             AppError::Busy {
                 retry_after_secs,
                 message,
-            } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::busy(message)
-            },
+            } => ApiError::busy(retry_after_secs, message),
             AppError::Store(e) if e.is_conflict() => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",

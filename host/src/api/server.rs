@@ -159,10 +159,11 @@ fn overflow_router() -> Router {
     Router::new()
         .route("/api/v1/health", axum::routing::get(super::health))
         .fallback(|| async {
-            let error = super::error::ApiError::busy(format!(
-                "the service is at its connection limit; retry after {} s",
-                crate::app::admission::RETRY_AFTER_SECS
-            ));
+            let secs = crate::app::admission::RETRY_AFTER_SECS;
+            let error = super::error::ApiError::busy(
+                secs,
+                format!("the service is at its connection limit; retry after {secs} s"),
+            );
             axum::response::IntoResponse::into_response(error)
         })
 }

@@ -128,12 +128,24 @@ struct State {
 }
 
 impl State {
+    /// Applies one record, the next after the last applied; alerts it triggers are
+    /// drafted when `raise` (history only updates the rule state).
+    fn apply(
+        &mut self,
+        config: &AlertConfig,
+        record: &AuditRecord,
+        raise: bool,
+        drafts: &mut Vec<alerts::Draft>,
+    ) {
+        self.counters.apply(record);
+        self.rules.apply(config, record, raise, drafts);
+        self.last_seq = record.seq;
+    }
+
     /// Applies the pending records that follow the last applied one.
     fn apply_contiguous(&mut self, config: &AlertConfig, drafts: &mut Vec<alerts::Draft>) {
         while let Some(record) = self.pending.remove(&(self.last_seq + 1)) {
-            self.counters.apply(&record);
-            self.rules.apply(config, &record, true, drafts);
-            self.last_seq = record.seq;
+            self.apply(config, &record, true, drafts);
         }
     }
 }
@@ -201,9 +213,7 @@ impl Monitor {
         };
         let mut ignored = Vec::new();
         self.page_through(built.last_seq, quiet_through, &mut |r| {
-            built.counters.apply(r);
-            built.rules.apply(&self.config, r, false, &mut ignored);
-            built.last_seq = r.seq;
+            built.apply(&self.config, r, false, &mut ignored)
         })?;
         *state = Some(built);
         Ok(())
@@ -238,15 +248,11 @@ impl Monitor {
 
     fn catch_up(&self, state: &mut State, drafts: &mut Vec<alerts::Draft>) -> MonitorResult<()> {
         let config = &self.config;
-        let mut last = state.last_seq;
-        self.page_through(last, u64::MAX, &mut |r| {
-            state.counters.apply(r);
-            state.rules.apply(config, r, true, drafts);
-            last = r.seq;
+        self.page_through(state.last_seq, u64::MAX, &mut |r| {
+            state.apply(config, r, true, drafts)
         })?;
-        state.last_seq = last;
         // What waited is now applied from the store; anything after it still waits.
-        state.pending = state.pending.split_off(&(last + 1));
+        state.pending = state.pending.split_off(&(state.last_seq + 1));
         state.apply_contiguous(config, drafts);
         Ok(())
     }
@@ -263,10 +269,16 @@ impl Monitor {
             let mut guard = self.lock();
             self.ensure(&mut guard, first.seq.saturating_sub(1))?;
             let state = guard.as_mut().expect("ensured");
-            for r in records.iter().filter(|r| r.seq > state.last_seq) {
-                state.pending.insert(r.seq, r.clone());
+            for r in records {
+                // The next record is applied at once, and whatever waited behind it;
+                // one after a gap waits; one already applied is ignored.
+                if r.seq == state.last_seq + 1 {
+                    state.apply(&self.config, r, true, &mut drafts);
+                    state.apply_contiguous(&self.config, &mut drafts);
+                } else if r.seq > state.last_seq {
+                    state.pending.insert(r.seq, r.clone());
+                }
             }
-            state.apply_contiguous(&self.config, &mut drafts);
             if state.pending.len() > MAX_PENDING {
                 self.catch_up(state, &mut drafts)?;
             }
