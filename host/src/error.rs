@@ -13,6 +13,9 @@ pub enum AppError {
     /// The request is wrong; the message says how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The action needs a fresh TOTP code (multi-factor step-up); nothing was done.
+    #[error("{0}")]
+    StepUp(String),
     /// The service is at capacity: retry after `retry_after_secs` (nothing was done).
     #[error("{message}")]
     Busy {

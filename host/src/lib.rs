@@ -27,6 +27,8 @@
 // Only the runtime's compiled-component cache needs unsafe code (`runtime/cache.rs`).
 #![deny(unsafe_code)]
 
+pub mod access;
+pub use airlock_core::account;
 pub mod app;
 pub use airlock_audit::record as audit;
 pub mod blobs;

@@ -51,6 +51,9 @@ enum Command {
         /// test servers). Never use in production.
         #[arg(long)]
         dev: bool,
+        /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Import helpdesk data (organizations, users, tickets, comments) from a JSON file.
     Import { file: PathBuf },
@@ -120,7 +123,17 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// The token to post events with (an `ingest` token); default: the break-glass
+        /// token, when set.
+        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(airlock_host::cli::people::UserCommand),
+    /// Manage tokens for automation.
+    #[command(subcommand)]
+    Token(airlock_host::cli::people::TokenCommand),
     /// Scaffold a new plugin crate.
     New {
         /// The plugin's name (lowercase, dashes).
@@ -270,7 +283,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Serve { listen, dev } => {
+        Command::Serve {
+            listen,
+            dev,
+            insecure_http,
+        } => {
             let mut options = config.options();
             options.egress.dev_mode |= dev;
             if options.egress.dev_mode {
@@ -283,31 +300,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .claim_audit_log(std::time::Duration::from_secs(30))
                 .map_err(app_err)?;
             airlock.warm_monitor().map_err(app_err)?;
-            let (token, generated) = config.admin_token(airlock.data_dir())?;
             let listen = listen.unwrap_or(config.listen());
-            // The token is shown once, when it is made; a supplied one is never printed.
-            if generated {
-                println!(
-                    "Generated an admin token (saved in {}/admin-token):",
-                    cli.data_dir.display()
+            let tls = config.tls()?;
+            if tls.is_none() && !listen.ip().is_loopback() && !insecure_http {
+                anyhow::bail!(
+                    "refusing to serve plain HTTP on {listen}, which is not a loopback address: set tls_cert and tls_key in the config, or pass --insecure-http behind a TLS-terminating proxy"
                 );
-                println!("  {token}");
-                println!(
-                    "Try: curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/plugins"
+            }
+            let break_glass = config.break_glass_token()?;
+            if break_glass.is_some() {
+                eprintln!(
+                    "warning: the break-glass admin token is set; every use is audited. Leave AIRLOCK_ADMIN_TOKEN / admin_token unset in production"
                 );
-            } else {
+            }
+            if airlock.accounts().users()?.is_empty() && break_glass.is_none() {
                 println!(
-                    "Using the admin token from AIRLOCK_ADMIN_TOKEN, the config file or {}/admin-token (not shown).",
-                    cli.data_dir.display()
+                    "No users yet. Create the first admin with: airlock user create <name> --role admin"
                 );
             }
             start_housekeeping(airlock.clone(), config.audit_retention_days);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(airlock_host::api::serve(
                 airlock.clone(),
-                &token,
+                airlock_host::api::ApiOptions {
+                    break_glass,
+                    tls: false,
+                },
                 listen,
                 config.server_limits(),
+                tls,
             ))?;
             // A clean stop leaves every record under a signed checkpoint.
             if let Err(e) = airlock.checkpoint_if_new() {
@@ -319,19 +340,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let data = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a valid data set", file.display()))?;
-            let n = open()?.import(&data).map_err(app_err)?;
+            let airlock = open()?;
+            let n = airlock
+                .admin(&airlock_host::app::Actor::cli())
+                .import(&data)
+                .map_err(app_err)?;
             println!("imported {n} records from {}", file.display());
         }
         Command::Loadtest {
             address,
+            token,
             connections,
             seconds,
             warmup,
             requesters,
             json,
         } => {
-            let data = airlock_host::blobs::DataDir::open(&cli.data_dir)?;
-            let (token, _) = config.admin_token(&data)?;
+            let token = match token.or(config.break_glass_token()?) {
+                Some(token) => token,
+                None => anyhow::bail!(
+                    "send a token: --token (or AIRLOCK_TOKEN) with an ingest token from `airlock token create --scope ingest`"
+                ),
+            };
             let options = airlock_host::loadgen::LoadOptions {
                 address: address.unwrap_or(config.listen()),
                 token,
@@ -349,6 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
         Command::Plugin(cmd) => plugin(open()?, cmd)?,
+        Command::User(cmd) => airlock_host::cli::people::user(&open()?, cmd)?,
+        Command::Token(cmd) => airlock_host::cli::people::token(&open()?, cmd)?,
         Command::Audit(AuditCommand::Export(args)) => {
             airlock_host::cli::monitor::export(&open()?, args)?
         }
@@ -456,6 +488,9 @@ fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
 }
 
 fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
+    // Every change from the command line is audited, by `cli` and the OS user.
+    let actor = airlock_host::app::Actor::cli();
+    let admin = airlock.admin(&actor);
     match cmd {
         PluginCommand::Install {
             component,
@@ -466,7 +501,7 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", component.display()))?;
             let text = std::fs::read_to_string(&manifest)
                 .with_context(|| format!("cannot read {}", manifest.display()))?;
-            let inst = airlock
+            let inst = admin
                 .install(
                     &manifest.display().to_string(),
                     &text,
@@ -516,12 +551,12 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             };
             let none = Grants::default();
             let inst = match (add, remove) {
-                (true, _) => airlock.change_grants(&id, &grants, &none),
-                (_, true) => airlock.change_grants(&id, &none, &grants),
+                (true, _) => admin.change_grants(&id, &grants, &none),
+                (_, true) => admin.change_grants(&id, &none, &grants),
                 _ if grants.is_empty() && !clear => anyhow::bail!(
                     "no grants given: that would revoke every grant of `{id}`. Pass --clear to do that, or --add / --remove to change some"
                 ),
-                _ => airlock.set_grants(&id, grants),
+                _ => admin.set_grants(&id, grants),
             }
             .map_err(app_err)?;
             println!(
@@ -541,15 +576,15 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 None => json,
             };
             let value = serde_json::from_str(&text).context("settings must be a JSON object")?;
-            airlock.set_settings(&id, value).map_err(app_err)?;
+            admin.set_settings(&id, value).map_err(app_err)?;
             println!("settings of `{id}` saved");
         }
         PluginCommand::Enable { id } => {
-            airlock.set_enabled(&id, true).map_err(app_err)?;
+            admin.set_enabled(&id, true).map_err(app_err)?;
             println!("`{id}` enabled");
         }
         PluginCommand::Disable { id } => {
-            airlock.set_enabled(&id, false).map_err(app_err)?;
+            admin.set_enabled(&id, false).map_err(app_err)?;
             println!("`{id}` disabled");
         }
     }

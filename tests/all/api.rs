@@ -21,7 +21,13 @@ fn serve() -> Server {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    let router = airlock_host::api::router(Arc::new(airlock), TOKEN);
+    let router = airlock_host::api::router(
+        Arc::new(airlock),
+        airlock_host::api::ApiOptions {
+            break_glass: Some(TOKEN.into()),
+            tls: false,
+        },
+    );
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
     Server {
         base,

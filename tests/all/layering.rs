@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["api", "cli", "loadgen"],
     &["app"],
-    &["dispatch", "monitor", "integrity"],
+    &["dispatch", "monitor", "integrity", "access"],
     &["runtime"],
     &["capability", "redaction"],
     &["broker"],
     &["egress", "store", "audit", "checkpoint", "merkle", "error"],
     &[
         "manifest",
+        "account",
         "installation",
         "model",
         "catalog",

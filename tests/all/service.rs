@@ -37,11 +37,18 @@ fn serve(options: Options, limits: ServerLimits) -> Service {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let address = listener.local_addr().unwrap();
-    let router = airlock_host::api::router(airlock.clone(), TOKEN);
+    let router = airlock_host::api::router(
+        airlock.clone(),
+        airlock_host::api::ApiOptions {
+            break_glass: Some(TOKEN.into()),
+            tls: false,
+        },
+    );
     runtime.spawn(airlock_host::api::server::serve(
         listener,
         router,
         limits,
+        None,
         std::future::pending(),
     ));
     Service {

@@ -424,7 +424,7 @@ pub fn prune_before(
     details.insert("records".to_string(), deleted.to_string());
     details.insert("before".to_string(), before_time.to_string());
     store.append(vec![crate::record::AuditEntry {
-        installation: "airlock".into(),
+        installation: crate::record::HOST_INSTALLATION.into(),
         call: "audit.prune".into(),
         decision: Some(crate::record::Decision::Allow),
         reason: "retention".into(),

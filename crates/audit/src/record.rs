@@ -15,6 +15,11 @@ use std::fmt;
 /// The hash the first record chains to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The `installation` of records the host writes about itself: admin actions, sign-ins,
+/// pruning. Their `resource` names the target (an installation, user or token id) and
+/// their `details` the actor.
+pub const HOST_INSTALLATION: &str = "airlock";
+
 /// Whether the broker allowed a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +84,12 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// Whether the host wrote this record about itself ([`HOST_INSTALLATION`]), rather
+    /// than about a plugin's call.
+    pub fn is_host(&self) -> bool {
+        self.installation == HOST_INSTALLATION && self.plugin.is_empty()
+    }
+
     /// The bytes of text this entry holds: what it adds to the log, give or take the
     /// encoding's framing. Bounds what one invocation may write to the log.
     ///
@@ -446,6 +457,10 @@ pub struct AuditFilter {
     pub since: Option<String>,
     /// Only records before this RFC 3339 time.
     pub until: Option<String>,
+    /// Only records of this actor (the `actor` detail of admin and sign-in records: a
+    /// user name, `break-glass` or `cli`).
+    #[serde(default)]
+    pub actor: Option<String>,
     /// Only records after this sequence number.
     pub after_seq: Option<u64>,
     /// At most this many records (default 100, at most 10,000).

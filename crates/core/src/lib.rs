@@ -1,6 +1,7 @@
 //! # Airlock's core model
 //!
 //! The vocabulary every other Airlock crate speaks, with no engine and no database:
+//! - [`account`]: user accounts, roles, sessions and tokens;
 //! - [`addr`]: IP address classes (public, private, loopback, cloud metadata, …);
 //! - [`catalog`]: every helpdesk field path, its access and its sensitivity;
 //! - [`model`]: helpdesk records and the information-flow labels stored beside them;
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod addr;
 pub mod alert;
 pub mod catalog;

@@ -224,3 +224,31 @@ pub trait AlertStore: Send + Sync {
     /// Records how delivery to the webhook went.
     fn set_alert_delivery(&self, id: u64, delivery: &Delivery) -> StoreResult<()>;
 }
+
+/// User accounts and their credentials (sessions and tokens).
+pub trait AccountStore: Send + Sync {
+    /// Stores a new user; `false` (storing nothing) when the name is taken.
+    fn create_user(&self, user: &crate::account::User) -> StoreResult<bool>;
+    /// One user by name.
+    fn user(&self, name: &str) -> StoreResult<Option<crate::account::User>>;
+    /// Every user, by name.
+    fn users(&self) -> StoreResult<Vec<crate::account::User>>;
+    /// Changes one user atomically, as [`InstallationStore::update_installation`] does.
+    fn update_user(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut crate::account::User) -> bool,
+    ) -> StoreResult<Option<crate::account::User>>;
+    /// Stores a new credential (ids are random, so never taken).
+    fn put_credential(&self, credential: &crate::account::Credential) -> StoreResult<()>;
+    /// One credential by id.
+    fn credential(&self, id: &str) -> StoreResult<Option<crate::account::Credential>>;
+    /// The credentials of one user, or of everyone, newest first.
+    fn credentials(&self, user: Option<&str>) -> StoreResult<Vec<crate::account::Credential>>;
+    /// Changes one credential atomically.
+    fn update_credential(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut crate::account::Credential) -> bool,
+    ) -> StoreResult<Option<crate::account::Credential>>;
+}

@@ -25,6 +25,7 @@ mod helpdesk_writes;
 mod raw_statement;
 mod readers;
 mod sqlite;
+mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_audit;
 

@@ -128,6 +128,7 @@ impl SqliteStore {
                 .context("cannot create the database schema")?;
             super::audit_table::prepare(&mut conn)?;
             conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
+            conn.execute_batch(super::sqlite_accounts::SCHEMA)?;
             Ok(SqliteStore {
                 inner: Mutex::new(Inner { conn }),
                 writes: super::group_commit::Queue::new(

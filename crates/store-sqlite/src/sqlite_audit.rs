@@ -121,6 +121,13 @@ impl AuditStore for SqliteStore {
                     sql.push_str(&format!(" AND {column} {op} ?{}", args.len() + 3));
                 }
             }
+            if let Some(actor) = &filter.actor {
+                args.push(actor.clone());
+                sql.push_str(&format!(
+                    " AND json_extract(audit.details, '$.actor') = ?{}",
+                    args.len() + 3
+                ));
+            }
             if let Some(field) = &filter.field {
                 // A field is named by a record if it was returned (a JSON array of paths) or
                 // withheld (a JSON array of {field, reason}).

@@ -31,6 +31,16 @@ impl ApiError {
         }
     }
 
+    /// The machine-readable code.
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A 403 with code `forbidden`.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// A 400 with code `invalid`.
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
@@ -79,6 +89,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
             AppError::Invalid(m) => ApiError::invalid(m),
+            AppError::StepUp(m) => ApiError::new(StatusCode::FORBIDDEN, "step-up-required", m),
             AppError::Busy {
                 retry_after_secs,
                 message,
@@ -94,6 +105,31 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<crate::access::AuthError> for ApiError {
+    fn from(e: crate::access::AuthError) -> ApiError {
+        use crate::access::AuthError as E;
+        let message = e.to_string();
+        match e {
+            E::BadCredentials { .. } | E::Unauthenticated(_) => ApiError::unauthorized(message),
+            E::MfaRequired => ApiError::new(StatusCode::UNAUTHORIZED, "mfa-required", message),
+            E::Locked { .. } => ApiError::new(StatusCode::FORBIDDEN, "locked", message),
+            E::RateLimited {
+                retry_after_secs, ..
+            } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message)
+            },
+            E::StepUpRequired(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "step-up-required", message)
+            }
+            E::Invalid(m) => ApiError::invalid(m),
+            E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
+            E::Store(e) => ApiError::from(AppError::Store(e)),
+            E::Internal(e) => ApiError::from(AppError::Internal(e)),
+        }
+    }
+}
+
 impl From<crate::monitor::MonitorError> for ApiError {
     fn from(e: crate::monitor::MonitorError) -> ApiError {
         ApiError::from(AppError::from(e))
@@ -103,6 +139,22 @@ impl From<crate::monitor::MonitorError> for ApiError {
 /// Runs blocking work (SQLite, wasmtime) off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "a worker panicked",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// [`blocking`] for account operations, whose errors are [`crate::access::AuthError`].
+pub(crate) async fn blocking_auth<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::access::AuthError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await

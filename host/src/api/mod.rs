@@ -1,32 +1,25 @@
-//! The HTTP API under `/api/v1`, protected by an admin bearer token.
+//! The HTTP API under `/api/v1`, with one authorization layer in front of every route.
 //!
-//! | method | path | what |
-//! | --- | --- | --- |
-//! | GET | `/api/v1/health` | liveness (no token needed) |
-//! | GET | `/api/v1/plugins` | installations |
-//! | POST | `/api/v1/plugins` | install: `{"manifest": "<plugin.toml text>", "component_base64": "…", "id": optional}` |
-//! | PUT | `/api/v1/plugins/{id}/grants` | `{"read": [...], "write": [...], "egress": [...]}`; replacing with none needs `?clear=true` |
-//! | PATCH | `/api/v1/plugins/{id}/grants` | `{"add": {grants}, "remove": {grants}}`, keeping the rest |
-//! | PUT | `/api/v1/plugins/{id}/settings` | the settings object (secret settings are write-only) |
-//! | POST | `/api/v1/plugins/{id}/enable`, `/disable` | |
-//! | POST | `/api/v1/import` | a data set |
-//! | POST | `/api/v1/events` | a helpdesk event; answers after dispatch, or `503` with `Retry-After` when the service is at capacity |
-//! | GET | `/api/v1/audit` | records; `installation`, `resource`, `since`, `until`, `after_seq`, `limit` |
-//! | GET | `/api/v1/audit/verify` | check the chain, Merkle tree and checkpoints |
-//! | GET | `/api/v1/audit/proof/{seq}` | one record's inclusion proof, against a signed checkpoint |
-//! | GET | `/api/v1/audit/checkpoints` | the signed checkpoints and the public key |
-//! | GET | `/api/v1/audit/export`, `/audit/blast-radius`, `/alerts`, `/activity`, `/review/unused`, `/review/data-map` | monitoring (`api/monitor.rs`) |
-//! | GET | `/metrics` | Prometheus counters; admin or metrics token |
+//! Every route is declared once, in [`routes`], with its permission
+//! ([`access::Permission`]), whether it needs a TOTP step-up, and what is audited; the
+//! router, the gate and the OpenAPI document (`GET /api/v1/openapi.json`) are all built
+//! from that list. The README's "Admin path" lists the routes and the role matrix.
+//!
+//! Callers authenticate with `Authorization: Bearer <credential>`: a session from
+//! `POST /api/v1/auth/login`, a token from `POST /api/v1/tokens` (or `airlock token
+//! create`), or the break-glass `admin_token` when one is configured (every use of it
+//! is audited as such).
 
-use crate::app::Airlock;
+use crate::app::{Actor, Airlock};
 use crate::audit::AuditFilter;
 use crate::dispatch::EventRequest;
 use crate::installation::{Grants, Installation, PublicInstallation};
 use crate::model::Dataset;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
+use axum::http::Method;
 use axum::middleware;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::routing::{MethodRouter, get, patch, post, put};
+use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
@@ -35,46 +28,230 @@ use std::sync::Arc;
 /// The largest request body accepted (component uploads), in bytes.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
 
-mod auth;
+pub mod access;
+mod accounts;
 mod error;
 mod extract;
 mod monitor;
+pub mod openapi;
 pub mod server;
 mod stream;
 
-use auth::{TokenGate, require_token};
+use access::{Audited, Permission, RouteSpec, StepUp};
 use error::{ApiError, ApiResult, blocking};
 use extract::{ApiJson, ApiQuery};
 
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     airlock: Arc<Airlock>,
 }
 
-/// The router, with the admin token required on every route but health.
-pub fn router(airlock: Arc<Airlock>, token: &str) -> Router {
+impl FromRef<AppState> for Arc<Airlock> {
+    fn from_ref(state: &AppState) -> Arc<Airlock> {
+        state.airlock.clone()
+    }
+}
+
+/// How the router is built.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// The break-glass token (`admin_token`): an admin credential outside the accounts,
+    /// every use of it audited. Leave unset in production.
+    pub break_glass: Option<String>,
+    /// The listener is TLS: responses carry HSTS.
+    pub tls: bool,
+}
+
+/// One route: its spec and its handler.
+struct Route {
+    spec: RouteSpec,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        spec: RouteSpec {
+            method,
+            path,
+            permission,
+            step_up: StepUp::No,
+            audited: Audited::No,
+            summary,
+        },
+        handler,
+    }
+}
+
+impl Route {
+    fn step_up(mut self, step_up: StepUp) -> Route {
+        self.spec.step_up = step_up;
+        self
+    }
+
+    fn audited(mut self) -> Route {
+        self.spec.audited = Audited::Read;
+        self
+    }
+}
+
+/// Every route of the service, with what it needs.
+fn routes() -> Vec<Route> {
+    use Method as M;
+    use Permission as P;
+    let mut all = vec![
+        route(
+            M::GET,
+            "/api/v1/health",
+            P::Public,
+            "Check liveness",
+            get(health),
+        ),
+        route(
+            M::GET,
+            "/api/v1/openapi.json",
+            P::Public,
+            "Read the OpenAPI document",
+            get(openapi_document),
+        ),
+        route(
+            M::GET,
+            "/api/v1/plugins",
+            P::ListPlugins,
+            "List installations",
+            get(list_plugins),
+        ),
+        route(
+            M::POST,
+            "/api/v1/plugins",
+            P::ChangePlugins,
+            "Install or upgrade a plugin",
+            post(install_plugin),
+        ),
+        route(
+            M::PUT,
+            "/api/v1/plugins/{id}/grants",
+            P::ChangeGrants,
+            "Replace an installation's grants",
+            put(set_grants),
+        )
+        .step_up(StepUp::WhenWidening),
+        route(
+            M::PATCH,
+            "/api/v1/plugins/{id}/grants",
+            P::ChangeGrants,
+            "Grant and revoke some of an installation's grants",
+            patch(change_grants),
+        )
+        .step_up(StepUp::WhenWidening),
+        route(
+            M::PUT,
+            "/api/v1/plugins/{id}/settings",
+            P::ChangeSettings,
+            "Replace an installation's settings",
+            put(set_settings),
+        )
+        .step_up(StepUp::WhenWidening),
+        route(
+            M::POST,
+            "/api/v1/plugins/{id}/enable",
+            P::ChangePlugins,
+            "Enable an installation",
+            post(enable),
+        ),
+        route(
+            M::POST,
+            "/api/v1/plugins/{id}/disable",
+            P::ChangePlugins,
+            "Disable an installation",
+            post(disable),
+        ),
+        route(
+            M::POST,
+            "/api/v1/import",
+            P::ImportData,
+            "Import helpdesk data",
+            post(import),
+        ),
+        route(
+            M::POST,
+            "/api/v1/events",
+            P::PostEvents,
+            "Post a helpdesk event",
+            post(post_event),
+        ),
+        route(
+            M::GET,
+            "/api/v1/audit",
+            P::ReadAudit,
+            "Read audit records",
+            get(audit),
+        )
+        .audited(),
+        route(
+            M::GET,
+            "/api/v1/audit/verify",
+            P::ReadAudit,
+            "Verify the audit chain",
+            get(verify),
+        )
+        .audited(),
+        route(
+            M::GET,
+            "/api/v1/audit/proof/{seq}",
+            P::ReadAudit,
+            "Prove a record's inclusion",
+            get(proof),
+        )
+        .audited(),
+        route(
+            M::GET,
+            "/api/v1/audit/checkpoints",
+            P::ReadAudit,
+            "Read the signed checkpoints",
+            get(checkpoints),
+        )
+        .audited(),
+    ];
+    all.extend(monitor::routes());
+    all.extend(accounts::routes());
+    all
+}
+
+/// Every route's spec, in declaration order: what the gate enforces and the OpenAPI
+/// document lists.
+pub fn route_specs() -> Vec<RouteSpec> {
+    routes().into_iter().map(|r| r.spec).collect()
+}
+
+/// The router: every route behind the gate ([`access`]).
+pub fn router(airlock: Arc<Airlock>, options: ApiOptions) -> Router {
     let state = AppState { airlock };
-    let admin = TokenGate::new(vec![token.to_string()], "the admin token");
-    let protected = Router::new()
-        .route("/plugins", get(list_plugins).post(install_plugin))
-        .route("/plugins/{id}/grants", put(set_grants).patch(change_grants))
-        .route("/plugins/{id}/settings", put(set_settings))
-        .route("/plugins/{id}/enable", post(enable))
-        .route("/plugins/{id}/disable", post(disable))
-        .route("/import", post(import))
-        .route("/events", post(post_event))
-        .route("/audit", get(audit))
-        .route("/audit/verify", get(verify))
-        .route("/audit/proof/{seq}", get(proof))
-        .route("/audit/checkpoints", get(checkpoints))
-        .merge(monitor::api_routes(state.airlock.clone()))
-        .route_layer(middleware::from_fn_with_state(admin, require_token));
-    let api = Router::new().route("/health", get(health)).merge(protected);
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(monitor::metrics_routes(state.airlock.clone(), token))
+    let routes = routes();
+    let specs: Vec<RouteSpec> = routes.iter().map(|r| r.spec.clone()).collect();
+    let gate = access::Gate::new(
+        state.clone(),
+        options.break_glass.as_deref(),
+        &specs,
+        options.tls,
+    );
+    let mut router = Router::new();
+    for r in routes {
+        router = router.route(r.spec.path, r.handler);
+    }
+    router
+        .route_layer(middleware::from_fn_with_state(gate, access::gate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+async fn openapi_document() -> Json<serde_json::Value> {
+    Json(openapi::document(&route_specs()))
 }
 
 /// Liveness only: no token is needed, so nothing about the data is shown.
@@ -82,10 +259,29 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-async fn list_plugins(State(s): State<AppState>) -> ApiResult<Vec<PublicInstallation>> {
-    // Secret settings are never returned: only their names.
+/// Installations: every one, or a vendor's own (with versions and state, but no grants
+/// or settings).
+async fn list_plugins(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<serde_json::Value> {
     let all = blocking(move || s.airlock.installations()).await?;
-    Ok(Json(all.into_iter().map(Installation::public).collect()))
+    let listed: Vec<serde_json::Value> = match &actor.principal.vendor {
+        // Secret settings are never returned: only their names.
+        None => all
+            .into_iter()
+            .map(|i| serde_json::to_value(i.public()).unwrap_or_default())
+            .collect(),
+        Some(vendor) => all
+            .into_iter()
+            .filter(|i| &i.manifest.vendor == vendor)
+            .map(|i| {
+                json!({"id": i.id, "plugin": i.manifest.name, "version": i.manifest.version,
+                       "vendor": i.manifest.vendor, "enabled": i.enabled, "installed_at": i.installed_at})
+            })
+            .collect(),
+    };
+    Ok(Json(serde_json::Value::Array(listed)))
 }
 
 #[derive(Deserialize)]
@@ -99,6 +295,7 @@ struct InstallRequest {
 
 async fn install_plugin(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiJson(req): ApiJson<InstallRequest>,
 ) -> ApiResult<PublicInstallation> {
     let component = base64::engine::general_purpose::STANDARD
@@ -107,6 +304,7 @@ async fn install_plugin(
     Ok(Json(
         blocking(move || {
             s.airlock
+                .admin(&actor)
                 .install("plugin.toml", &req.manifest, &component, req.id.as_deref())
                 .map(Installation::public)
         })
@@ -126,6 +324,7 @@ struct ReplaceGrants {
 /// more often a mistake than a wish to revoke everything.
 async fn set_grants(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ReplaceGrants>,
     ApiJson(grants): ApiJson<Grants>,
@@ -136,7 +335,13 @@ async fn set_grants(
         ));
     }
     Ok(Json(
-        blocking(move || s.airlock.set_grants(&id, grants).map(Installation::public)).await?,
+        blocking(move || {
+            s.airlock
+                .admin(&actor)
+                .set_grants(&id, grants)
+                .map(Installation::public)
+        })
+        .await?,
     ))
 }
 
@@ -152,12 +357,14 @@ struct ChangeGrants {
 /// Grants some and revokes some, keeping the rest.
 async fn change_grants(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiJson(change): ApiJson<ChangeGrants>,
 ) -> ApiResult<PublicInstallation> {
     Ok(Json(
         blocking(move || {
             s.airlock
+                .admin(&actor)
                 .change_grants(&id, &change.add, &change.remove)
                 .map(Installation::public)
         })
@@ -167,12 +374,14 @@ async fn change_grants(
 
 async fn set_settings(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiJson(settings): ApiJson<serde_json::Value>,
 ) -> ApiResult<PublicInstallation> {
     Ok(Json(
         blocking(move || {
             s.airlock
+                .admin(&actor)
                 .set_settings(&id, settings)
                 .map(Installation::public)
         })
@@ -182,27 +391,43 @@ async fn set_settings(
 
 async fn enable(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult<PublicInstallation> {
-    Ok(Json(
-        blocking(move || s.airlock.set_enabled(&id, true).map(Installation::public)).await?,
-    ))
+    set_enabled(s, actor, id, true).await
 }
 
 async fn disable(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult<PublicInstallation> {
+    set_enabled(s, actor, id, false).await
+}
+
+async fn set_enabled(
+    s: AppState,
+    actor: Actor,
+    id: String,
+    enabled: bool,
+) -> ApiResult<PublicInstallation> {
     Ok(Json(
-        blocking(move || s.airlock.set_enabled(&id, false).map(Installation::public)).await?,
+        blocking(move || {
+            s.airlock
+                .admin(&actor)
+                .set_enabled(&id, enabled)
+                .map(Installation::public)
+        })
+        .await?,
     ))
 }
 
 async fn import(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiJson(data): ApiJson<Dataset>,
 ) -> ApiResult<serde_json::Value> {
-    let n = blocking(move || s.airlock.import(&data)).await?;
+    let n = blocking(move || s.airlock.admin(&actor).import(&data)).await?;
     Ok(Json(json!({"imported": n})))
 }
 
@@ -252,23 +477,29 @@ async fn checkpoints(State(s): State<AppState>) -> ApiResult<serde_json::Value> 
     Ok(Json(json!({"public_key": key, "checkpoints": list})))
 }
 
-/// Serves the API until ctrl-c, within `limits` ([`server`]).
+/// Serves the API until ctrl-c, within `limits` ([`server`]), over TLS when `tls` is
+/// given.
 pub async fn serve(
     airlock: Arc<Airlock>,
-    token: &str,
+    options: ApiOptions,
     listen: std::net::SocketAddr,
     limits: server::ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> anyhow::Result<()> {
     let listener = server::bind(listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; is another service using the port? Pass --listen to choose another"))?;
-    tracing::info!(address = %listener.local_addr()?, "airlock listening");
+    tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "airlock listening");
     tracing::info!(
         max_connections = limits.max_connections,
         header_timeout_ms = limits.header_timeout.as_millis() as u64,
         body_timeout_ms = limits.body_timeout.as_millis() as u64,
         "connection limits"
     );
-    server::serve(listener, router(airlock, token), limits, async {
+    let options = ApiOptions {
+        tls: tls.is_some(),
+        ..options
+    };
+    server::serve(listener, router(airlock, options), limits, tls, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

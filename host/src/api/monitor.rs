@@ -1,64 +1,95 @@
-//! The monitoring endpoints, merged into the service's router.
-//!
-//! Under `/api/v1` (admin token, applied by the service's router):
+//! The monitoring endpoints, merged into the service's routes.
 //!
 //! | method | path | query |
 //! | --- | --- | --- |
-//! | GET | `/audit/export` | `format=csv\|jsonl` and the audit filters; a streamed body |
-//! | GET | `/audit/blast-radius` | `installation` or `plugin`, `since`, `until` |
-//! | GET | `/alerts` | `installation`, `rule`, `since`, `after_id`, `limit` |
-//! | GET | `/activity` | the counters as JSON |
-//! | GET | `/review/unused` | `days` (default 30), `installation` |
-//! | GET | `/review/data-map` | |
+//! | GET | `/api/v1/audit/export` | `format=csv\|jsonl` and the audit filters; a streamed body |
+//! | GET | `/api/v1/audit/blast-radius` | `installation` or `plugin`, `since`, `until` |
+//! | GET | `/api/v1/alerts` | `installation`, `rule`, `since`, `after_id`, `limit` |
+//! | GET | `/api/v1/activity` | the counters as JSON |
+//! | GET | `/api/v1/review/unused` | `days` (default 30), `installation` |
+//! | GET | `/api/v1/review/data-map` | |
+//! | GET | `/metrics` | Prometheus text |
 //!
-//! And `GET /metrics` (Prometheus text), outside `/api/v1`: it needs the admin token or
-//! the separate `metrics_token` from the config file, so a scraper can be given read
-//! access to counters without admin rights. Counters name installations and
-//! destinations, which is why `/metrics` is not public.
+//! `/metrics` takes a scrape-only token (`airlock token create --scope metrics`, or the
+//! static `metrics_token` of the config file), so a scraper can read counters without
+//! any other right. Counters name installations and destinations, which is why it is
+//! not public.
 
-use super::auth::{TokenGate, require_token};
+use super::access::{Permission as P, StepUp};
 use super::error::{ApiError, ApiResult, blocking};
 use super::extract::{ApiQuery, parse_query};
 use super::stream::streamed_body;
+use super::{Route, route};
 use crate::app::Airlock;
 use crate::audit::AuditFilter;
 use crate::monitor::{AlertQuery, BlastRadiusQuery, ExportFormat, normalize_filter};
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
-use axum::middleware;
+use axum::http::{Method as M, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 type Shared = Arc<Airlock>;
 
-/// The `/api/v1` monitoring routes; the caller adds the admin-token layer.
-pub(crate) fn api_routes<S: Clone + Send + Sync + 'static>(airlock: Arc<Airlock>) -> Router<S> {
-    Router::new()
-        .route("/audit/export", get(export))
-        .route("/audit/blast-radius", get(blast_radius))
-        .route("/alerts", get(alerts))
-        .route("/activity", get(activity))
-        .route("/review/unused", get(unused))
-        .route("/review/data-map", get(data_map))
-        .with_state(airlock)
-}
-
-/// `GET /metrics`, accepting the admin token or the configured metrics token.
-pub(crate) fn metrics_routes<S: Clone + Send + Sync + 'static>(
-    airlock: Arc<Airlock>,
-    admin_token: &str,
-) -> Router<S> {
-    let mut tokens = vec![admin_token.to_string()];
-    tokens.extend(airlock.metrics_token().map(str::to_string));
-    let gate = TokenGate::new(tokens, "the admin or metrics token");
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(gate, require_token))
-        .with_state(airlock)
+/// The monitoring routes.
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        route(
+            M::GET,
+            "/api/v1/audit/export",
+            P::ExportAudit,
+            "Export the audit log",
+            get(export),
+        )
+        .step_up(StepUp::Always)
+        .audited(),
+        route(
+            M::GET,
+            "/api/v1/audit/blast-radius",
+            P::ReadAudit,
+            "Read what an installation touched",
+            get(blast_radius),
+        )
+        .audited(),
+        route(
+            M::GET,
+            "/api/v1/alerts",
+            P::ReadMonitoring,
+            "List alerts",
+            get(alerts),
+        ),
+        route(
+            M::GET,
+            "/api/v1/activity",
+            P::ReadMonitoring,
+            "Read the activity counters",
+            get(activity),
+        ),
+        route(
+            M::GET,
+            "/api/v1/review/unused",
+            P::ReadMonitoring,
+            "List unused grants",
+            get(unused),
+        ),
+        route(
+            M::GET,
+            "/api/v1/review/data-map",
+            P::ReadMonitoring,
+            "Read the data map",
+            get(data_map),
+        ),
+        route(
+            M::GET,
+            "/metrics",
+            P::ScrapeMetrics,
+            "Scrape the Prometheus counters",
+            get(metrics),
+        ),
+    ]
 }
 
 async fn metrics(State(airlock): State<Shared>) -> Result<Response, ApiError> {

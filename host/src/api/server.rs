@@ -13,6 +13,8 @@
 //!   `GET /api/v1/health` is answered and every other request gets `503` with
 //!   `Retry-After`. Past those, a connection is closed as soon as it is accepted. The
 //!   listener never stops accepting, so health is answered at the limit.
+//! - **TLS**, when configured ([`tls_acceptor`]): the handshake must finish within the
+//!   header deadline, and every request learns its peer's address.
 
 use axum::Router;
 use axum::body::Body;
@@ -94,11 +96,12 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpLis
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets
-/// the requests in flight finish (for at most 30 s).
+/// the requests in flight finish (for at most 30 s). With `tls`, every connection is TLS.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let normal = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -107,9 +110,9 @@ pub async fn serve(
     let overflow_router = overflow_router();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors, or a connection reset before it was accepted:
                     // wait a moment rather than spin, and go on.
@@ -128,21 +131,34 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let body_timeout = limits.body_timeout;
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let request = request.map(|body| Body::new(Deadline::new(body, body_timeout)));
-            router.clone().oneshot(request)
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .keep_alive(keep_alive)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = connection.await;
-        });
+        let connection = Connection {
+            router,
+            peer,
+            keep_alive,
+            limits,
+        };
+        let watcher = graceful.watcher();
+        match tls.clone() {
+            None => {
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    connection.run(stream, watcher).await;
+                });
+            }
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let handshake = acceptor.accept(stream);
+                    // A client that never finishes its handshake is cut off like one that
+                    // never sends a request head.
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_timeout, handshake).await
+                    {
+                        connection.run(stream, watcher).await;
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
@@ -152,6 +168,70 @@ pub async fn serve(
         tracing::warn!("requests still in flight 30 s after shutdown began were cut off");
     }
     Ok(())
+}
+
+/// One accepted connection, before its transport (plain or TLS) is known.
+struct Connection {
+    router: Router,
+    peer: std::net::SocketAddr,
+    keep_alive: bool,
+    limits: ServerLimits,
+}
+
+impl Connection {
+    async fn run<IO>(self, io: IO, watcher: hyper_util::server::graceful::Watcher)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            router,
+            peer,
+            keep_alive,
+            limits,
+        } = self;
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let mut request =
+                request.map(|body| Body::new(Deadline::new(body, limits.body_timeout)));
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .keep_alive(keep_alive)
+            .serve_connection(TokioIo::new(io), service);
+        let _ = watcher.watch(connection).await;
+    }
+}
+
+/// A TLS acceptor from a PEM certificate chain and private key (rustls, TLS 1.2 and
+/// 1.3, HTTP/1.1).
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use anyhow::Context as _;
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path)
+            .with_context(|| format!("cannot read the TLS {what} {}", path.display()))
+    };
+    let certs = rustls_pemfile::certs(&mut read(cert, "certificate")?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", cert.display());
+    let key = rustls_pemfile::private_key(&mut read(key, "key")?.as_slice())
+        .with_context(|| format!("{} is not a PEM private key", key.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{} holds no private key", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not make a usable pair")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// What a connection past the limit is served: health, and `503` for the rest.

@@ -8,7 +8,11 @@ use crate::egress::secrets::{MASTER_KEY_FILE, MasterKey};
 use crate::egress::{Egress, EgressConfig, Resolve, SystemResolver};
 pub use crate::error::{AppError, AppResult};
 
+mod admin;
+mod people;
+pub use people::{PublicCredential, PublicUser};
 pub mod admission;
+pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
 mod follower;
 pub use admission::Admission;
@@ -50,6 +54,8 @@ pub struct Options {
     /// How many events may wait for a worker before the API answers `503`; `None` is
     /// [`admission::QUEUE_PER_WORKER`] per worker (workers: the instance pool's size).
     pub event_queue: Option<usize>,
+    /// Sign-in rules: MFA, lockout, session and token lifetimes (`[accounts]`).
+    pub accounts: crate::access::AccountPolicy,
 }
 
 impl Default for Options {
@@ -66,6 +72,7 @@ impl Default for Options {
             metrics_token: None,
             checkpoint_every: 1000,
             event_queue: None,
+            accounts: Default::default(),
         }
     }
 }
@@ -82,6 +89,7 @@ pub struct Airlock {
     metrics_token: Option<String>,
     checkpoints: Arc<Checkpoints>,
     admission: Admission,
+    accounts: crate::access::Accounts,
     /// The installations as of a version of the store's ([`Airlock::targets`]).
     installed: Mutex<Option<InstalledSnapshot>>,
     /// Declared last: dropped first, so the follower drains while the rest still stands.
@@ -158,6 +166,7 @@ impl Airlock {
                 detectors.clone(),
             )),
         };
+        let accounts = crate::access::Accounts::new(store.clone(), &key, options.accounts)?;
         let egress = Egress::new(options.egress, options.resolver, key, detectors);
         let capabilities = crate::capability::Services::new(store.clone(), Arc::new(egress));
         Ok(Airlock {
@@ -171,6 +180,7 @@ impl Airlock {
             metrics_token: options.metrics_token,
             checkpoints,
             admission,
+            accounts,
             installed: Mutex::new(None),
             follower,
         })
@@ -211,6 +221,11 @@ impl Airlock {
     /// The activity monitor: counters, alerts, exports and reviews.
     pub fn monitor(&self) -> &crate::monitor::Monitor {
         &self.monitor
+    }
+
+    /// User accounts, sign-in, sessions and tokens.
+    pub fn accounts(&self) -> &crate::access::Accounts {
+        &self.accounts
     }
 
     /// The token that may read `GET /metrics` besides the admin token, if configured.
@@ -361,22 +376,36 @@ impl Airlock {
     fn update(
         &self,
         id: &str,
-        mut change: impl FnMut(&mut Installation) -> AppResult<()>,
+        change: impl FnMut(&mut Installation) -> AppResult<()>,
     ) -> AppResult<Installation> {
+        Ok(self.update_tracked(id, change)?.1)
+    }
+
+    /// [`Airlock::update`], returning the installation before and after the change.
+    fn update_tracked(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Installation) -> AppResult<()>,
+    ) -> AppResult<(Installation, Installation)> {
         let mut failed = None;
-        let updated = self
-            .store
-            .update_installation(id, &mut |inst| match change(inst) {
+        let mut before = None;
+        let updated = self.store.update_installation(id, &mut |inst| {
+            before = Some(inst.clone());
+            match change(inst) {
                 Ok(()) => true,
                 Err(e) => {
                     failed = Some(e);
                     false
                 }
-            })?;
+            }
+        })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        updated.ok_or_else(|| not_installed(id))
+        match (before, updated) {
+            (Some(before), Some(after)) => Ok((before, after)),
+            _ => Err(not_installed(id)),
+        }
     }
 
     /// Seals the secret settings and validates the rest against the schema, then sets

@@ -1,7 +1,6 @@
 //! Service configuration: an optional TOML file, overridden by environment variables.
 
 use crate::api::server::ServerLimits;
-use crate::blobs::DataDir;
 use crate::runtime::RuntimeLimits;
 use anyhow::Context;
 use serde::Deserialize;
@@ -10,8 +9,6 @@ use std::path::Path;
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// The file in the data directory that holds a generated admin token.
-pub const TOKEN_FILE: &str = "admin-token";
 
 /// What `--config <file.toml>` may set.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -19,8 +16,22 @@ pub const TOKEN_FILE: &str = "admin-token";
 pub struct Config {
     /// Address to listen on.
     pub listen: Option<SocketAddr>,
-    /// The admin bearer token (prefer the `AIRLOCK_ADMIN_TOKEN` environment variable).
+    /// The break-glass admin token (prefer the `AIRLOCK_ADMIN_TOKEN` environment
+    /// variable): an admin credential outside the accounts, every use of it audited.
+    /// Leave it unset in production.
     pub admin_token: Option<String>,
+    /// A PEM certificate chain: with `tls_key`, the service listens with TLS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key for `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Admins and auditors must enrol TOTP (default true).
+    pub require_mfa: Option<bool>,
+    /// Consecutive failed sign-ins that lock an account (default 5).
+    pub lockout_after: Option<u32>,
+    /// Minutes a locked account stays locked (default 15).
+    pub lockout_minutes: Option<u32>,
+    /// Hours a session lives (default 12).
+    pub session_hours: Option<u32>,
     /// The longest deadline a manifest may ask for, in ms.
     pub max_timeout_ms: Option<u64>,
     /// The largest memory cap a manifest may ask for, in MiB.
@@ -126,6 +137,7 @@ impl Config {
             egress: self.egress(),
             alerts: self.alerts.clone().unwrap_or_default(),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            accounts: self.accounts(),
             redaction_config: self.redaction.clone().unwrap_or_default(),
             checkpoint_every: self.checkpoint_every.unwrap_or(1000),
             event_queue: self.event_queue,
@@ -139,24 +151,46 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
     }
 
-    /// The admin token: `AIRLOCK_ADMIN_TOKEN`, the config file, or the one saved in the
-    /// data directory; generated and saved on first start. Returns (token, generated).
-    pub fn admin_token(&self, data: &DataDir) -> anyhow::Result<(String, bool)> {
+    /// The sign-in rules: these keys over [`crate::access::AccountPolicy::default`].
+    pub fn accounts(&self) -> crate::access::AccountPolicy {
+        let d = crate::access::AccountPolicy::default();
+        crate::access::AccountPolicy {
+            require_mfa: self.require_mfa.unwrap_or(d.require_mfa),
+            lockout_after: self.lockout_after.unwrap_or(d.lockout_after).max(1),
+            lockout_for: self
+                .lockout_minutes
+                .map(|m| time::Duration::minutes(m as i64))
+                .unwrap_or(d.lockout_for),
+            session_lifetime: self
+                .session_hours
+                .map(|h| time::Duration::hours(h.max(1) as i64))
+                .unwrap_or(d.session_lifetime),
+            ..d
+        }
+    }
+
+    /// The break-glass token, `AIRLOCK_ADMIN_TOKEN` or `admin_token`, when one is set.
+    pub fn break_glass_token(&self) -> anyhow::Result<Option<String>> {
         let from_env = std::env::var("AIRLOCK_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty());
-        if let Some(token) = from_env.or_else(|| self.admin_token.clone()) {
-            anyhow::ensure!(
-                token.len() >= 16,
-                "the admin token must be at least 16 characters"
-            );
-            return Ok((token, false));
+        let Some(token) = from_env.or_else(|| self.admin_token.clone().filter(|t| !t.is_empty()))
+        else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            token.len() >= 16,
+            "the break-glass admin token (AIRLOCK_ADMIN_TOKEN or admin_token) must be at least 16 characters"
+        );
+        Ok(Some(token))
+    }
+
+    /// The TLS acceptor, when `tls_cert` and `tls_key` are both set.
+    pub fn tls(&self) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::api::server::tls_acceptor(cert, key)?)),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("set both tls_cert and tls_key, or neither"),
         }
-        if let Some(saved) = data.read_text(TOKEN_FILE) {
-            return Ok((saved.trim().to_string(), false));
-        }
-        let token = format!("alk_{}", hex::encode(rand::random::<[u8; 24]>()));
-        data.write_secret(TOKEN_FILE, &token)?;
-        Ok((token, true))
     }
 }

@@ -4,6 +4,7 @@
 //! - [`config`]: the config file, turned into [`crate::app::Options`];
 //! - [`audit`]: `airlock audit verify | key | checkpoint | proof | prune`;
 //! - [`monitor`]: `airlock audit export | blast-radius`, `alerts`, `metrics`, `review`;
+//! - [`people`]: `airlock user` and `airlock token`;
 //! - [`redact`]: `airlock redact` and its backfill;
 //! - [`dev`]: `airlock dev`, one plugin against sample data;
 //! - [`scaffold`]: `airlock new`;
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod config;
 pub mod dev;
 pub mod monitor;
+pub mod people;
 pub mod redact;
 pub mod scaffold;
 pub mod terminal;

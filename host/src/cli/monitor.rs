@@ -31,6 +31,10 @@ pub struct ExportArgs {
     /// Only this call (e.g. `http.request`).
     #[arg(long)]
     pub call: Option<String>,
+    /// Only records of this actor: a user name, `break-glass` or `cli` (admin and
+    /// sign-in records).
+    #[arg(long)]
+    pub actor: Option<String>,
     /// From this RFC 3339 time (inclusive).
     #[arg(long)]
     pub since: Option<String>,
@@ -125,6 +129,7 @@ pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
         field: a.field,
         decision,
         call: a.call,
+        actor: a.actor,
         since: a.since,
         until: a.until,
         after_seq: a.after_seq,

@@ -137,8 +137,11 @@ impl State {
         raise: bool,
         drafts: &mut Vec<alerts::Draft>,
     ) {
-        self.counters.apply(record);
-        self.rules.apply(config, record, raise, drafts);
+        // Admin and sign-in records are not a plugin's activity.
+        if !record.entry.is_host() {
+            self.counters.apply(record);
+            self.rules.apply(config, record, raise, drafts);
+        }
         self.last_seq = record.seq;
     }
 

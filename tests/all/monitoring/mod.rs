@@ -122,7 +122,13 @@ fn serve(airlock: Airlock) -> (Server, Arc<Airlock>) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = airlock_host::api::router(airlock.clone(), TOKEN);
+    let router = airlock_host::api::router(
+        airlock.clone(),
+        airlock_host::api::ApiOptions {
+            break_glass: Some(TOKEN.into()),
+            tls: false,
+        },
+    );
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
     (
         Server {

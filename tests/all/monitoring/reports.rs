@@ -24,8 +24,8 @@ fn metrics_are_prometheus_text_behind_a_token() {
     let plugins = format!("{}/api/v1/plugins", server.base);
     assert_eq!(
         get(&plugins, Some(METRICS_TOKEN)).0,
-        401,
-        "metrics token is not admin"
+        403,
+        "the metrics token is known, but may only scrape"
     );
     assert_eq!(get(&url, Some(TOKEN)).0, 200);
     let (status, ctype, _, text) = get(&url, Some(METRICS_TOKEN));
