@@ -30,13 +30,30 @@ install vip-escalation \
 install pii-probe "ticket.subject,ticket.requester_id,requester.email" "" '{}'
 
 "$BIN" plugin list
+
+# A demo admin (once): its one-time password opens a setup session that sets a password
+# and enrols TOTP. And an ingest token, which may only post events.
+if ! "$BIN" user list | grep -q '^demo-admin'; then
+  "$BIN" user create demo-admin --role admin > "$AIRLOCK_DATA_DIR/demo-admin.txt"
+fi
+if [ ! -s "$AIRLOCK_DATA_DIR/demo-ingest-token" ]; then
+  "$BIN" token create --user demo-admin --scope ingest --days 365 --label demo \
+    > "$AIRLOCK_DATA_DIR/demo-ingest-token" 2>/dev/null
+fi
 # Set up only (the service bench serves the directory itself).
 [ "${AIRLOCK_DEMO_SETUP_ONLY:-}" = 1 ] && exit 0
 cat <<MSG
 
-Demo ready: 300 tickets, 3 plugins. Post an event with the admin token (printed below
-the first time; always in $AIRLOCK_DATA_DIR/admin-token):
-  TOKEN=\$(cat $AIRLOCK_DATA_DIR/admin-token)
+Demo ready: 300 tickets, 3 plugins.
+
+Sign in as the demo admin with the one-time password in $AIRLOCK_DATA_DIR/demo-admin.txt:
+$(sed -n 's/^one-time password (shown once): /  password: /p' "$AIRLOCK_DATA_DIR/demo-admin.txt")
+  curl -s -H 'Content-Type: application/json' -d '{"user":"demo-admin","password":"<that password>"}' http://127.0.0.1:8080/api/v1/auth/login
+That session may only choose a new password (POST /api/v1/auth/password) and enrol TOTP
+(POST /api/v1/auth/mfa/enrol, then /confirm); sign in again with the code afterwards.
+
+Post an event with the ingest token (it may do nothing else):
+  TOKEN=\$(cat $AIRLOCK_DATA_DIR/demo-ingest-token)
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
     -d '{"type":"ticket-created","ticket":{"id":"t-new","subject":"Refund: charged twice","requester_id":"u-1000"}}' \\
     http://127.0.0.1:8080/api/v1/events

@@ -54,6 +54,11 @@ fn demo_dir(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// The ingest token of each running server, by address.
+static INGEST_TOKENS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr, String>>,
+> = std::sync::LazyLock::new(Default::default);
+
 /// `airlock serve` on a free loopback port, answering health.
 struct Server {
     child: Child,
@@ -76,6 +81,12 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("airlock serve starts");
+        // Events are posted with the directory's ingest token, as a helpdesk would (the
+        // break-glass token works too, but each of its uses is one more audit record).
+        let token = std::fs::read_to_string(dir.join("demo-ingest-token"))
+            .map(|t| t.trim().to_string())
+            .unwrap_or_else(|_| TOKEN.to_string());
+        INGEST_TOKENS.lock().unwrap().insert(address, token);
         let server = Server { child, address };
         let start = Instant::now();
         while health_ms(address).is_none() {
@@ -193,7 +204,7 @@ fn load_after(
 ) -> LoadReport {
     let options = LoadOptions {
         address,
-        token: TOKEN.into(),
+        token: INGEST_TOKENS.lock().unwrap()[&address].clone(),
         connections,
         duration: Duration::from_secs(seconds),
         warmup: Duration::from_secs(warmup),

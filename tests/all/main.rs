@@ -13,6 +13,7 @@ mod install;
 mod integrity;
 mod layering;
 mod monitoring;
+mod people;
 mod pii_probe;
 mod redaction;
 mod service;

@@ -344,7 +344,7 @@ impl Accounts {
             });
         }
         let outcome = self.check_login(name, password_given, code);
-        if let Err(AuthError::BadCredentials { .. }) = &outcome {
+        if let Err(AuthError::BadCredentials { .. } | AuthError::Locked { .. }) = &outcome {
             self.limiter.fail(address);
         }
         let (user, used_recovery_code) = outcome?;

@@ -253,12 +253,19 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut request: Request, next: N
         .get(&(request.method().clone(), path.as_str()))
         .cloned()
     else {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this route has no permission declared, so nobody may call it",
-        )
-        .into_response();
+        if gate.specs.keys().any(|(_, p)| *p == path) {
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                format!(
+                    "{path} does not take {}; see /api/v1/openapi.json",
+                    request.method()
+                ),
+            )
+            .into_response();
+        }
+        return ApiError::forbidden("this route has no permission declared, so nobody may call it")
+            .into_response();
     };
     let address = peer(request.extensions());
     if spec.permission == Permission::Public {
