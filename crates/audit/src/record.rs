@@ -474,7 +474,7 @@ pub fn now_rfc3339() -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a UTC time, written directly: format descriptions cost
 /// more than the rest of sealing a record.
-fn rfc3339_millis(t: time::OffsetDateTime) -> String {
+pub fn rfc3339_millis(t: time::OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),

@@ -84,13 +84,15 @@ pub fn parse(bearer: &str) -> Option<(&str, &str)> {
 
 /// Whether `secret` hashes to the stored digest, compared in constant time.
 pub fn matches(credential: &Credential, secret: &str) -> bool {
-    let a = digest(secret);
-    let b = &credential.secret_sha256;
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    constant_time_eq(
+        digest(secret).as_bytes(),
+        credential.secret_sha256.as_bytes(),
+    )
+}
+
+/// Compares in time independent of where the inputs differ (their lengths aside).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -794,17 +794,7 @@ fn unix_now() -> u64 {
 
 /// A time as the audit log spells it (sortable as text).
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    crate::audit::rfc3339_millis(t.to_offset(time::UtcOffset::UTC))
 }
 
 fn now_rfc3339() -> String {

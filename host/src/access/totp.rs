@@ -1,6 +1,7 @@
 //! Time-based one-time passwords (RFC 6238): HMAC-SHA1, six digits, 30-second steps, a
 //! code accepted one step either side of now, and never twice.
 
+use super::credential::constant_time_eq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// Seconds per step.
@@ -62,10 +63,6 @@ pub fn accept(secret: &[u8], code: &str, now: u64, last_step: u64) -> Option<u64
         }
     }
     matched
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

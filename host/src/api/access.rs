@@ -19,6 +19,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::access::credential::constant_time_eq;
 use crate::access::{AuthError, Principal};
 use crate::account::{Role, Scope};
 use crate::app::Actor;
@@ -66,6 +67,23 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 13] = [
+        Permission::Public,
+        Permission::OwnAccount,
+        Permission::ListPlugins,
+        Permission::ChangePlugins,
+        Permission::ChangeGrants,
+        Permission::ChangeSettings,
+        Permission::ImportData,
+        Permission::PostEvents,
+        Permission::ReadAudit,
+        Permission::ExportAudit,
+        Permission::ReadMonitoring,
+        Permission::ManageUsers,
+        Permission::ScrapeMetrics,
+    ];
+
     /// Its name in docs and the OpenAPI document.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,11 +195,6 @@ impl Gate {
             tls,
         }
     }
-}
-
-/// Compares in time independent of where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The credential of an `Authorization: Bearer <token>` header, if any.
@@ -411,20 +424,7 @@ mod tests {
     #[test]
     fn machine_scopes_hold_exactly_their_one_permission() {
         use Permission::*;
-        for p in [
-            OwnAccount,
-            ListPlugins,
-            ChangePlugins,
-            ChangeGrants,
-            ChangeSettings,
-            ImportData,
-            PostEvents,
-            ReadAudit,
-            ExportAudit,
-            ReadMonitoring,
-            ManageUsers,
-            ScrapeMetrics,
-        ] {
+        for p in Permission::ALL.into_iter().filter(|p| *p != Public) {
             assert_eq!(allowed(Scope::Metrics, p), p == ScrapeMetrics, "{p:?}");
             assert_eq!(allowed(Scope::Ingest, p), p == PostEvents, "{p:?}");
             assert!(allowed(Scope::Role(Role::Admin), p));

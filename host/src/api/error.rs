@@ -140,21 +140,18 @@ impl From<crate::monitor::MonitorError> for ApiError {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "a worker panicked",
-            )
-        })?
-        .map_err(ApiError::from)
+    off_the_runtime(f).await
 }
 
 /// [`blocking`] for account operations, whose errors are [`crate::access::AuthError`].
 pub(crate) async fn blocking_auth<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::access::AuthError> + Send + 'static,
+) -> Result<T, ApiError> {
+    off_the_runtime(f).await
+}
+
+async fn off_the_runtime<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
@@ -165,5 +162,5 @@ pub(crate) async fn blocking_auth<T: Send + 'static>(
                 "a worker panicked",
             )
         })?
-        .map_err(ApiError::from)
+        .map_err(Into::into)
 }

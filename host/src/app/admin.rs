@@ -170,6 +170,12 @@ impl Admin<'_> {
         target: &str,
         action: impl FnOnce() -> AppResult<(T, BTreeMap<String, String>)>,
     ) -> AppResult<T> {
+        // The target came from the caller: a string that is not an id is not recorded.
+        let target = if crate::model::valid_id(target) {
+            target
+        } else {
+            ""
+        };
         match action() {
             Ok((value, details)) => {
                 self.airlock

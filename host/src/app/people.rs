@@ -196,8 +196,18 @@ impl Airlock {
             }
             self.accounts.revoke(id)
         });
-        let extra = details(&[("token", id.chars().take(32).collect())]);
+        let extra = details(&[("token", recordable(id).to_string())]);
         self.record_own(actor, "token.revoke", outcome, extra)
+    }
+}
+
+/// A caller-supplied user name or credential id as a record may hold it: itself when
+/// it has that shape (both are `[a-z0-9._-]`), nothing otherwise.
+fn recordable(name: &str) -> &str {
+    if crate::account::valid_user_name(name) {
+        name
+    } else {
+        ""
     }
 }
 
@@ -299,6 +309,7 @@ impl Admin<'_> {
             Ok(v) => (Ok(()), extra(v)),
             Err(e) => (Err(refusal(e)), BTreeMap::new()),
         };
+        let target = recordable(target);
         self.airlock
             .record_by(self.actor, call, target, result, extra)?;
         Ok(outcome?)

@@ -193,6 +193,34 @@ fn the_command_line_s_changes_are_recorded_as_cli() {
     assert!(!exported.contains(&password) && !exported.contains(token.trim()));
 }
 
+#[test]
+fn ids_the_caller_made_up_are_not_recorded_as_sent() {
+    let service = Service::start();
+    let admin = service.onboard("root", Role::Admin, None, true);
+    for path in [
+        "/api/v1/plugins/Evil%20%1B%5B31m%20id/disable",
+        "/api/v1/users/Hunter2%20pass/disable",
+        "/api/v1/tokens/Hunter2%20pass",
+    ] {
+        let method = if path.starts_with("/api/v1/tokens") {
+            "DELETE"
+        } else {
+            "POST"
+        };
+        let (status, _) = service.call(method, path, Some(&admin.session), None, None);
+        assert_eq!(status, 404, "{path}");
+    }
+    let text = service.audit_text();
+    assert!(
+        !text.contains("Evil") && !text.contains("Hunter2"),
+        "{text}"
+    );
+    assert_eq!(
+        service.records("admin.plugin.disable")[0].entry.resource,
+        ""
+    );
+}
+
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
