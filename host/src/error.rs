@@ -13,6 +13,10 @@ pub enum AppError {
     /// The request is wrong; the message says how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The action conflicts with the current state (e.g. a review is already open);
+    /// nothing was done.
+    #[error("{0}")]
+    Conflict(String),
     /// The action needs a fresh TOTP code (multi-factor step-up); nothing was done.
     #[error("{0}")]
     StepUp(String),

@@ -29,6 +29,7 @@
 
 pub mod access;
 pub use airlock_core::account;
+pub use airlock_core::review;
 pub mod app;
 pub use airlock_audit::record as audit;
 pub mod blobs;

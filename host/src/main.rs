@@ -75,7 +75,7 @@ enum Command {
     Metrics,
     /// Access review: unused grants and the data map.
     #[command(subcommand)]
-    Review(airlock_host::cli::monitor::ReviewCommand),
+    Review(airlock_host::cli::review::ReviewCommand),
     /// Run a plugin locally against fixture data and an event.
     Dev {
         /// The component (.wasm).
@@ -389,7 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Alerts(args) => airlock_host::cli::monitor::alerts(&open()?, args)?,
         Command::Metrics => airlock_host::cli::monitor::metrics(&open()?)?,
-        Command::Review(cmd) => airlock_host::cli::monitor::review(&open()?, cmd)?,
+        Command::Review(cmd) => airlock_host::cli::review::run(&open()?, cmd)?,
         Command::Audit(AuditCommand::Verify(args)) => {
             return airlock_host::cli::audit::verify(&open()?, &args);
         }

@@ -21,16 +21,19 @@ pub enum Rule {
     RestrictedRead,
     /// Far more distinct requesters read than usual.
     RequesterSpike,
+    /// The access review is past due (`review_interval_days` since the last sign-off).
+    ReviewOverdue,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::NewDestination,
         Rule::DeniedBurst,
         Rule::ReadSpike,
         Rule::RestrictedRead,
         Rule::RequesterSpike,
+        Rule::ReviewOverdue,
     ];
 
     /// The rule's name, as stored and audited.
@@ -41,6 +44,7 @@ impl Rule {
             Rule::ReadSpike => "read-spike",
             Rule::RestrictedRead => "restricted-read",
             Rule::RequesterSpike => "requester-spike",
+            Rule::ReviewOverdue => "review-overdue",
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   destinations;
 //! - [`installation`]: installed plugins, their grants and settings;
 //! - [`alert`]: the activity monitor's alerts;
+//! - [`review`]: access reviews, their items, decisions and sign-off;
 //! - [`store`]: the storage traits a backend implements, and their typed [`StoreError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod installation;
 pub mod manifest;
 pub mod model;
+pub mod review;
 pub mod store;
 
 pub use store::{StoreError, StoreResult};

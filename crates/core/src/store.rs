@@ -252,3 +252,25 @@ pub trait AccountStore: Send + Sync {
         change: &mut dyn FnMut(&mut crate::account::Credential) -> bool,
     ) -> StoreResult<Option<crate::account::Credential>>;
 }
+
+/// Access reviews.
+pub trait ReviewStore: Send + Sync {
+    /// Stores a new review, assigning its id (ids increase). `None`, storing nothing,
+    /// when another review is still open: at most one is open at a time, however many
+    /// callers race.
+    fn open_review(&self, review: &crate::review::AccessReview) -> StoreResult<Option<u64>>;
+    /// One review by id.
+    fn review(&self, id: u64) -> StoreResult<Option<crate::review::AccessReview>>;
+    /// The latest reviews, newest first, at most `limit`.
+    fn reviews(&self, limit: u32) -> StoreResult<Vec<crate::review::AccessReview>>;
+    /// The open review, if any.
+    fn open_review_now(&self) -> StoreResult<Option<crate::review::AccessReview>>;
+    /// The latest signed-off review, if any.
+    fn last_signed_off(&self) -> StoreResult<Option<crate::review::AccessReview>>;
+    /// Changes one review atomically, as [`InstallationStore::update_installation`] does.
+    fn update_review(
+        &self,
+        id: u64,
+        change: &mut dyn FnMut(&mut crate::review::AccessReview) -> bool,
+    ) -> StoreResult<Option<crate::review::AccessReview>>;
+}

@@ -129,6 +129,7 @@ impl SqliteStore {
             super::audit_table::prepare(&mut conn)?;
             conn.execute_batch(super::sqlite_alerts::SCHEMA)?;
             conn.execute_batch(super::sqlite_accounts::SCHEMA)?;
+            conn.execute_batch(super::sqlite_reviews::SCHEMA)?;
             Ok(SqliteStore {
                 inner: Mutex::new(Inner { conn }),
                 writes: super::group_commit::Queue::new(

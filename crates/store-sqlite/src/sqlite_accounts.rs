@@ -27,7 +27,7 @@ fn decode<T: DeserializeOwned>(table: &str, doc: &str) -> Result<T> {
 impl SqliteStore {
     /// Reads one document of `table` by key, lets `change` modify it and writes it back,
     /// inside one IMMEDIATE transaction.
-    fn update_doc<T: Serialize + DeserializeOwned + Clone>(
+    pub(super) fn update_doc<T: Serialize + DeserializeOwned + Clone>(
         &self,
         table: &str,
         key: (&str, &str),

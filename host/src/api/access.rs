@@ -60,6 +60,9 @@ pub enum Permission {
     ExportAudit,
     /// Alerts, activity, reviews and the data map.
     ReadMonitoring,
+    /// Open access reviews, decide their items (a revocation applies at once) and sign
+    /// them off.
+    ConductReviews,
     /// Create users, change their roles, disable them, revoke their credentials.
     ManageUsers,
     /// `GET /metrics`.
@@ -68,7 +71,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::Public,
         Permission::OwnAccount,
         Permission::ListPlugins,
@@ -80,6 +83,7 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ExportAudit,
         Permission::ReadMonitoring,
+        Permission::ConductReviews,
         Permission::ManageUsers,
         Permission::ScrapeMetrics,
     ];
@@ -98,6 +102,7 @@ impl Permission {
             Permission::ReadAudit => "read-audit",
             Permission::ExportAudit => "export-audit",
             Permission::ReadMonitoring => "read-monitoring",
+            Permission::ConductReviews => "conduct-reviews",
             Permission::ManageUsers => "manage-users",
             Permission::ScrapeMetrics => "scrape-metrics",
         }
@@ -113,7 +118,13 @@ pub fn allowed(scope: Scope, permission: Permission) -> bool {
             Scope::Role(Role::Admin) => true,
             Scope::Role(Role::Auditor) => matches!(
                 permission,
-                OwnAccount | ListPlugins | ReadAudit | ExportAudit | ReadMonitoring | ScrapeMetrics
+                OwnAccount
+                    | ListPlugins
+                    | ReadAudit
+                    | ExportAudit
+                    | ReadMonitoring
+                    | ConductReviews
+                    | ScrapeMetrics
             ),
             Scope::Role(Role::Vendor) | Scope::Role(Role::Viewer) => {
                 matches!(permission, OwnAccount | ListPlugins)

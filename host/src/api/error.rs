@@ -1,5 +1,6 @@
-//! The API's one error shape, `{"error": {"code", "message"}}`, and the one mapping from
-//! [`AppError`] to a status.
+//! The API's one error shape, `{"error": {"code", "message", "field"?}}` (`field` names
+//! the request's parameter or body path at fault, when there is one), and the one mapping
+//! from [`AppError`] to a status.
 
 use crate::app::AppError;
 use axum::Json;
@@ -13,6 +14,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// The query parameter or body path at fault (`grants.read`, `days`), if any.
+    field: Option<String>,
     /// Seconds for a `Retry-After` header.
     retry_after: Option<u32>,
 }
@@ -27,13 +30,26 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
             retry_after: None,
         }
+    }
+
+    /// This error, naming the parameter or body path at fault.
+    pub(crate) fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     /// The machine-readable code.
     pub(crate) fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The parameter or body path at fault, if the error names one.
+    #[cfg(test)]
+    pub(crate) fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// A 403 with code `forbidden`.
@@ -73,7 +89,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = field.into();
+        }
+        let body = json!({ "error": error });
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
@@ -89,6 +109,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
             AppError::Invalid(m) => ApiError::invalid(m),
+            AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             AppError::StepUp(m) => ApiError::new(StatusCode::FORBIDDEN, "step-up-required", m),
             AppError::Busy {
                 retry_after_secs,

@@ -33,13 +33,15 @@ pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
             return ApiError::invalid(format!(
                 "unknown query parameter {name}; this route takes {}",
                 expected(rest)
-            ));
+            ))
+            .at(name.trim_matches('`'));
         }
         match e.path().to_string().as_str() {
             "." | "" => ApiError::invalid("the query string is not valid for this route"),
             name => ApiError::invalid(format!(
                 "query parameter `{name}` has a value this route does not accept"
-            )),
+            ))
+            .at(name),
         }
     })
 }
@@ -102,14 +104,38 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "." | "" => "the body".to_string(),
             path => format!("`{path}`"),
         };
-        match inner.line() {
+        let error = match inner.line() {
             0 => ApiError::invalid(format!("{at} {what}")),
             line => ApiError::invalid(format!(
                 "{at} {what} (line {line}, column {})",
                 inner.column()
             )),
+        };
+        match field_at(&path, &inner.to_string()) {
+            Some(field) => error.at(field),
+            None => error,
         }
     })
+}
+
+/// The body path at fault: the path serde stopped at, extended by the field a missing
+/// or unknown field message names (a schema name, never a value).
+fn field_at(path: &str, message: &str) -> Option<String> {
+    // serde_path_to_error writes `.` for the root and `?` for a position it cannot name.
+    let path = match path.trim_start_matches('.') {
+        "?" => "",
+        path => path,
+    };
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        ("", None) => None,
+        ("", Some(name)) => Some(name.to_string()),
+        (path, Some(name)) if !path.ends_with(name) => Some(format!("{path}.{name}")),
+        (path, _) => Some(path.to_string()),
+    }
 }
 
 /// What kind of data problem serde reported, from its message, without the value it
@@ -188,5 +214,24 @@ mod tests {
         assert!(m.contains("unknown field: `x`"), "{m}");
         let m = message(parse_json::<Body>(b"{\"ticket\": ").unwrap_err());
         assert!(m.contains("ends too early"), "{m}");
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        let json = |body: &[u8]| {
+            parse_json::<Body>(body)
+                .unwrap_err()
+                .field()
+                .map(str::to_string)
+        };
+        let query = |q: &str| parse_query::<Q>(q).unwrap_err().field().map(str::to_string);
+        let wrong = br#"{"ticket": {"id": "t-1", "priority": "high"}}"#;
+        assert_eq!(json(wrong).as_deref(), Some("ticket.priority"));
+        let unknown = br#"{"ticket": {"id": "t-1", "x": 1}}"#;
+        assert_eq!(json(unknown).as_deref(), Some("ticket.x"));
+        assert_eq!(json(br#"{"ticket": {}}"#).as_deref(), Some("ticket.id"));
+        assert_eq!(json(b"{"), None);
+        assert_eq!(query("instalation=x").as_deref(), Some("instalation"));
+        assert_eq!(query("limit=x").as_deref(), Some("limit"));
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod extract;
 mod monitor;
 pub mod openapi;
+mod reviews;
 pub mod server;
 mod stream;
 
@@ -220,6 +221,7 @@ fn routes() -> Vec<Route> {
     ];
     all.extend(monitor::routes());
     all.extend(accounts::routes());
+    all.extend(reviews::routes());
     all
 }
 
@@ -477,6 +479,25 @@ async fn checkpoints(State(s): State<AppState>) -> ApiResult<serde_json::Value> 
     Ok(Json(json!({"public_key": key, "checkpoints": list})))
 }
 
+/// How often a serving host checks whether the access review is overdue.
+const REVIEW_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Raises `review-overdue` when the access review is late: at start, then hourly (the
+/// alert is raised once per due date, however often this runs).
+async fn watch_review_due(airlock: Arc<Airlock>) {
+    let mut every = tokio::time::interval(REVIEW_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        let a = airlock.clone();
+        if let Err(e) = error::blocking(move || a.check_review_due()).await {
+            tracing::warn!(
+                code = e.code(),
+                "cannot check whether the access review is due"
+            );
+        }
+    }
+}
+
 /// Serves the API until ctrl-c, within `limits` ([`server`]), over TLS when `tls` is
 /// given.
 pub async fn serve(
@@ -499,6 +520,7 @@ pub async fn serve(
         tls: tls.is_some(),
         ..options
     };
+    tokio::spawn(watch_review_due(airlock.clone()));
     server::serve(listener, router(airlock, options), limits, tls, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -87,6 +87,7 @@ fn refusal(e: &AppError) -> &'static str {
     match e {
         AppError::NotFound(_) => "not found",
         AppError::Invalid(_) => "invalid",
+        AppError::Conflict(_) => "conflict",
         AppError::StepUp(_) => "step-up required",
         AppError::Busy { .. } => "busy",
         AppError::Store(_) | AppError::Internal(_) => "failed",
@@ -164,29 +165,40 @@ impl Airlock {
 impl Admin<'_> {
     /// Runs `action` and records it: its details on success, its kind of failure
     /// otherwise. The action's own error is returned either way.
-    fn audited<T>(
+    pub(super) fn audited<T>(
         &self,
         call: &str,
         target: &str,
         action: impl FnOnce() -> AppResult<(T, BTreeMap<String, String>)>,
     ) -> AppResult<T> {
+        self.audited_as(call, target, || action().map(|(v, d)| (v, d, None)))
+    }
+
+    /// [`Admin::audited`] for an action that learns its target as it runs (an install
+    /// assigns the installation's id): a target it returns replaces `target`.
+    fn audited_as<T>(
+        &self,
+        call: &str,
+        target: &str,
+        action: impl FnOnce() -> AppResult<(T, BTreeMap<String, String>, Option<String>)>,
+    ) -> AppResult<T> {
         // The target came from the caller: a string that is not an id is not recorded.
-        let target = if crate::model::valid_id(target) {
-            target
-        } else {
-            ""
+        let checked = |t: &str| match crate::model::valid_id(t) {
+            true => t.to_string(),
+            false => String::new(),
         };
         match action() {
-            Ok((value, details)) => {
+            Ok((value, details, found)) => {
+                let target = checked(found.as_deref().unwrap_or(target));
                 self.airlock
-                    .record_by(self.actor, call, target, Ok(()), details)?;
+                    .record_by(self.actor, call, &target, Ok(()), details)?;
                 Ok(value)
             }
             Err(e) => {
                 self.airlock.record_by(
                     self.actor,
                     call,
-                    target,
+                    &checked(target),
                     Err(refusal(&e)),
                     BTreeMap::new(),
                 )?;
@@ -205,7 +217,7 @@ impl Admin<'_> {
         id: Option<&str>,
     ) -> AppResult<Installation> {
         let target = id.unwrap_or("");
-        self.audited("admin.plugin.install", target, || {
+        self.audited_as("admin.plugin.install", target, || {
             let existed = match id {
                 Some(id) => self.airlock.store.installation(id)?.is_some(),
                 None => false,
@@ -219,7 +231,8 @@ impl Admin<'_> {
             d.insert("version".into(), inst.manifest.version.clone());
             d.insert("component_sha256".into(), inst.component_sha256.clone());
             d.insert("upgrade".into(), existed.to_string());
-            Ok((inst, d))
+            let id = inst.id.clone();
+            Ok((inst, d, Some(id)))
         })
     }
 

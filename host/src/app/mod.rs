@@ -10,7 +10,9 @@ pub use crate::error::{AppError, AppResult};
 
 mod admin;
 mod people;
+mod review;
 pub use people::{PublicCredential, PublicUser};
+pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
 pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
@@ -56,6 +58,8 @@ pub struct Options {
     pub event_queue: Option<usize>,
     /// Sign-in rules: MFA, lockout, session and token lifetimes (`[accounts]`).
     pub accounts: crate::access::AccountPolicy,
+    /// An access review is due this many days after the last sign-off (default 90).
+    pub review_interval_days: u32,
 }
 
 impl Default for Options {
@@ -73,6 +77,7 @@ impl Default for Options {
             checkpoint_every: 1000,
             event_queue: None,
             accounts: Default::default(),
+            review_interval_days: 90,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Airlock {
     accounts: crate::access::Accounts,
     /// The installations as of a version of the store's ([`Airlock::targets`]).
     installed: Mutex<Option<InstalledSnapshot>>,
+    /// Days from one review's sign-off to the next one's due date.
+    review_interval_days: u32,
     /// Declared last: dropped first, so the follower drains while the rest still stands.
     follower: follower::Follower,
 }
@@ -182,6 +189,7 @@ impl Airlock {
             admission,
             accounts,
             installed: Mutex::new(None),
+            review_interval_days: options.review_interval_days.max(1),
             follower,
         })
     }

@@ -74,6 +74,9 @@ pub struct Config {
     pub checkpoint_every: Option<u64>,
     /// Delete audit records older than this many days (default: keep forever).
     pub audit_retention_days: Option<u64>,
+    /// An access review is due this many days after the last sign-off (default 90); an
+    /// overdue review raises `review-overdue`.
+    pub review_interval_days: Option<u32>,
 }
 
 impl Config {
@@ -141,6 +144,7 @@ impl Config {
             redaction_config: self.redaction.clone().unwrap_or_default(),
             checkpoint_every: self.checkpoint_every.unwrap_or(1000),
             event_queue: self.event_queue,
+            review_interval_days: self.review_interval_days.unwrap_or(90),
             ..crate::app::Options::default()
         }
     }

@@ -16,5 +16,6 @@ pub mod dev;
 pub mod monitor;
 pub mod people;
 pub mod redact;
+pub mod review;
 pub mod scaffold;
 pub mod terminal;

@@ -4,7 +4,7 @@
 use crate::app::Airlock;
 use crate::audit::{AuditFilter, Decision};
 use crate::monitor::{AlertQuery, BlastRadiusQuery, ExportFormat};
-use clap::{Args, Subcommand};
+use clap::Args;
 use std::io::Write;
 
 /// `airlock audit export`: stream matching records to stdout.
@@ -90,29 +90,6 @@ pub struct AlertsArgs {
     pub json: bool,
 }
 
-/// `airlock review …`.
-#[derive(Subcommand, Debug)]
-pub enum ReviewCommand {
-    /// Grants not used in the last N days: candidates to revoke.
-    Unused {
-        /// The window, in days.
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Only this installation.
-        #[arg(long)]
-        installation: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Which plugin can read or write which field, and send which data where.
-    DataMap {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// Runs `airlock audit export`.
 pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
     let format = ExportFormat::parse(&a.format)?;
@@ -184,39 +161,5 @@ pub fn alerts(airlock: &Airlock, a: AlertsArgs) -> anyhow::Result<()> {
 /// Runs `airlock metrics`: the Prometheus text, rebuilt from the audit log.
 pub fn metrics(airlock: &Airlock) -> anyhow::Result<()> {
     print!("{}", airlock.metrics_text()?);
-    Ok(())
-}
-
-/// Runs `airlock review …`.
-pub fn review(airlock: &Airlock, cmd: ReviewCommand) -> anyhow::Result<()> {
-    match cmd {
-        ReviewCommand::Unused {
-            days,
-            installation,
-            json,
-        } => {
-            let review = airlock.unused_grants(days, installation.as_deref())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"days": days, "installations": review})
-                    )?
-                );
-            } else {
-                for r in review {
-                    super::terminal::print(&r.text());
-                }
-            }
-        }
-        ReviewCommand::DataMap { json } => {
-            let map = airlock.data_map()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&map)?);
-            } else {
-                super::terminal::print(&map.text());
-            }
-        }
-    }
     Ok(())
 }

@@ -27,13 +27,14 @@ pub use alerts::AlertConfig;
 pub use export::ExportFormat;
 pub use metrics::{Counters, InstallationCounters};
 pub use report::{BlastRadius, BlastRadiusQuery};
-pub use review::{DataMap, UnusedGrants};
+pub use review::{DataMap, GrantUse, UnusedGrants};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::capability::CallKind;
 use crate::model::Kind;
 use crate::store::{AlertStore, AuditStore, InstallationStore};
 pub use error::{MonitorError, MonitorResult};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The call of an egress record (details: `destination`, `method`, `path`, `status`,
@@ -306,6 +307,21 @@ impl Monitor {
         };
         self.raise(drafts)?;
         Ok(stalled)
+    }
+
+    /// Raises an alert about the host itself (installation `airlock`): stored, audited,
+    /// counted and sent to the webhook like every other alert.
+    pub fn raise_host_alert(
+        &self,
+        rule: airlock_core::alert::Rule,
+        message: String,
+        details: BTreeMap<String, String>,
+    ) -> MonitorResult<Alert> {
+        let raised = self.store_alerts(vec![alerts::Draft::host(rule, message, details)])?;
+        Ok(raised
+            .into_iter()
+            .next()
+            .expect("one draft raises one alert"))
     }
 
     fn raise(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<()> {

@@ -2,7 +2,7 @@
 //! a data map of which plugin can read or write which field and send which data where.
 
 use super::error::{MonitorError, MonitorResult};
-use super::{Monitor, PAGE, format_time, is_read_call, is_write_call};
+use super::{EGRESS_CALL, Monitor, PAGE, format_time, is_read_call, is_write_call};
 use crate::audit::{AuditFilter, Decision};
 use crate::catalog;
 use crate::installation::Installation;
@@ -28,6 +28,17 @@ pub struct UnusedGrants {
     pub used_read: Vec<String>,
     /// Write grants that were used.
     pub used_write: Vec<String>,
+}
+
+/// When each grant of one installation was last used (RFC 3339), from the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantUse {
+    /// Fields returned by reads.
+    pub read: BTreeMap<String, String>,
+    /// Fields written.
+    pub write: BTreeMap<String, String>,
+    /// Destinations reached by allowed requests.
+    pub egress: BTreeMap<String, String>,
 }
 
 /// A field a plugin declares, with whether it is granted.
@@ -162,40 +173,15 @@ impl Monitor {
         };
         let mut out = Vec::new();
         for inst in installations {
-            let (mut read, mut written) = (BTreeSet::new(), BTreeSet::new());
-            let mut after = 0;
-            loop {
-                let page = self.store().query(&AuditFilter {
-                    installation: Some(inst.id.clone()),
-                    decision: Some(Decision::Allow),
-                    since: Some(since.clone()),
-                    after_seq: Some(after),
-                    limit: Some(PAGE),
-                    ..Default::default()
-                })?;
-                for r in &page {
-                    after = r.seq;
-                    if crate::broker::is_intent(&r.entry) {
-                        continue;
-                    }
-                    let fields = r.entry.fields_returned.iter().cloned();
-                    if is_read_call(&r.entry.call) {
-                        read.extend(fields);
-                    } else if is_write_call(&r.entry.call) {
-                        written.extend(fields);
-                    }
-                }
-                if page.len() < PAGE as usize {
-                    break;
-                }
-            }
-            let split = |granted: &BTreeSet<String>, used: &BTreeSet<String>| {
+            let used = self.grant_use(&inst.id, &since)?;
+            let (read, written) = (&used.read, &used.write);
+            let split = |granted: &BTreeSet<String>, used: &BTreeMap<String, String>| {
                 let (used, unused): (Vec<String>, Vec<String>) =
-                    granted.iter().cloned().partition(|f| used.contains(f));
+                    granted.iter().cloned().partition(|f| used.contains_key(f));
                 (used, unused)
             };
-            let (used_read, unused_read) = split(&inst.grants.read, &read);
-            let (used_write, unused_write) = split(&inst.grants.write, &written);
+            let (used_read, unused_read) = split(&inst.grants.read, read);
+            let (used_write, unused_write) = split(&inst.grants.write, written);
             out.push(UnusedGrants {
                 installation: inst.id.clone(),
                 plugin: inst.manifest.name.clone(),
@@ -208,6 +194,48 @@ impl Monitor {
             });
         }
         Ok(out)
+    }
+
+    /// When the log last shows each of an installation's grants used, since `since`:
+    /// fields returned by a read, fields written, destinations an allowed request
+    /// reached. One pass over the installation's allowed records in the window.
+    pub fn grant_use(&self, installation: &str, since: &str) -> MonitorResult<GrantUse> {
+        let mut used = GrantUse::default();
+        let mut after = 0;
+        loop {
+            let page = self.store().query(&AuditFilter {
+                installation: Some(installation.to_string()),
+                decision: Some(Decision::Allow),
+                since: Some(since.to_string()),
+                after_seq: Some(after),
+                limit: Some(PAGE),
+                ..Default::default()
+            })?;
+            for r in &page {
+                after = r.seq;
+                if crate::broker::is_intent(&r.entry) {
+                    continue;
+                }
+                let into = if is_read_call(&r.entry.call) {
+                    &mut used.read
+                } else if is_write_call(&r.entry.call) {
+                    &mut used.write
+                } else if r.entry.call == EGRESS_CALL {
+                    if let Some(dest) = r.entry.details.get(crate::egress::detail::DESTINATION) {
+                        used.egress.insert(dest.clone(), r.time.clone());
+                    }
+                    continue;
+                } else {
+                    continue;
+                };
+                for field in &r.entry.fields_returned {
+                    into.insert(field.clone(), r.time.clone());
+                }
+            }
+            if page.len() < PAGE as usize {
+                return Ok(used);
+            }
+        }
     }
 
     /// The data map of every installation.

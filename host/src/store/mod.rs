@@ -6,8 +6,8 @@
 
 pub use airlock_audit::AuditStore;
 pub use airlock_core::store::{
-    AccountStore, AlertStore, HelpdeskStore, InstallationStore, StoreError, StoreResult,
-    TicketQuery,
+    AccountStore, AlertStore, HelpdeskStore, InstallationStore, ReviewStore, StoreError,
+    StoreResult, TicketQuery,
 };
 pub use airlock_store_sqlite::{Durability, SqliteStore};
 

@@ -32,7 +32,9 @@ fn expected(permission: &str, caller: &str) -> bool {
             &["admin", "break-glass"]
         }
         "post-events" => &["admin", "ingest", "break-glass"],
-        "read-audit" | "export-audit" | "read-monitoring" => &["admin", "auditor", "break-glass"],
+        "read-audit" | "export-audit" | "read-monitoring" | "conduct-reviews" => {
+            &["admin", "auditor", "break-glass"]
+        }
         "scrape-metrics" => &["admin", "auditor", "metrics", "break-glass"],
         other => panic!("the matrix has no row for permission `{other}`: add one"),
     };

@@ -6,6 +6,7 @@ mod audit;
 mod brute_force;
 mod matrix;
 mod mfa;
+mod review;
 
 use airlock_host::access::totp;
 use airlock_host::account::Role;
