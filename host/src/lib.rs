@@ -37,6 +37,7 @@ pub mod broker;
 pub mod capability;
 pub mod cli;
 pub use airlock_audit::checkpoint;
+pub use airlock_audit::evidence;
 pub use airlock_core::catalog;
 pub mod demo;
 pub mod dispatch;

@@ -73,9 +73,13 @@ enum Command {
     Alerts(airlock_host::cli::monitor::AlertsArgs),
     /// Print the activity counters in Prometheus text format.
     Metrics,
-    /// Access review: unused grants and the data map.
+    /// Access reviews (start, decide, sign off, status), who changed what, unused grants
+    /// and the data map.
     #[command(subcommand)]
     Review(airlock_host::cli::review::ReviewCommand),
+    /// Evidence for auditors: export a signed bundle, or verify one.
+    #[command(subcommand)]
+    Evidence(airlock_host::cli::evidence::EvidenceCommand),
     /// Run a plugin locally against fixture data and an event.
     Dev {
         /// The component (.wasm).
@@ -390,6 +394,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => airlock_host::cli::monitor::alerts(&open()?, args)?,
         Command::Metrics => airlock_host::cli::monitor::metrics(&open()?)?,
         Command::Review(cmd) => airlock_host::cli::review::run(&open()?, cmd)?,
+        Command::Evidence(airlock_host::cli::evidence::EvidenceCommand::Verify {
+            dir,
+            public_key,
+        }) => return airlock_host::cli::evidence::verify(&dir, public_key.as_deref()),
+        Command::Evidence(airlock_host::cli::evidence::EvidenceCommand::Export(args)) => {
+            airlock_host::cli::evidence::export(&open()?, args)?
+        }
         Command::Audit(AuditCommand::Verify(args)) => {
             return airlock_host::cli::audit::verify(&open()?, &args);
         }

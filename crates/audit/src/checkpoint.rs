@@ -84,6 +84,13 @@ impl Signer25519 {
         hex::encode(self.key.verifying_key().as_bytes())
     }
 
+    /// Signs `message` as it is. Only for messages that begin with their own format tag
+    /// (as [`crate::evidence::signed_message`] does), so that no signature made here can
+    /// pass for a checkpoint's, whose messages begin `airlock-checkpoint-v1`.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// Signs a checkpoint of the log at `size`.
     ///
     /// ```

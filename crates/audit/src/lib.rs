@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod evidence;
 pub mod integrity;
 pub mod merkle;
 pub mod offline;

@@ -16,6 +16,7 @@ pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
 pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
+mod evidence;
 mod follower;
 pub use admission::Admission;
 mod monitoring;

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod config;
 pub mod dev;
+pub mod evidence;
 pub mod monitor;
 pub mod people;
 pub mod redact;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod brute_force;
+mod evidence;
 mod matrix;
 mod mfa;
 mod review;
