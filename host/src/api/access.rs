@@ -182,16 +182,10 @@ pub(crate) struct Gate {
     break_glass: Option<Arc<str>>,
     metrics_token: Option<Arc<str>>,
     specs: Arc<HashMap<(Method, &'static str), RouteSpec>>,
-    tls: bool,
 }
 
 impl Gate {
-    pub(crate) fn new(
-        state: AppState,
-        break_glass: Option<&str>,
-        specs: &[RouteSpec],
-        tls: bool,
-    ) -> Gate {
+    pub(crate) fn new(state: AppState, break_glass: Option<&str>, specs: &[RouteSpec]) -> Gate {
         let metrics_token = state.airlock.metrics_token().map(Arc::from);
         Gate {
             state,
@@ -203,7 +197,6 @@ impl Gate {
                     .map(|s| ((s.method.clone(), s.path), s.clone()))
                     .collect(),
             ),
-            tls,
         }
     }
 }
@@ -293,8 +286,7 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut request: Request, next: N
     };
     let address = peer(request.extensions());
     if spec.permission == Permission::Public {
-        let response = next.run(request).await;
-        return gate.secure(response);
+        return next.run(request).await;
     }
     let Some(token) = bearer(request.headers()) else {
         return ApiError::unauthorized(
@@ -348,20 +340,17 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut request: Request, next: N
             return e.into_response();
         }
     }
-    gate.secure(response)
+    response
 }
 
-impl Gate {
-    /// Adds HSTS when the listener is TLS.
-    fn secure(&self, mut response: Response) -> Response {
-        if self.tls {
-            response.headers_mut().insert(
-                header::STRICT_TRANSPORT_SECURITY,
-                header::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            );
-        }
-        response
-    }
+/// Adds HSTS to every response of a TLS listener, whatever route or refusal made it.
+pub(crate) async fn strict_transport(response: Response) -> Response {
+    let mut response = response;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        header::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    response
 }
 
 /// Routes whose handlers record each request through [`crate::app::Admin`] or the

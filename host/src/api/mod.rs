@@ -236,20 +236,19 @@ pub fn router(airlock: Arc<Airlock>, options: ApiOptions) -> Router {
     let state = AppState { airlock };
     let routes = routes();
     let specs: Vec<RouteSpec> = routes.iter().map(|r| r.spec.clone()).collect();
-    let gate = access::Gate::new(
-        state.clone(),
-        options.break_glass.as_deref(),
-        &specs,
-        options.tls,
-    );
+    let gate = access::Gate::new(state.clone(), options.break_glass.as_deref(), &specs);
     let mut router = Router::new();
     for r in routes {
         router = router.route(r.spec.path, r.handler);
     }
-    router
+    let router = router
         .route_layer(middleware::from_fn_with_state(gate, access::gate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    match options.tls {
+        true => router.layer(middleware::map_response(access::strict_transport)),
+        false => router,
+    }
 }
 
 async fn openapi_document() -> Json<serde_json::Value> {

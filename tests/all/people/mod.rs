@@ -8,6 +8,7 @@ mod evidence;
 mod matrix;
 mod mfa;
 mod review;
+mod tls;
 
 use airlock_host::access::totp;
 use airlock_host::account::Role;
