@@ -44,6 +44,8 @@ pub enum Permission {
     OwnAccount,
     /// List installations (a vendor sees only their own).
     ListPlugins,
+    /// Read an installation's recent log lines (a vendor only their own plugins').
+    ReadPluginLogs,
     /// Install, upgrade, enable and disable plugins.
     ChangePlugins,
     /// Change an installation's grants.
@@ -71,10 +73,11 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::Public,
         Permission::OwnAccount,
         Permission::ListPlugins,
+        Permission::ReadPluginLogs,
         Permission::ChangePlugins,
         Permission::ChangeGrants,
         Permission::ChangeSettings,
@@ -94,6 +97,7 @@ impl Permission {
             Permission::Public => "public",
             Permission::OwnAccount => "self",
             Permission::ListPlugins => "list-plugins",
+            Permission::ReadPluginLogs => "read-plugin-logs",
             Permission::ChangePlugins => "change-plugins",
             Permission::ChangeGrants => "change-grants",
             Permission::ChangeSettings => "change-settings",
@@ -126,9 +130,10 @@ pub fn allowed(scope: Scope, permission: Permission) -> bool {
                     | ConductReviews
                     | ScrapeMetrics
             ),
-            Scope::Role(Role::Vendor) | Scope::Role(Role::Viewer) => {
-                matches!(permission, OwnAccount | ListPlugins)
+            Scope::Role(Role::Vendor) => {
+                matches!(permission, OwnAccount | ListPlugins | ReadPluginLogs)
             }
+            Scope::Role(Role::Viewer) => matches!(permission, OwnAccount | ListPlugins),
             Scope::Metrics => permission == ScrapeMetrics,
             Scope::Ingest => permission == PostEvents,
             _ => false,

@@ -128,6 +128,13 @@ fn routes() -> Vec<Route> {
             get(list_plugins),
         ),
         route(
+            M::GET,
+            "/api/v1/plugins/{id}/logs",
+            P::ReadPluginLogs,
+            "Read an installation's recent log lines",
+            get(plugin_logs),
+        ),
+        route(
             M::POST,
             "/api/v1/plugins",
             P::ChangePlugins,
@@ -266,7 +273,17 @@ async fn list_plugins(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
 ) -> ApiResult<serde_json::Value> {
-    let all = blocking(move || s.airlock.installations()).await?;
+    let vendor_view = actor.principal.vendor.is_some();
+    let (all, counters) = blocking(move || {
+        let all = s.airlock.installations()?;
+        let counters = match vendor_view {
+            true => Some(s.airlock.activity()?),
+            false => None,
+        };
+        Ok((all, counters))
+    })
+    .await?;
+    let counters = counters.unwrap_or_default();
     let listed: Vec<serde_json::Value> = match &actor.principal.vendor {
         // Secret settings are never returned: only their names.
         None => all
@@ -277,12 +294,38 @@ async fn list_plugins(
             .into_iter()
             .filter(|i| &i.manifest.vendor == vendor)
             .map(|i| {
+                // Health and failure counts, never what the plugin read or where it sent it.
+                let c = counters.installations.get(&i.id).cloned().unwrap_or_default();
                 json!({"id": i.id, "plugin": i.manifest.name, "version": i.manifest.version,
-                       "vendor": i.manifest.vendor, "enabled": i.enabled, "installed_at": i.installed_at})
+                       "vendor": i.manifest.vendor, "enabled": i.enabled, "installed_at": i.installed_at,
+                       "invocations": c.invocations, "failures": c.errors.values().sum::<u64>(),
+                       "failures_by_kind": c.errors, "denied_calls": c.denied})
             })
             .collect(),
     };
     Ok(Json(serde_json::Value::Array(listed)))
+}
+
+/// An installation's recent log lines; a vendor's credential sees only its own plugins'
+/// (another vendor's installation is "not found", as if it did not exist).
+async fn plugin_logs(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<crate::app::KeptLine>> {
+    let lines = blocking(move || {
+        let inst = s.airlock.installation(&id)?;
+        if let Some(vendor) = &actor.principal.vendor
+            && &inst.manifest.vendor != vendor
+        {
+            return Err(crate::app::AppError::NotFound(format!(
+                "no installation `{id}`"
+            )));
+        }
+        Ok(s.airlock.recent_logs(&inst.id))
+    })
+    .await?;
+    Ok(Json(lines))
 }
 
 #[derive(Deserialize)]

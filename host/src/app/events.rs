@@ -40,6 +40,7 @@ impl Airlock {
         let records = invocation.finish()?;
         let audit_records = records.len();
         self.follow(records);
+        self.recent_logs.keep(&installation, &invocation_id, &logs);
         let (status, summary, failure) = match outcome {
             Ok(summary) => ("ok", Some(summary), None),
             Err(f) => ("failed", None, Some(f)),

@@ -17,6 +17,8 @@ pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
 mod evidence;
+mod logs;
+pub use logs::KeptLine;
 mod follower;
 pub use admission::Admission;
 mod monitoring;
@@ -100,6 +102,8 @@ pub struct Airlock {
     installed: Mutex<Option<InstalledSnapshot>>,
     /// Days from one review's sign-off to the next one's due date.
     review_interval_days: u32,
+    /// The last log lines of each installation.
+    recent_logs: logs::RecentLogs,
     /// Declared last: dropped first, so the follower drains while the rest still stands.
     follower: follower::Follower,
 }
@@ -191,6 +195,7 @@ impl Airlock {
             accounts,
             installed: Mutex::new(None),
             review_interval_days: options.review_interval_days.max(1),
+            recent_logs: Default::default(),
             follower,
         })
     }

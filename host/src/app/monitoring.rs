@@ -44,6 +44,12 @@ impl Airlock {
         Ok(self.monitor().export(filter, format, sink)?)
     }
 
+    /// An installation's last log lines on this host, oldest first (at most
+    /// [`logs::KEPT_PER_INSTALLATION`](super::logs::KEPT_PER_INSTALLATION)).
+    pub fn recent_logs(&self, installation: &str) -> Vec<super::KeptLine> {
+        self.recent_logs.of(installation)
+    }
+
     /// The blast-radius report of an installation or plugin in a time window.
     pub fn blast_radius(&self, query: &BlastRadiusQuery) -> AppResult<BlastRadius> {
         Ok(self.monitor().blast_radius(query)?)

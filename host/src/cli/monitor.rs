@@ -116,6 +116,18 @@ pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let n = airlock.export_audit(&filter, format, &mut out)?;
     out.flush()?;
+    // Exporting the audit is an admin action like any other: on the record, by the CLI.
+    let details = std::collections::BTreeMap::from([
+        ("format".to_string(), a.format.clone()),
+        ("records".into(), n.to_string()),
+    ]);
+    airlock.record_by(
+        &crate::app::Actor::cli(),
+        "admin.audit.export",
+        "",
+        Ok(()),
+        details,
+    )?;
     eprintln!("exported {n} records");
     Ok(())
 }

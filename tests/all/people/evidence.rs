@@ -191,3 +191,20 @@ fn exporting_evidence_is_an_audited_admin_action_needing_step_up() {
     assert_eq!(reasons, ["step-up required", "ok"]);
     assert_eq!(records[1].entry.details["with_log"], "false");
 }
+
+#[test]
+fn an_audit_export_from_the_command_line_is_on_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, text) = airlock(tmp.path(), &["audit", "export", "--format", "csv"]);
+    assert_eq!(code, 0, "{text}");
+    let airlock = Airlock::open_with(tmp.path(), Options::default()).unwrap();
+    let records = airlock
+        .audit(&airlock_host::audit::AuditFilter {
+            call: Some("admin.audit.export".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].entry.details["actor"], "cli");
+    assert_eq!(records[0].entry.details["format"], "csv");
+}

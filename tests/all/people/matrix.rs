@@ -28,6 +28,7 @@ fn expected(permission: &str, caller: &str) -> bool {
             "admin-as-viewer",
             "break-glass",
         ],
+        "read-plugin-logs" => &["admin", "vendor", "break-glass"],
         "change-plugins" | "change-grants" | "change-settings" | "import-data" | "manage-users" => {
             &["admin", "break-glass"]
         }
@@ -231,4 +232,70 @@ fn a_vendor_sees_only_their_own_installations_without_grants_or_settings() {
         );
         assert_eq!(inst["vendor"], "Airlock Examples");
     }
+
+    // Health and failure counts, and the plugin's own log lines: only for its vendor.
+    admin
+        .set_grants(
+            "mine",
+            airlock_host::installation::Grants {
+                read: ["ticket.subject".to_string()].into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    service.airlock.import(&crate::support::fixture()).unwrap();
+    service
+        .airlock
+        .handle_event(airlock_host::dispatch::EventRequest::TicketCreated {
+            ticket: crate::support::ticket("t-logs", "Refund", "x", "u-2"),
+        })
+        .unwrap();
+    let (_, body) = service.call("GET", "/api/v1/plugins", Some(&vendor.session), None, None);
+    assert_eq!(
+        (
+            body[0]["invocations"].as_u64(),
+            body[0]["failures"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{body}"
+    );
+    let (status, lines) = service.call(
+        "GET",
+        "/api/v1/plugins/mine/logs",
+        Some(&vendor.session),
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{lines}");
+    assert!(
+        lines[0]["message"].as_str().unwrap().contains("rule(s)"),
+        "{lines}"
+    );
+    assert!(
+        lines[0]["invocation"].as_str().unwrap().starts_with("inv_"),
+        "{lines}"
+    );
+    let (status, _) = service.call(
+        "GET",
+        "/api/v1/plugins/also-mine/logs",
+        Some(&vendor.session),
+        None,
+        None,
+    );
+    assert_eq!(
+        status, 404,
+        "another vendor's plugin does not exist for this vendor"
+    );
+    let stranger = service.login("vera", super::PASSWORD, None).1["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = service.call(
+        "GET",
+        "/api/v1/plugins/mine/logs",
+        Some(&stranger),
+        None,
+        None,
+    );
+    assert_eq!(status, 404);
 }
