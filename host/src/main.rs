@@ -199,6 +199,17 @@ enum PluginCommand {
     Enable { id: String },
     /// Disable an installation: it receives no events.
     Disable { id: String },
+    /// Incident kill switch: stop an installation (or every installation of a plugin) now,
+    /// running invocations included; audited, and an alert is raised.
+    Kill {
+        /// The installation id, or a plugin name for all its installations.
+        target: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revive a killed installation.
+    Revive { id: String },
 }
 
 #[derive(Subcommand)]
@@ -597,6 +608,21 @@ fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Disable { id } => {
             admin.set_enabled(&id, false).map_err(app_err)?;
             println!("`{id}` disabled");
+        }
+        PluginCommand::Kill { target, reason } => {
+            let since = airlock_host::audit::rfc3339_millis(
+                time::OffsetDateTime::now_utc() - time::Duration::days(30),
+            );
+            for inst in admin.kill(&target, &reason).map_err(app_err)? {
+                println!(
+                    "`{}` killed; what it touched: airlock audit blast-radius --installation {} --since {since}",
+                    inst.id, inst.id
+                );
+            }
+        }
+        PluginCommand::Revive { id } => {
+            admin.revive(&id).map_err(app_err)?;
+            println!("`{id}` revived and enabled");
         }
     }
     Ok(())

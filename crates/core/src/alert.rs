@@ -21,18 +21,21 @@ pub enum Rule {
     RestrictedRead,
     /// Far more distinct requesters read than usual.
     RequesterSpike,
+    /// An admin killed an installation.
+    PluginKilled,
     /// The access review is past due (`review_interval_days` since the last sign-off).
     ReviewOverdue,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::NewDestination,
         Rule::DeniedBurst,
         Rule::ReadSpike,
         Rule::RestrictedRead,
         Rule::RequesterSpike,
+        Rule::PluginKilled,
         Rule::ReviewOverdue,
     ];
 
@@ -44,6 +47,7 @@ impl Rule {
             Rule::ReadSpike => "read-spike",
             Rule::RestrictedRead => "restricted-read",
             Rule::RequesterSpike => "requester-spike",
+            Rule::PluginKilled => "plugin-killed",
             Rule::ReviewOverdue => "review-overdue",
         }
     }

@@ -85,6 +85,20 @@ pub struct Installation {
     /// under the master key, by name. Never returned by the API ([`Installation::public`]).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// Set while an admin's kill switch holds it: it runs nothing until revived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed: Option<Kill>,
+}
+
+/// An incident kill: who, when, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kill {
+    /// The admin's reason.
+    pub reason: String,
+    /// Who killed it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
 }
 
 /// An installation as the API and CLI show it: secret settings are listed by name only.
@@ -108,6 +122,7 @@ impl Installation {
             settings: serde_json::json!({}),
             installed_at: now,
             secrets: Default::default(),
+            killed: None,
         }
     }
 

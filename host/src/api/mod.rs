@@ -133,7 +133,8 @@ fn routes() -> Vec<Route> {
             P::ReadPluginLogs,
             "Read an installation's recent log lines",
             get(plugin_logs),
-        ),
+        )
+        .audited(),
         route(
             M::POST,
             "/api/v1/plugins",
@@ -179,6 +180,21 @@ fn routes() -> Vec<Route> {
             "Disable an installation",
             post(disable),
         ),
+        route(
+            M::POST,
+            "/api/v1/plugins/{id}/kill",
+            P::ChangePlugins,
+            "Kill an installation, or every installation of a plugin, now",
+            post(kill),
+        ),
+        route(
+            M::POST,
+            "/api/v1/plugins/{id}/revive",
+            P::ChangePlugins,
+            "Revive a killed installation",
+            post(revive),
+        )
+        .step_up(StepUp::Always),
         route(
             M::POST,
             "/api/v1/import",
@@ -304,6 +320,34 @@ async fn list_plugins(
             .collect(),
     };
     Ok(Json(serde_json::Value::Array(listed)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KillRequest {
+    reason: String,
+}
+
+async fn kill(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<KillRequest>,
+) -> ApiResult<Vec<PublicInstallation>> {
+    let killed = blocking(move || s.airlock.admin(&actor).kill(&id, &req.reason)).await?;
+    Ok(Json(killed.into_iter().map(Installation::public).collect()))
+}
+
+async fn revive(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<PublicInstallation> {
+    Ok(Json(
+        blocking(move || s.airlock.admin(&actor).revive(&id))
+            .await?
+            .public(),
+    ))
 }
 
 /// An installation's recent log lines; a vendor's credential sees only its own plugins'
@@ -540,6 +584,19 @@ async fn watch_review_due(airlock: Arc<Airlock>) {
     }
 }
 
+/// Applies kills made by another process (the command line) to this host's running
+/// invocations, every second.
+async fn watch_kill_switch(airlock: Arc<Airlock>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let a = airlock.clone();
+        if let Err(e) = error::blocking(move || a.sync_kill_switch()).await {
+            tracing::warn!(code = e.code(), "cannot read kills from the store");
+        }
+    }
+}
+
 /// Serves the API until ctrl-c, within `limits` ([`server`]), over TLS when `tls` is
 /// given.
 pub async fn serve(
@@ -563,6 +620,7 @@ pub async fn serve(
         ..options
     };
     tokio::spawn(watch_review_due(airlock.clone()));
+    tokio::spawn(watch_kill_switch(airlock.clone()));
     server::serve(listener, router(airlock, options), limits, tls, async {
         let _ = tokio::signal::ctrl_c().await;
     })

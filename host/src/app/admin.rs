@@ -308,6 +308,12 @@ impl Admin<'_> {
         };
         self.audited(call, id, || {
             let (before, after) = self.airlock.update_tracked(id, |inst| {
+                if enabled && inst.killed.is_some() {
+                    return Err(AppError::Conflict(format!(
+                        "`{}` was killed; `airlock plugin revive` (with step-up) brings it back",
+                        inst.id
+                    )));
+                }
                 inst.enabled = enabled;
                 Ok(())
             })?;

@@ -17,6 +17,7 @@ pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
 mod evidence;
+mod kill;
 mod logs;
 pub use logs::KeptLine;
 mod follower;
@@ -326,27 +327,38 @@ impl Airlock {
     /// The enabled installations subscribed to an event kind, from a cache that is
     /// refreshed whenever the store's installations change (in this process or another).
     pub fn targets(&self, kind: crate::manifest::EventKind) -> AppResult<Vec<Arc<Installation>>> {
-        let version = self.store.installations_version()?;
-        let mut cached = self.installed.lock().unwrap_or_else(|p| p.into_inner());
-        let all = match cached.as_ref() {
-            Some((v, all)) if *v == version => all.clone(),
-            _ => {
-                let all: Arc<[Arc<Installation>]> = self
-                    .store
-                    .installations()?
-                    .into_iter()
-                    .map(Arc::new)
-                    .collect();
-                *cached = Some((version, all.clone()));
-                all
-            }
-        };
-        drop(cached);
-        Ok(all
+        Ok(self
+            .installed()?
             .iter()
             .filter(|i| i.subscribes_to(kind))
             .cloned()
             .collect())
+    }
+
+    /// Every installation as the store has it now, read again only when another change
+    /// happened (by this process or another). A re-read also brings the kill switch in
+    /// line with the store, so a kill from the command line reaches a serving host.
+    fn installed(&self) -> AppResult<Arc<[Arc<Installation>]>> {
+        let version = self.store.installations_version()?;
+        let mut cached = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, all)) = cached.as_ref()
+            && *v == version
+        {
+            return Ok(all.clone());
+        }
+        let all: Arc<[Arc<Installation>]> = self
+            .store
+            .installations()?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let killed = all
+            .iter()
+            .filter(|i| i.killed.is_some())
+            .map(|i| i.id.clone());
+        self.runtime.kill_switch().replace(killed.collect());
+        *cached = Some((version, all.clone()));
+        Ok(all)
     }
 
     /// Events admitted at once, and the worker pool that runs them.

@@ -203,8 +203,12 @@ impl Airlock {
                 ("due".to_string(), due),
                 ("interval_days".into(), status.interval_days.to_string()),
             ]);
-            self.monitor
-                .raise_host_alert(Rule::ReviewOverdue, message, details)?;
+            self.monitor.raise_alert(
+                Rule::ReviewOverdue,
+                (HOST_INSTALLATION, ""),
+                message,
+                details,
+            )?;
         }
         Ok(status)
     }

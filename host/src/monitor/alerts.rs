@@ -7,6 +7,7 @@
 //! | `read-spike` | records read in one clock hour exceed `read_factor` × the installation's mean per hour over the trailing `baseline_hours` (and at least `min_reads_per_hour`) |
 //! | `restricted-read` | any read returns a field of the `restricted` class |
 //! | `requester-spike` | distinct users read in one clock hour exceed `requester_factor` × the trailing mean (and at least `min_requesters_per_hour`) |
+//! | `plugin-killed` | an admin killed an installation (raised by the host) |
 //! | `review-overdue` | no access review was signed off within `review_interval_days` (raised by the host once per due date, not from records) |
 //!
 //! Rules run on record times, so rebuilding from the log at startup restores their state
@@ -82,13 +83,18 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
-    /// An alert about the host itself (not one installation's calls), triggered by the
-    /// record `trigger_seq` (0 for none).
-    pub(crate) fn host(rule: Rule, message: String, details: BTreeMap<String, String>) -> Draft {
+    /// An alert the host raises itself, not from a record (an overdue review, a kill).
+    pub(crate) fn direct(
+        rule: Rule,
+        installation: String,
+        plugin: String,
+        message: String,
+        details: BTreeMap<String, String>,
+    ) -> Draft {
         Draft {
             rule,
-            installation: crate::audit::HOST_INSTALLATION.into(),
-            plugin: String::new(),
+            installation,
+            plugin,
             message,
             details,
             trigger_seq: 0,

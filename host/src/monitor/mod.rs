@@ -309,15 +309,19 @@ impl Monitor {
         Ok(stalled)
     }
 
-    /// Raises an alert about the host itself (installation `airlock`): stored, audited,
-    /// counted and sent to the webhook like every other alert.
-    pub fn raise_host_alert(
+    /// Raises an alert the host decided on itself (not from a record) about
+    /// `installation` (`airlock` for the host): stored, audited, counted and sent to the
+    /// webhook like every other alert.
+    pub fn raise_alert(
         &self,
         rule: airlock_core::alert::Rule,
+        (installation, plugin): (&str, &str),
         message: String,
         details: BTreeMap<String, String>,
     ) -> MonitorResult<Alert> {
-        let raised = self.store_alerts(vec![alerts::Draft::host(rule, message, details)])?;
+        let draft =
+            alerts::Draft::direct(rule, installation.into(), plugin.into(), message, details);
+        let raised = self.store_alerts(vec![draft])?;
         Ok(raised
             .into_iter()
             .next()

@@ -9,6 +9,7 @@
 #[allow(unsafe_code)]
 mod cache;
 mod host;
+pub mod kill;
 
 pub use crate::capability::wit::Plugin;
 pub use host::{HostFault, HostState, MemoryCapReached};
@@ -76,6 +77,8 @@ pub enum FailureKind {
     Abi,
     /// The host could not run it.
     Host,
+    /// An admin killed the installation ([`kill::KillSwitch`]).
+    Killed,
 }
 
 impl FailureKind {
@@ -91,6 +94,7 @@ impl FailureKind {
             FailureKind::PluginError => "plugin-error",
             FailureKind::Abi => "abi",
             FailureKind::Host => "host",
+            FailureKind::Killed => "killed",
         }
     }
 }
@@ -174,6 +178,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     limits: RuntimeLimits,
     cache: Option<cache::ArtifactCache>,
+    kills: std::sync::Arc<kill::KillSwitch>,
 }
 
 impl Runtime {
@@ -213,7 +218,13 @@ impl Runtime {
             linker,
             limits,
             cache,
+            kills: Default::default(),
         })
+    }
+
+    /// The kill switch every invocation of this runtime checks.
+    pub fn kill_switch(&self) -> &kill::KillSwitch {
+        &self.kills
     }
 
     /// The engine.
@@ -263,16 +274,33 @@ impl Runtime {
         let memory_bytes = (manifest.memory_mib().min(self.limits.max_memory_mib) as usize) << 20;
         // Host calls count against the deadline too: each stops by it.
         invocation.set_deadline(started + Duration::from_millis(timeout_ms));
+        let installation = invocation.installation.id.clone();
         let mut store = Store::new(
             &self.engine,
             HostState::new(invocation, services.clone(), memory_bytes),
         );
         store.limiter(|s| s.limiter());
-        let ticks = timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // One tick at a time: each tick checks the kill switch, and the last one is the
+        // deadline.
+        let mut ticks_left = timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        let kills = self.kills.clone();
+        let id = installation.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if kills.is_killed(&id) {
+                return Err(wasmtime::Error::new(kill::Killed));
+            }
+            ticks_left -= 1;
+            Ok(match ticks_left {
+                0 => wasmtime::UpdateDeadline::Interrupt,
+                _ => wasmtime::UpdateDeadline::Continue(1),
+            })
+        });
 
         let result = (|| -> wasmtime::Result<Result<String, Failure>> {
+            if self.kills.is_killed(&installation) {
+                return Err(wasmtime::Error::new(kill::Killed));
+            }
             let wit_event = store
                 .data_mut()
                 .prefetch(event)
@@ -351,6 +379,9 @@ fn classify(error: &wasmtime::Error, state: &HostState, timeout_ms: u64) -> Fail
                 state.memory_cap() >> 20
             ),
         );
+    }
+    if error.is::<kill::Killed>() {
+        return fail(FailureKind::Killed, kill::Killed.to_string());
     }
     if let Some(fault) = error.downcast_ref::<HostFault>() {
         return fail(FailureKind::Host, fault.0.clone());

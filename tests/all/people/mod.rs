@@ -5,6 +5,7 @@
 mod audit;
 mod brute_force;
 mod evidence;
+mod kill;
 mod matrix;
 mod mfa;
 mod review;
