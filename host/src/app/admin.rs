@@ -8,8 +8,11 @@
 //! - for grants, limits and enablement, what was added and removed;
 //! - for settings, the keys changed, never their values.
 //!
-//! A refused action is recorded too, with decision `deny` and the reason. The change is
-//! made before its record is appended; if the append fails, the caller gets an error.
+//! A refused action is recorded too, with decision `deny` and the reason. Before any
+//! change, the process makes sure it may append to the log (so a command line beside a
+//! serving host changes nothing, rather than changing without a record). The change is
+//! then made before its record is appended; if that append still fails (a full disk),
+//! the caller gets an error.
 
 use super::{Airlock, AppError, AppResult};
 use crate::access::{Principal, Via};
@@ -182,6 +185,9 @@ impl Admin<'_> {
         target: &str,
         action: impl FnOnce() -> AppResult<(T, BTreeMap<String, String>, Option<String>)>,
     ) -> AppResult<T> {
+        // No change without its record: when this process cannot append to the log (a
+        // serving process owns it), nothing is changed.
+        self.airlock.store.claim()?;
         // The target came from the caller: a string that is not an id is not recorded.
         let checked = |t: &str| match crate::model::valid_id(t) {
             true => t.to_string(),

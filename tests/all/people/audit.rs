@@ -225,3 +225,35 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[test]
+fn a_command_line_beside_a_serving_host_changes_nothing_it_cannot_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let serving = airlock_host::app::Airlock::open_with(tmp.path(), Default::default()).unwrap();
+    serving
+        .admin(&airlock_host::app::Actor::cli())
+        .install(
+            "plugin.toml",
+            &crate::support::manifest("auto-tagger"),
+            &crate::support::component("auto-tagger"),
+            None,
+        )
+        .unwrap();
+    serving
+        .claim_audit_log(std::time::Duration::from_secs(5))
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["plugin", "disable", "auto-tagger"])
+        .env("AIRLOCK_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("another airlock process"), "{err}");
+    assert!(
+        serving.installation("auto-tagger").unwrap().enabled,
+        "the change was made without its record"
+    );
+}

@@ -123,7 +123,7 @@ fn a_kill_recorded_by_another_process_reaches_running_invocations() {
     looper(&service);
     let running = event_in_background(&service, "t-elsewhere");
     std::thread::sleep(Duration::from_millis(300));
-    // What `airlock plugin kill` in another process leaves in the shared store.
+    // What a kill by another process sharing the store leaves there.
     service
         .airlock
         .store()
