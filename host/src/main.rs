@@ -337,10 +337,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(airlock_host::api::serve(
                 airlock.clone(),
-                airlock_host::api::ApiOptions {
-                    break_glass,
-                    tls: false,
-                },
+                airlock_host::api::ApiOptions { break_glass },
                 listen,
                 config.server_limits(),
                 tls,

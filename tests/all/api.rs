@@ -25,7 +25,6 @@ fn serve() -> Server {
         Arc::new(airlock),
         airlock_host::api::ApiOptions {
             break_glass: Some(TOKEN.into()),
-            tls: false,
         },
     );
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -41,7 +41,6 @@ fn serve(options: Options, limits: ServerLimits) -> Service {
         airlock.clone(),
         airlock_host::api::ApiOptions {
             break_glass: Some(TOKEN.into()),
-            tls: false,
         },
     );
     runtime.spawn(airlock_host::api::server::serve(

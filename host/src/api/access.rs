@@ -348,16 +348,6 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut request: Request, next: N
     response
 }
 
-/// Adds HSTS to every response of a TLS listener, whatever route or refusal made it.
-pub(crate) async fn strict_transport(response: Response) -> Response {
-    let mut response = response;
-    response.headers_mut().insert(
-        header::STRICT_TRANSPORT_SECURITY,
-        header::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-    );
-    response
-}
-
 /// Routes whose handlers record each request through [`crate::app::Admin`] or the
 /// account operations.
 fn changes_record_themselves(spec: &RouteSpec) -> bool {

@@ -59,8 +59,6 @@ pub struct ApiOptions {
     /// The break-glass token (`admin_token`): an admin credential outside the accounts,
     /// every use of it audited. Leave unset in production.
     pub break_glass: Option<String>,
-    /// The listener is TLS: responses carry HSTS.
-    pub tls: bool,
 }
 
 /// One route: its spec and its handler.
@@ -264,14 +262,10 @@ pub fn router(airlock: Arc<Airlock>, options: ApiOptions) -> Router {
     for r in routes {
         router = router.route(r.spec.path, r.handler);
     }
-    let router = router
+    router
         .route_layer(middleware::from_fn_with_state(gate, access::gate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state);
-    match options.tls {
-        true => router.layer(middleware::map_response(access::strict_transport)),
-        false => router,
-    }
+        .with_state(state)
 }
 
 async fn openapi_document() -> Json<serde_json::Value> {
@@ -615,10 +609,6 @@ pub async fn serve(
         body_timeout_ms = limits.body_timeout.as_millis() as u64,
         "connection limits"
     );
-    let options = ApiOptions {
-        tls: tls.is_some(),
-        ..options
-    };
     tokio::spawn(watch_review_due(airlock.clone()));
     tokio::spawn(watch_kill_switch(airlock.clone()));
     server::serve(listener, router(airlock, options), limits, tls, async {

@@ -107,7 +107,13 @@ pub async fn serve(
     let normal = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let overflow_router = overflow_router();
+    let (router, overflow_router) = match tls.is_some() {
+        true => (
+            router.layer(axum::middleware::map_response(strict_transport)),
+            overflow_router().layer(axum::middleware::map_response(strict_transport)),
+        ),
+        false => (router, overflow_router()),
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -232,6 +238,16 @@ pub fn tls_acceptor(
         .context("the TLS certificate and key do not make a usable pair")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Adds HSTS to a response of a TLS listener: every one, whatever route, refusal or
+/// overflow answer made it.
+async fn strict_transport(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    response
 }
 
 /// What a connection past the limit is served: health, and `503` for the rest.

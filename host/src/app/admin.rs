@@ -177,6 +177,13 @@ impl Admin<'_> {
         self.audited_as(call, target, || action().map(|(v, d)| (v, d, None)))
     }
 
+    /// No change without its record: fails, before anything is changed, when this
+    /// process may not append to the audit log (a serving process owns it). Every admin
+    /// action goes through here first ([`Admin::audited_as`], and the account changes).
+    pub(super) fn ensure_recordable(&self) -> AppResult<()> {
+        Ok(self.airlock.store.claim()?)
+    }
+
     /// [`Admin::audited`] for an action that learns its target as it runs (an install
     /// assigns the installation's id): a target it returns replaces `target`.
     fn audited_as<T>(
@@ -185,9 +192,7 @@ impl Admin<'_> {
         target: &str,
         action: impl FnOnce() -> AppResult<(T, BTreeMap<String, String>, Option<String>)>,
     ) -> AppResult<T> {
-        // No change without its record: when this process cannot append to the log (a
-        // serving process owns it), nothing is changed.
-        self.airlock.store.claim()?;
+        self.ensure_recordable()?;
         // The target came from the caller: a string that is not an id is not recorded.
         let checked = |t: &str| match crate::model::valid_id(t) {
             true => t.to_string(),

@@ -146,34 +146,25 @@ impl Admin<'_> {
         let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
         let mut listed = Vec::new();
         let mut refused = 0u64;
-        let mut after = 0;
-        loop {
-            let page = self.airlock.audit(&AuditFilter {
-                installation: Some(HOST_INSTALLATION.into()),
-                since: Some(period.since.clone()),
-                until: Some(period.until.clone()),
-                after_seq: Some(after),
-                limit: Some(crate::monitor::PAGE),
-                ..Default::default()
-            })?;
-            for r in &page {
-                after = r.seq;
-                *by_action.entry(r.entry.call.clone()).or_default() += 1;
-                if r.entry.decision == Some(crate::audit::Decision::Deny) {
-                    refused += 1;
-                }
-                if INCIDENT_CALLS.contains(&r.entry.call.as_str()) {
-                    listed.push(json!({
-                        "seq": r.seq, "time": r.time, "action": r.entry.call,
-                        "target": r.entry.resource, "actor": r.entry.details.get("actor"),
-                        "address": r.entry.details.get("address"),
-                    }));
-                }
+        let filter = AuditFilter {
+            installation: Some(HOST_INSTALLATION.into()),
+            since: Some(period.since.clone()),
+            until: Some(period.until.clone()),
+            ..Default::default()
+        };
+        self.airlock.each_record(filter, |r| {
+            *by_action.entry(r.entry.call.clone()).or_default() += 1;
+            if r.entry.decision == Some(crate::audit::Decision::Deny) {
+                refused += 1;
             }
-            if page.len() < crate::monitor::PAGE as usize {
-                break;
+            if INCIDENT_CALLS.contains(&r.entry.call.as_str()) {
+                listed.push(json!({
+                    "seq": r.seq, "time": r.time, "action": r.entry.call,
+                    "target": r.entry.resource, "actor": r.entry.details.get("actor"),
+                    "address": r.entry.details.get("address"),
+                }));
             }
-        }
+        })?;
         Ok(json!({"by_action": by_action, "refused": refused, "incidents": listed}))
     }
 }

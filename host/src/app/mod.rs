@@ -554,6 +554,33 @@ impl Airlock {
         Ok(self.store.query(&filter)?)
     }
 
+    /// Hands every record matching `filter` to `each`, oldest first, a page at a time (so
+    /// no answer is cut at a page's size). The filter's `limit` and `after_seq` are the
+    /// paging's own.
+    pub fn each_record(
+        &self,
+        filter: AuditFilter,
+        mut each: impl FnMut(AuditRecord),
+    ) -> AppResult<()> {
+        let page_size = crate::monitor::PAGE;
+        let mut filter = AuditFilter {
+            limit: Some(page_size),
+            after_seq: Some(0),
+            ..filter
+        };
+        loop {
+            let page = self.audit(&filter)?;
+            let full = page.len() == page_size as usize;
+            for r in page {
+                filter.after_seq = Some(r.seq);
+                each(r);
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
     /// Checks the audit log's chain, Merkle tree and checkpoints.
     pub fn verify_audit(
         &self,

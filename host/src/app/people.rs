@@ -297,19 +297,23 @@ impl From<Credential> for PublicCredential {
 }
 
 impl Admin<'_> {
-    /// Records an account change by this admin and passes its outcome on.
+    /// Runs an account change by this admin, once this process may record it, records
+    /// it about `target` (given its outcome), and passes the outcome on.
     fn people<T>(
         &self,
         call: &str,
-        target: &str,
-        outcome: AuthResult<T>,
+        target: impl FnOnce(&AuthResult<T>) -> String,
+        action: impl FnOnce() -> AuthResult<T>,
         extra: impl FnOnce(&T) -> BTreeMap<String, String>,
     ) -> AppResult<T> {
+        self.ensure_recordable()?;
+        let outcome = action();
+        let target = target(&outcome);
         let (result, extra) = match &outcome {
             Ok(v) => (Ok(()), extra(v)),
             Err(e) => (Err(refusal(e)), BTreeMap::new()),
         };
-        let target = recordable(target);
+        let target = recordable(&target);
         self.airlock
             .record_by(self.actor, call, target, result, extra)?;
         Ok(outcome?)
@@ -322,13 +326,12 @@ impl Admin<'_> {
         role: Role,
         vendor: Option<&str>,
     ) -> AppResult<(User, String)> {
-        let outcome = self.airlock.accounts.create_user(name, role, vendor);
-        let target = if crate::account::valid_user_name(name) {
-            name
-        } else {
-            ""
+        let target = |_: &_| match crate::account::valid_user_name(name) {
+            true => name.to_string(),
+            false => String::new(),
         };
-        self.people("user.create", target, outcome, |(u, _)| {
+        let create = || self.airlock.accounts.create_user(name, role, vendor);
+        self.people("user.create", target, create, |(u, _)| {
             details(&[
                 ("role", u.role.as_str().into()),
                 ("vendor", u.vendor.clone().unwrap_or_default()),
@@ -338,13 +341,18 @@ impl Admin<'_> {
 
     /// Changes a user's role, recording `user.role` with the role before and after.
     pub fn set_role(&self, name: &str, role: Role, vendor: Option<&str>) -> AppResult<()> {
-        let outcome = self.airlock.accounts.set_role(name, role, vendor);
-        self.people("user.role", name, outcome, |before| {
-            details(&[
-                ("role.before", before.as_str().into()),
-                ("role.after", role.as_str().into()),
-            ])
-        })?;
+        let change = || self.airlock.accounts.set_role(name, role, vendor);
+        self.people(
+            "user.role",
+            |_| name.into(),
+            change,
+            |before| {
+                details(&[
+                    ("role.before", before.as_str().into()),
+                    ("role.after", role.as_str().into()),
+                ])
+            },
+        )?;
         Ok(())
     }
 
@@ -355,14 +363,19 @@ impl Admin<'_> {
         } else {
             "user.enable"
         };
-        let outcome = self.airlock.accounts.set_disabled(name, disabled);
-        self.people(call, name, outcome, |_| BTreeMap::new())
+        let change = || self.airlock.accounts.set_disabled(name, disabled);
+        self.people(call, |_| name.into(), change, |_| BTreeMap::new())
     }
 
     /// Resets a user's TOTP with a new one-time password, recording `user.reset-mfa`.
     pub fn reset_mfa(&self, name: &str) -> AppResult<String> {
-        let outcome = self.airlock.accounts.reset_mfa(name);
-        self.people("user.reset-mfa", name, outcome, |_| BTreeMap::new())
+        let reset = || self.airlock.accounts.reset_mfa(name);
+        self.people(
+            "user.reset-mfa",
+            |_| name.into(),
+            reset,
+            |_| BTreeMap::new(),
+        )
     }
 
     /// Makes a token for any user, recording `token.create`.
@@ -373,24 +386,31 @@ impl Admin<'_> {
         days: u32,
         label: &str,
     ) -> AppResult<Minted> {
-        let outcome =
+        let create = || {
             self.airlock
                 .accounts
-                .create_token(user, scope, days, label, &self.actor.address);
-        self.people("token.create", user, outcome, |m| {
-            details(&[
-                ("token", m.credential.id.clone()),
-                ("token_scope", scope.as_str().into()),
-                ("expires_at", m.credential.expires_at.clone()),
-            ])
-        })
+                .create_token(user, scope, days, label, &self.actor.address)
+        };
+        self.people(
+            "token.create",
+            |_| user.into(),
+            create,
+            |m| {
+                details(&[
+                    ("token", m.credential.id.clone()),
+                    ("token_scope", scope.as_str().into()),
+                    ("expires_at", m.credential.expires_at.clone()),
+                ])
+            },
+        )
     }
 
     /// Revokes anyone's session or token, recording `token.revoke`.
     pub fn revoke(&self, id: &str) -> AppResult<Credential> {
-        let outcome = self.airlock.accounts.revoke(id);
-        let target = outcome.as_ref().map(|c| c.user.clone()).unwrap_or_default();
-        self.people("token.revoke", &target, outcome, |c| {
+        let target =
+            |o: &AuthResult<Credential>| o.as_ref().map(|c| c.user.clone()).unwrap_or_default();
+        let revoke = || self.airlock.accounts.revoke(id);
+        self.people("token.revoke", target, revoke, |c| {
             details(&[("token", c.id.clone())])
         })
     }

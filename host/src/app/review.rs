@@ -125,15 +125,19 @@ impl Airlock {
     /// Admin actions on one installation, oldest first: who changed its grants, settings
     /// and enablement, when, and what changed.
     pub fn changes_to(&self, installation: &str) -> AppResult<Vec<Change>> {
-        let records = self.audit(&AuditFilter {
+        let filter = AuditFilter {
             installation: Some(HOST_INSTALLATION.into()),
             resource: Some(installation.into()),
-            limit: Some(10_000),
             ..Default::default()
+        };
+        let mut records = Vec::new();
+        self.each_record(filter, |r| {
+            if r.entry.call.starts_with("admin.") {
+                records.push(r);
+            }
         })?;
         Ok(records
             .into_iter()
-            .filter(|r| r.entry.call.starts_with("admin."))
             .map(|r| {
                 let mut details = r.entry.details;
                 let who = |k: &str, d: &mut BTreeMap<String, String>| d.remove(k);

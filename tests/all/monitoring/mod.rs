@@ -126,7 +126,6 @@ fn serve(airlock: Airlock) -> (Server, Arc<Airlock>) {
         airlock.clone(),
         airlock_host::api::ApiOptions {
             break_glass: Some(TOKEN.into()),
-            tls: false,
         },
     );
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -256,4 +256,21 @@ fn a_command_line_beside_a_serving_host_changes_nothing_it_cannot_record() {
         serving.installation("auto-tagger").unwrap().enabled,
         "the change was made without its record"
     );
+    // Account changes too: no user is made that the log cannot show.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["user", "create", "eve", "--role", "viewer"])
+        .env("AIRLOCK_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        serving.accounts().user("eve").is_err(),
+        "a user was made without its record"
+    );
 }

@@ -61,7 +61,6 @@ impl Service {
             airlock.clone(),
             airlock_host::api::ApiOptions {
                 break_glass: Some(BREAK_GLASS.into()),
-                tls: false,
             },
         );
         runtime.spawn(airlock_host::api::server::serve(

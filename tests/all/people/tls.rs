@@ -72,13 +72,8 @@ fn the_tls_listener_serves_https_with_hsts_and_refuses_plain_http() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let address = listener.local_addr().unwrap();
-    let router = airlock_host::api::router(
-        airlock,
-        airlock_host::api::ApiOptions {
-            break_glass: None,
-            tls: true,
-        },
-    );
+    let router =
+        airlock_host::api::router(airlock, airlock_host::api::ApiOptions { break_glass: None });
     runtime.spawn(airlock_host::api::server::serve(
         listener,
         router,
