@@ -193,10 +193,10 @@ impl Monitor {
     pub fn warm(&self) -> MonitorResult<()> {
         let mut state = self.lock();
         self.ensure(&mut state, u64::MAX)?;
+        let state = state.as_mut().expect("ensured");
         let mut drafts = Vec::new();
-        self.catch_up(state.as_mut().expect("ensured"), &mut drafts)?;
-        drop(state);
-        self.raise(drafts)
+        self.catch_up(state, &mut drafts)?;
+        self.raise(state, drafts).map(|_| ())
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<State>> {
@@ -268,45 +268,43 @@ impl Monitor {
         let Some(first) = records.first() else {
             return Ok(Vec::new());
         };
+        let mut guard = self.lock();
+        self.ensure(&mut guard, first.seq.saturating_sub(1))?;
+        let state = guard.as_mut().expect("ensured");
         let mut drafts = Vec::new();
-        {
-            let mut guard = self.lock();
-            self.ensure(&mut guard, first.seq.saturating_sub(1))?;
-            let state = guard.as_mut().expect("ensured");
-            for r in records {
-                // The next record is applied at once, and whatever waited behind it;
-                // one after a gap waits; one already applied is ignored.
-                if r.seq == state.last_seq + 1 {
-                    state.apply(&self.config, r, true, &mut drafts);
-                    state.apply_contiguous(&self.config, &mut drafts);
-                } else if r.seq > state.last_seq {
-                    state.pending.insert(r.seq, r.clone());
-                }
-            }
-            if state.pending.len() > MAX_PENDING {
-                self.catch_up(state, &mut drafts)?;
+        self.accept(state, records, &mut drafts);
+        if state.pending.len() > MAX_PENDING {
+            self.catch_up(state, &mut drafts)?;
+        }
+        self.raise(state, drafts)
+    }
+
+    /// Applies the next record at once, and whatever waited behind it; one after a gap
+    /// waits; one already applied is ignored.
+    fn accept(&self, state: &mut State, records: &[AuditRecord], drafts: &mut Vec<alerts::Draft>) {
+        for r in records {
+            if r.seq == state.last_seq + 1 {
+                state.apply(&self.config, r, true, drafts);
+                state.apply_contiguous(&self.config, drafts);
+            } else if r.seq > state.last_seq {
+                state.pending.insert(r.seq, r.clone());
             }
         }
-        let raised = self.store_alerts(drafts)?;
-        Ok(raised)
     }
 
     /// Fills a gap that records wait behind from the store: for records appended where
     /// the monitor does not see them (another process). True if records were waiting.
     pub fn catch_up_stalled(&self) -> MonitorResult<bool> {
-        let mut drafts = Vec::new();
-        let stalled = {
-            let mut guard = self.lock();
-            match guard.as_mut() {
-                Some(state) if !state.pending.is_empty() => {
-                    self.catch_up(state, &mut drafts)?;
-                    true
-                }
-                _ => false,
+        let mut guard = self.lock();
+        match guard.as_mut() {
+            Some(state) if !state.pending.is_empty() => {
+                let mut drafts = Vec::new();
+                self.catch_up(state, &mut drafts)?;
+                self.raise(state, drafts)?;
+                Ok(true)
             }
-        };
-        self.raise(drafts)?;
-        Ok(stalled)
+            _ => Ok(false),
+        }
     }
 
     /// Raises an alert the host decided on itself (not from a record) about
@@ -321,22 +319,42 @@ impl Monitor {
     ) -> MonitorResult<Alert> {
         let draft =
             alerts::Draft::direct(rule, installation.into(), plugin.into(), message, details);
-        let raised = self.store_alerts(vec![draft])?;
+        let mut guard = self.lock();
+        let raised = match guard.as_mut() {
+            Some(state) => self.raise(state, vec![draft])?,
+            // Not built yet: building reads the alert's record from the log.
+            None => self.store_alerts(vec![draft])?.0,
+        };
         Ok(raised
             .into_iter()
             .next()
             .expect("one draft raises one alert"))
     }
 
-    fn raise(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<()> {
-        self.store_alerts(drafts).map(|_| ())
+    /// Stores the alerts drafted and applies their records, all under the state's lock:
+    /// a reader that catches up under that lock then finds every alert that the records
+    /// applied so far raised, never one still on its way to the store.
+    fn raise(
+        &self,
+        state: &mut State,
+        mut drafts: Vec<alerts::Draft>,
+    ) -> MonitorResult<Vec<Alert>> {
+        let mut raised = Vec::new();
+        while !drafts.is_empty() {
+            let (alerts, records) = self.store_alerts(std::mem::take(&mut drafts))?;
+            raised.extend(alerts);
+            // Alert records raise no alerts, but they may fill a gap records wait behind.
+            self.accept(state, &records, &mut drafts);
+        }
+        Ok(raised)
     }
 
     /// Stores alerts, audits them, counts them and hands them to the webhook.
-    fn store_alerts(&self, drafts: Vec<alerts::Draft>) -> MonitorResult<Vec<Alert>> {
-        if drafts.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Returns the alerts and their audit records.
+    fn store_alerts(
+        &self,
+        drafts: Vec<alerts::Draft>,
+    ) -> MonitorResult<(Vec<Alert>, Vec<AuditRecord>)> {
         let mut raised = Vec::with_capacity(drafts.len());
         let mut entries = Vec::with_capacity(drafts.len());
         for draft in drafts {
@@ -359,14 +377,12 @@ impl Monitor {
             raised.push(alert);
         }
         let records = self.store.append(entries)?;
-        // Alert records raise no alerts; this only counts them.
-        self.observe(&records)?;
         if let Some(webhook) = &self.webhook {
             for alert in &raised {
                 webhook.send(alert.clone());
             }
         }
-        Ok(raised)
+        Ok((raised, records))
     }
 
     /// A snapshot of every installation's counters (caught up with the log).
@@ -386,10 +402,8 @@ impl Monitor {
         let state = guard.as_mut().expect("ensured");
         let mut drafts = Vec::new();
         self.catch_up(state, &mut drafts)?;
-        let out = read(state);
-        drop(guard);
-        self.raise(drafts)?;
-        Ok(out)
+        self.raise(state, drafts)?;
+        Ok(read(state))
     }
 
     /// Destinations each installation has contacted, from the rule state.

@@ -169,4 +169,5 @@ fn get(url: &str, token: Option<&str>) -> (u16, String, String, String) {
 }
 
 mod alerts;
+mod race;
 mod reports;
