@@ -13,8 +13,19 @@ mkdir -p "$AIRLOCK_DATA_DIR"
 "$BIN" demo-data --tickets 300 > "$AIRLOCK_DATA_DIR/demo-data.json"
 "$BIN" import "$AIRLOCK_DATA_DIR/demo-data.json"
 
+# The example plugins are signed, as a vendor would sign them, with a demo vendor key;
+# the first install pins that key to the vendor "Airlock Examples".
+KEY=$AIRLOCK_DATA_DIR/demo-vendor.key
+BUNDLES=$AIRLOCK_DATA_DIR/bundles
+mkdir -p "$BUNDLES"
+[ -s "$KEY" ] || "$BIN" vendor keygen --out "$KEY" > /dev/null
+FINGERPRINT=$("$BIN" vendor fingerprint "${KEY%.key}.pub")
+
 install() {  # install NAME READ WRITE SETTINGS
-  "$BIN" plugin install "$ROOT/plugins/dist/$1.wasm" --manifest "$ROOT/plugins/$1/plugin.toml"
+  if ! "$BIN" plugin list | cut -f1 | grep -qx "$1"; then
+    "$BIN" plugin pack "$ROOT/plugins/$1" --key "$KEY" --out "$BUNDLES/$1.airlock" > /dev/null
+    "$BIN" plugin install "$BUNDLES/$1.airlock" --trust-vendor-key "$FINGERPRINT" > /dev/null
+  fi
   "$BIN" plugin grant "$1" --read "$2" --write "$3"
   "$BIN" plugin settings "$1" "$4"
 }

@@ -30,6 +30,8 @@
 pub mod access;
 pub use airlock_core::account;
 pub use airlock_core::review;
+pub use airlock_core::upgrade;
+pub use airlock_core::vendor;
 pub mod app;
 pub use airlock_audit::record as audit;
 pub mod blobs;

@@ -4,7 +4,6 @@
 use airlock_host::app::{Airlock, AppError};
 use airlock_host::cli::config::Config;
 use airlock_host::cli::{dev, scaffold, terminal};
-use airlock_host::installation::Grants;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -65,7 +64,10 @@ enum Command {
     },
     /// Manage installed plugins.
     #[command(subcommand)]
-    Plugin(PluginCommand),
+    Plugin(airlock_host::cli::plugin::PluginCommand),
+    /// Vendor signing keys (keygen, endorse), and vendors' records and reviews.
+    #[command(subcommand)]
+    Vendor(airlock_host::cli::vendor::VendorCommand),
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -149,67 +151,6 @@ enum Command {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-}
-
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Install or upgrade a plugin. It is granted nothing.
-    Install {
-        /// The component (.wasm).
-        component: PathBuf,
-        /// Its plugin.toml.
-        #[arg(long)]
-        manifest: PathBuf,
-        /// Installation id (default: the plugin's name).
-        #[arg(long)]
-        id: Option<String>,
-    },
-    /// List installations.
-    List,
-    /// Replace an installation's grants.
-    Grant {
-        /// The installation.
-        id: String,
-        /// Fields it may read (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        read: Vec<String>,
-        /// Fields it may write (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        write: Vec<String>,
-        /// `[[egress]]` destinations it may send HTTP requests to (comma-separated
-        /// `scheme://host[:port]`).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        egress: Vec<String>,
-        /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        reveal: Vec<String>,
-        /// Add these grants to the current ones instead of replacing them.
-        #[arg(long, conflicts_with_all = ["remove", "clear"])]
-        add: bool,
-        /// Revoke these grants, keeping the rest.
-        #[arg(long, conflicts_with = "clear")]
-        remove: bool,
-        /// Allow replacing every grant with none.
-        #[arg(long)]
-        clear: bool,
-    },
-    /// Replace an installation's settings with a JSON object (or @file).
-    Settings { id: String, json: String },
-    /// Enable an installation.
-    Enable { id: String },
-    /// Disable an installation: it receives no events.
-    Disable { id: String },
-    /// Incident kill switch: stop an installation (or every installation of a plugin) now,
-    /// running invocations included; audited, and an alert is raised.
-    Kill {
-        /// The installation id, or a plugin name for all its installations.
-        target: String,
-        /// Why (recorded).
-        #[arg(long)]
-        reason: String,
-    },
-    /// Revive a killed installation.
-    Revive { id: String },
 }
 
 #[derive(Subcommand)]
@@ -390,7 +331,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::DemoData { tickets } => print_json(&airlock_host::demo::dataset(tickets))?,
-        Command::Plugin(cmd) => plugin(open()?, cmd)?,
+        Command::Plugin(airlock_host::cli::plugin::PluginCommand::Pack(args)) => {
+            airlock_host::cli::vendor::pack(&args)?
+        }
+        Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
+        Command::Vendor(cmd) if airlock_host::cli::vendor::is_offline(&cmd) => {
+            airlock_host::cli::vendor::run(None, cmd)?
+        }
+        Command::Vendor(cmd) => airlock_host::cli::vendor::run(Some(&open()?), cmd)?,
         Command::User(cmd) => airlock_host::cli::people::user(&open()?, cmd)?,
         Command::Token(cmd) => airlock_host::cli::people::token(&open()?, cmd)?,
         Command::Audit(AuditCommand::Export(args)) => {
@@ -504,123 +452,4 @@ fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
             }
         }
     });
-}
-
-fn plugin(airlock: Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
-    // Every change from the command line is audited, by `cli` and the OS user.
-    let actor = airlock_host::app::Actor::cli();
-    let admin = airlock.admin(&actor);
-    match cmd {
-        PluginCommand::Install {
-            component,
-            manifest,
-            id,
-        } => {
-            let bytes = std::fs::read(&component)
-                .with_context(|| format!("cannot read {}", component.display()))?;
-            let text = std::fs::read_to_string(&manifest)
-                .with_context(|| format!("cannot read {}", manifest.display()))?;
-            let inst = admin
-                .install(
-                    &manifest.display().to_string(),
-                    &text,
-                    &bytes,
-                    id.as_deref(),
-                )
-                .map_err(app_err)?;
-            println!(
-                "installed `{}` ({} {}); it is granted nothing until you run `airlock plugin grant {}`",
-                inst.id, inst.manifest.name, inst.manifest.version, inst.id
-            );
-        }
-        PluginCommand::List => {
-            for i in airlock.installations().map_err(app_err)? {
-                let grants = |s: &std::collections::BTreeSet<String>| {
-                    s.iter().cloned().collect::<Vec<_>>().join(",")
-                };
-                // Secret settings are listed by name only, never their values.
-                println!(
-                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]\tegress=[{}]\tsecrets=[{}]",
-                    i.id,
-                    i.manifest.name,
-                    i.manifest.version,
-                    if i.enabled { "enabled" } else { "disabled" },
-                    grants(&i.grants.read),
-                    grants(&i.grants.write),
-                    grants(&i.grants.egress),
-                    i.secrets.keys().cloned().collect::<Vec<_>>().join(",")
-                );
-            }
-        }
-        PluginCommand::Grant {
-            id,
-            read,
-            write,
-            egress,
-            reveal,
-            add,
-            remove,
-            clear,
-        } => {
-            let grants = Grants {
-                read: read.into_iter().filter(|s| !s.is_empty()).collect(),
-                write: write.into_iter().filter(|s| !s.is_empty()).collect(),
-                egress: egress.into_iter().filter(|s| !s.is_empty()).collect(),
-                reveal: reveal.into_iter().filter(|s| !s.is_empty()).collect(),
-            };
-            let none = Grants::default();
-            let inst = match (add, remove) {
-                (true, _) => admin.change_grants(&id, &grants, &none),
-                (_, true) => admin.change_grants(&id, &none, &grants),
-                _ if grants.is_empty() && !clear => anyhow::bail!(
-                    "no grants given: that would revoke every grant of `{id}`. Pass --clear to do that, or --add / --remove to change some"
-                ),
-                _ => admin.set_grants(&id, grants),
-            }
-            .map_err(app_err)?;
-            println!(
-                "granted `{}` read {:?} write {:?} egress {:?} reveal {:?}",
-                inst.id,
-                inst.grants.read,
-                inst.grants.write,
-                inst.grants.egress,
-                inst.grants.reveal
-            );
-        }
-        PluginCommand::Settings { id, json } => {
-            let text = match json.strip_prefix('@') {
-                Some(path) => {
-                    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?
-                }
-                None => json,
-            };
-            let value = serde_json::from_str(&text).context("settings must be a JSON object")?;
-            admin.set_settings(&id, value).map_err(app_err)?;
-            println!("settings of `{id}` saved");
-        }
-        PluginCommand::Enable { id } => {
-            admin.set_enabled(&id, true).map_err(app_err)?;
-            println!("`{id}` enabled");
-        }
-        PluginCommand::Disable { id } => {
-            admin.set_enabled(&id, false).map_err(app_err)?;
-            println!("`{id}` disabled");
-        }
-        PluginCommand::Kill { target, reason } => {
-            let since = airlock_host::audit::rfc3339_millis(
-                time::OffsetDateTime::now_utc() - time::Duration::days(30),
-            );
-            for inst in admin.kill(&target, &reason).map_err(app_err)? {
-                println!(
-                    "`{}` killed; what it touched: airlock audit blast-radius --installation {} --since {since}",
-                    inst.id, inst.id
-                );
-            }
-        }
-        PluginCommand::Revive { id } => {
-            admin.revive(&id).map_err(app_err)?;
-            println!("`{id}` revived and enabled");
-        }
-    }
-    Ok(())
 }

@@ -102,6 +102,7 @@ fn install_auto_tagger(base: &str) -> Value {
     let install = json!({
         "manifest": manifest("auto-tagger"),
         "component_base64": base64::engine::general_purpose::STANDARD.encode(component("auto-tagger")),
+        "allow_unsigned": true,
     });
     let (status, body) = call(
         "POST",
@@ -110,7 +111,8 @@ fn install_auto_tagger(base: &str) -> Value {
         Some(install),
     );
     assert_eq!(status, 200, "{body}");
-    body
+    assert_eq!(body["review"]["key"], "unsigned");
+    body["installation"].clone()
 }
 
 #[test]

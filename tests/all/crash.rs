@@ -57,6 +57,7 @@ fn install(data: &std::path::Path, name: &str, manifest: &std::path::Path) {
         .arg(&wasm)
         .arg("--manifest")
         .arg(manifest)
+        .arg("--allow-unsigned")
         .stdout(Stdio::null())
         .status()
         .unwrap();

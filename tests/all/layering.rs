@@ -25,6 +25,8 @@ const LAYERS: &[&[&str]] = &[
         "manifest",
         "account",
         "review",
+        "upgrade",
+        "vendor",
         "installation",
         "model",
         "catalog",

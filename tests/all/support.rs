@@ -37,6 +37,16 @@ pub fn manifest(name: &str) -> String {
     std::fs::read_to_string(manifest_path(name)).expect("manifest exists")
 }
 
+/// Options that install an unsigned plugin (under `id`, if given), on the record as
+/// unsigned.
+pub fn unsigned(id: Option<&str>) -> airlock_host::app::lifecycle::InstallOptions {
+    airlock_host::app::lifecycle::InstallOptions {
+        id: id.map(str::to_string),
+        allow_unsigned: true,
+        ..Default::default()
+    }
+}
+
 /// A host in its own scratch data directory.
 pub struct TestHost {
     pub dir: tempfile::TempDir,

@@ -25,11 +25,13 @@ pub enum Rule {
     PluginKilled,
     /// The access review is past due (`review_interval_days` since the last sign-off).
     ReviewOverdue,
+    /// A vendor's last security review is older than `vendor_review_days`.
+    VendorReviewOverdue,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::NewDestination,
         Rule::DeniedBurst,
         Rule::ReadSpike,
@@ -37,6 +39,7 @@ impl Rule {
         Rule::RequesterSpike,
         Rule::PluginKilled,
         Rule::ReviewOverdue,
+        Rule::VendorReviewOverdue,
     ];
 
     /// The rule's name, as stored and audited.
@@ -49,6 +52,7 @@ impl Rule {
             Rule::RequesterSpike => "requester-spike",
             Rule::PluginKilled => "plugin-killed",
             Rule::ReviewOverdue => "review-overdue",
+            Rule::VendorReviewOverdue => "vendor-review-overdue",
         }
     }
 }

@@ -88,6 +88,51 @@ pub struct Installation {
     /// Set while an admin's kill switch holds it: it runs nothing until revived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub killed: Option<Kill>,
+    /// The fingerprint of the vendor key that signed the running version; `None` when
+    /// it was installed unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The versions it ran before, oldest first, each with the grant it had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<KeptVersion>,
+    /// A new version waiting for the admin; the installation keeps running its current
+    /// version and grant meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingUpgrade>,
+}
+
+/// A version an installation ran, kept for rollback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptVersion {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// SHA-256 (hex) of its component.
+    pub component_sha256: String,
+    /// The key that signed it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// What it was granted when it was left.
+    pub grants: Grants,
+    /// When it was installed (RFC 3339).
+    pub installed_at: String,
+    /// When the installation moved on from it (RFC 3339).
+    pub left_at: String,
+}
+
+/// A new version offered for an installation, waiting for the admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingUpgrade {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// SHA-256 (hex) of its component (stored under `components/`).
+    pub component_sha256: String,
+    /// The key that signed it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// Whether it asks for more than the running version.
+    pub increases: bool,
 }
 
 /// An incident kill: who, when, why.
@@ -110,6 +155,13 @@ pub struct PublicInstallation {
     secrets_set: Vec<String>,
 }
 
+impl PublicInstallation {
+    /// The installation shown.
+    pub fn installation(&self) -> &Installation {
+        &self.installation
+    }
+}
+
 impl Installation {
     /// A fresh installation: enabled, with no grants and empty settings.
     pub fn new(id: String, manifest: Manifest, component_sha256: String, now: String) -> Self {
@@ -123,6 +175,9 @@ impl Installation {
             installed_at: now,
             secrets: Default::default(),
             killed: None,
+            signer: None,
+            history: Vec::new(),
+            pending: None,
         }
     }
 

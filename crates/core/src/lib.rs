@@ -23,5 +23,7 @@ pub mod manifest;
 pub mod model;
 pub mod review;
 pub mod store;
+pub mod upgrade;
+pub mod vendor;
 
 pub use store::{StoreError, StoreResult};

@@ -253,6 +253,22 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Option<crate::account::Credential>>;
 }
 
+/// Vendors and their pinned keys.
+pub trait VendorStore: Send + Sync {
+    /// One vendor by name.
+    fn vendor(&self, name: &str) -> StoreResult<Option<crate::vendor::Vendor>>;
+    /// Every vendor, by name.
+    fn vendors(&self) -> StoreResult<Vec<crate::vendor::Vendor>>;
+    /// Changes one vendor atomically (`None` if there is none yet): reads it, lets
+    /// `change` modify it, and writes it back with no other writer in between.
+    /// `change` returns `false` to leave it unchanged. Returns the vendor afterwards.
+    fn update_vendor(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut Option<crate::vendor::Vendor>) -> bool,
+    ) -> StoreResult<Option<crate::vendor::Vendor>>;
+}
+
 /// Access reviews.
 pub trait ReviewStore: Send + Sync {
     /// Stores a new review, assigning its id (ids increase). `None`, storing nothing,

@@ -20,7 +20,6 @@ use axum::http::Method;
 use axum::middleware;
 use axum::routing::{MethodRouter, get, patch, post, put};
 use axum::{Extension, Json, Router};
-use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -32,6 +31,7 @@ pub mod access;
 mod accounts;
 mod error;
 mod extract;
+mod lifecycle;
 mod monitor;
 pub mod openapi;
 mod reviews;
@@ -133,13 +133,6 @@ fn routes() -> Vec<Route> {
             get(plugin_logs),
         )
         .audited(),
-        route(
-            M::POST,
-            "/api/v1/plugins",
-            P::ChangePlugins,
-            "Install or upgrade a plugin",
-            post(install_plugin),
-        ),
         route(
             M::PUT,
             "/api/v1/plugins/{id}/grants",
@@ -243,6 +236,7 @@ fn routes() -> Vec<Route> {
     all.extend(monitor::routes());
     all.extend(accounts::routes());
     all.extend(reviews::routes());
+    all.extend(lifecycle::routes());
     all
 }
 
@@ -364,34 +358,6 @@ async fn plugin_logs(
     })
     .await?;
     Ok(Json(lines))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InstallRequest {
-    manifest: String,
-    component_base64: String,
-    #[serde(default)]
-    id: Option<String>,
-}
-
-async fn install_plugin(
-    State(s): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    ApiJson(req): ApiJson<InstallRequest>,
-) -> ApiResult<PublicInstallation> {
-    let component = base64::engine::general_purpose::STANDARD
-        .decode(req.component_base64.as_bytes())
-        .map_err(|e| ApiError::invalid(format!("component_base64 is not base64: {e}")))?;
-    Ok(Json(
-        blocking(move || {
-            s.airlock
-                .admin(&actor)
-                .install("plugin.toml", &req.manifest, &component, req.id.as_deref())
-                .map(Installation::public)
-        })
-        .await?,
-    ))
 }
 
 #[derive(Deserialize)]

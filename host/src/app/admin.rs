@@ -19,7 +19,7 @@ use crate::access::{Principal, Via};
 use crate::audit::{AuditEntry, AuditRecord, Decision, HOST_INSTALLATION};
 use crate::installation::{Grants, Installation};
 use crate::model::Dataset;
-use crate::store::{AuditStore, InstallationStore};
+use crate::store::AuditStore;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Who is acting, from where, and whether they stepped up with a fresh TOTP code.
@@ -122,7 +122,7 @@ pub fn grant_diff(before: &Grants, after: &Grants) -> BTreeMap<String, String> {
 }
 
 /// Whether `after` grants anything `before` did not.
-fn widens(before: &Grants, after: &Grants) -> bool {
+pub(super) fn widens(before: &Grants, after: &Grants) -> bool {
     !(after.read.is_subset(&before.read)
         && after.write.is_subset(&before.write)
         && after.egress.is_subset(&before.egress)
@@ -186,7 +186,7 @@ impl Admin<'_> {
 
     /// [`Admin::audited`] for an action that learns its target as it runs (an install
     /// assigns the installation's id): a target it returns replaces `target`.
-    fn audited_as<T>(
+    pub(super) fn audited_as<T>(
         &self,
         call: &str,
         target: &str,
@@ -216,35 +216,6 @@ impl Admin<'_> {
                 Err(e)
             }
         }
-    }
-
-    /// [`Airlock::install`], recorded as `admin.plugin.install` with the plugin, version
-    /// and component digest, and whether it was an upgrade.
-    pub fn install(
-        &self,
-        manifest_file: &str,
-        manifest_text: &str,
-        component: &[u8],
-        id: Option<&str>,
-    ) -> AppResult<Installation> {
-        let target = id.unwrap_or("");
-        self.audited_as("admin.plugin.install", target, || {
-            let existed = match id {
-                Some(id) => self.airlock.store.installation(id)?.is_some(),
-                None => false,
-            };
-            let inst = self
-                .airlock
-                .install(manifest_file, manifest_text, component, id)?;
-            let mut d = BTreeMap::new();
-            d.insert("installation".into(), inst.id.clone());
-            d.insert("plugin".into(), inst.manifest.name.clone());
-            d.insert("version".into(), inst.manifest.version.clone());
-            d.insert("component_sha256".into(), inst.component_sha256.clone());
-            d.insert("upgrade".into(), existed.to_string());
-            let id = inst.id.clone();
-            Ok((inst, d, Some(id)))
-        })
     }
 
     /// Changes grants with `change` (given the current ones), recorded as `call` with

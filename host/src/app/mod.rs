@@ -18,11 +18,13 @@ pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
 mod evidence;
 mod kill;
+pub mod lifecycle;
 mod logs;
 pub use logs::KeptLine;
 mod follower;
 pub use admission::Admission;
 mod monitoring;
+mod vendors;
 use crate::installation::{Grants, Installation};
 use crate::manifest::Manifest;
 use crate::model::{Dataset, Kind};
@@ -32,6 +34,7 @@ pub use follower::Checkpoints;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+pub use vendors::KeyStatus;
 
 /// How to open the service.
 pub struct Options {
@@ -64,6 +67,11 @@ pub struct Options {
     pub accounts: crate::access::AccountPolicy,
     /// An access review is due this many days after the last sign-off (default 90).
     pub review_interval_days: u32,
+    /// Apply upgrades that ask for nothing more at once (default false: they wait for
+    /// approval like the rest).
+    pub auto_apply_reductions: bool,
+    /// A vendor's security review is due this many days after the last (default 365).
+    pub vendor_review_days: u32,
 }
 
 impl Default for Options {
@@ -82,6 +90,8 @@ impl Default for Options {
             event_queue: None,
             accounts: Default::default(),
             review_interval_days: 90,
+            auto_apply_reductions: false,
+            vendor_review_days: 365,
         }
     }
 }
@@ -103,6 +113,9 @@ pub struct Airlock {
     installed: Mutex<Option<InstalledSnapshot>>,
     /// Days from one review's sign-off to the next one's due date.
     review_interval_days: u32,
+    /// How versions arrive: auto-applied reductions, unsigned installs in dev mode,
+    /// vendor review interval.
+    lifecycle: lifecycle::Policy,
     /// The last log lines of each installation.
     recent_logs: logs::RecentLogs,
     /// Declared last: dropped first, so the follower drains while the rest still stands.
@@ -180,6 +193,7 @@ impl Airlock {
             )),
         };
         let accounts = crate::access::Accounts::new(store.clone(), &key, options.accounts)?;
+        let dev_mode = options.egress.dev_mode;
         let egress = Egress::new(options.egress, options.resolver, key, detectors);
         let capabilities = crate::capability::Services::new(store.clone(), Arc::new(egress));
         Ok(Airlock {
@@ -196,6 +210,11 @@ impl Airlock {
             accounts,
             installed: Mutex::new(None),
             review_interval_days: options.review_interval_days.max(1),
+            lifecycle: lifecycle::Policy {
+                auto_apply_reductions: options.auto_apply_reductions,
+                dev_mode,
+                vendor_review_days: options.vendor_review_days.max(1),
+            },
             recent_logs: Default::default(),
             follower,
         })
@@ -258,10 +277,13 @@ impl Airlock {
         &self.capabilities
     }
 
-    /// Installs (or upgrades) a plugin from its manifest text and component bytes.
+    /// Installs a plugin from its manifest text and component bytes, unsigned and
+    /// unaudited: for `airlock dev` and tests. Admins install through
+    /// [`Admin::install_bundle`], which checks the vendor's signature, records the
+    /// install, and turns a new version of an installed plugin into a pending upgrade.
     ///
-    /// The component must import only Airlock's interfaces. A new installation is
-    /// granted nothing; an upgrade keeps the grants the new manifest still declares.
+    /// The component must import only Airlock's interfaces. The installation is granted
+    /// nothing; an id already installed is refused.
     pub fn install(
         &self,
         manifest_file: &str,
@@ -277,29 +299,18 @@ impl Airlock {
                 "installation ids are 1-128 of [A-Za-z0-9._:-]".into(),
             ));
         }
+        if self.store.installation(&id)?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "`{id}` is installed already; a new version goes through `airlock plugin install <bundle>` as a pending upgrade"
+            )));
+        }
         let loaded = self
             .runtime
             .load(component)
             .map_err(|e| AppError::Invalid(format!("component rejected: {e:#}")))?;
         let sha = self.data.put_component(component)?;
-        let now = crate::audit::now_rfc3339();
-        let installation = match self.store.installation(&id)? {
-            Some(mut existing) => {
-                existing.manifest = manifest;
-                existing.component_sha256 = sha.clone();
-                existing.installed_at = now;
-                existing.retain_declared_grants();
-                if self
-                    .validate_with_secrets(&existing, &existing.settings)
-                    .is_err()
-                {
-                    existing.settings = serde_json::json!({});
-                    existing.secrets.clear();
-                }
-                existing
-            }
-            None => Installation::new(id, manifest, sha.clone(), now),
-        };
+        let installation =
+            Installation::new(id, manifest, sha.clone(), crate::audit::now_rfc3339());
         self.store.put_installation(&installation)?;
         self.cache_loaded(sha, loaded);
         Ok(installation)

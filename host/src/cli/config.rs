@@ -77,6 +77,13 @@ pub struct Config {
     /// An access review is due this many days after the last sign-off (default 90); an
     /// overdue review raises `review-overdue`.
     pub review_interval_days: Option<u32>,
+    /// Apply a plugin upgrade that asks for nothing more than the running version at
+    /// once, without waiting for approval (default false). Upgrades asking for more
+    /// always wait.
+    pub auto_apply_reductions: Option<bool>,
+    /// A vendor's security review is due this many days after the last one (default
+    /// 365); an overdue one raises `vendor-review-overdue`.
+    pub vendor_review_days: Option<u32>,
 }
 
 impl Config {
@@ -145,6 +152,8 @@ impl Config {
             checkpoint_every: self.checkpoint_every.unwrap_or(1000),
             event_queue: self.event_queue,
             review_interval_days: self.review_interval_days.unwrap_or(90),
+            auto_apply_reductions: self.auto_apply_reductions.unwrap_or(false),
+            vendor_review_days: self.vendor_review_days.unwrap_or(365),
             ..crate::app::Options::default()
         }
     }

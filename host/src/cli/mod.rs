@@ -8,15 +8,20 @@
 //! - [`redact`]: `airlock redact` and its backfill;
 //! - [`dev`]: `airlock dev`, one plugin against sample data;
 //! - [`scaffold`]: `airlock new`;
+//! - [`plugin`], [`lifecycle`]: `airlock plugin`, bundles, upgrades and versions;
+//! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
 //! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
 pub mod config;
 pub mod dev;
 pub mod evidence;
+pub mod lifecycle;
 pub mod monitor;
 pub mod people;
+pub mod plugin;
 pub mod redact;
 pub mod review;
 pub mod scaffold;
 pub mod terminal;
+pub mod vendor;

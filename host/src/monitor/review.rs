@@ -39,6 +39,12 @@ pub struct GrantUse {
     pub write: BTreeMap<String, String>,
     /// Destinations reached by allowed requests.
     pub egress: BTreeMap<String, String>,
+    /// How many reads returned each field.
+    pub read_count: BTreeMap<String, u64>,
+    /// How many writes set each field.
+    pub write_count: BTreeMap<String, u64>,
+    /// How many allowed requests reached each destination.
+    pub egress_count: BTreeMap<String, u64>,
 }
 
 /// A field a plugin declares, with whether it is granted.
@@ -216,20 +222,22 @@ impl Monitor {
                 if crate::broker::is_intent(&r.entry) {
                     continue;
                 }
-                let into = if is_read_call(&r.entry.call) {
-                    &mut used.read
+                let (last, count) = if is_read_call(&r.entry.call) {
+                    (&mut used.read, &mut used.read_count)
                 } else if is_write_call(&r.entry.call) {
-                    &mut used.write
+                    (&mut used.write, &mut used.write_count)
                 } else if r.entry.call == EGRESS_CALL {
                     if let Some(dest) = r.entry.details.get(crate::egress::detail::DESTINATION) {
                         used.egress.insert(dest.clone(), r.time.clone());
+                        *used.egress_count.entry(dest.clone()).or_default() += 1;
                     }
                     continue;
                 } else {
                     continue;
                 };
                 for field in &r.entry.fields_returned {
-                    into.insert(field.clone(), r.time.clone());
+                    last.insert(field.clone(), r.time.clone());
+                    *count.entry(field.clone()).or_default() += 1;
                 }
             }
             if page.len() < PAGE as usize {

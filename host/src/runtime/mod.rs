@@ -170,6 +170,8 @@ pub struct LoadedPlugin {
     pre: PluginPre<HostState>,
     /// SHA-256 (hex) of the component bytes.
     pub sha256: String,
+    /// The interfaces the component imports (all of them Airlock's).
+    pub imports: Vec<String>,
 }
 
 /// The engine, linker and compiled-artifact cache shared by all plugins.
@@ -248,6 +250,11 @@ impl Runtime {
                 .context("not a valid WebAssembly component")?,
         };
         check_world(&self.engine, &component)?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -256,7 +263,11 @@ impl Runtime {
         let pre = PluginPre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not match Airlock's world")?;
-        Ok(LoadedPlugin { pre, sha256 })
+        Ok(LoadedPlugin {
+            pre,
+            sha256,
+            imports,
+        })
     }
 
     /// Runs one event in a fresh instance under the manifest's limits (capped by the

@@ -7,7 +7,7 @@
 pub use airlock_audit::AuditStore;
 pub use airlock_core::store::{
     AccountStore, AlertStore, HelpdeskStore, InstallationStore, ReviewStore, StoreError,
-    StoreResult, TicketQuery,
+    StoreResult, TicketQuery, VendorStore,
 };
 pub use airlock_store_sqlite::{Durability, SqliteStore};
 

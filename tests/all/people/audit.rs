@@ -19,10 +19,10 @@ fn each_admin_action_is_one_record_naming_actor_target_and_change_and_no_secret(
         "/api/v1/plugins",
         s,
         None,
-        Some(json!({"manifest": manifest, "component_base64": component})),
+        Some(json!({"manifest": manifest, "component_base64": component, "allow_unsigned": true})),
     );
     assert_eq!(status, 200, "{body}");
-    let id = body["id"].as_str().unwrap().to_string();
+    let id = body["installation"]["id"].as_str().unwrap().to_string();
     // A fresh session counts as stepped up for a few minutes: no code needed here.
     let path = format!("/api/v1/plugins/{id}/grants");
     let (status, body) = service.call(
@@ -232,12 +232,12 @@ fn a_command_line_beside_a_serving_host_changes_nothing_it_cannot_record() {
     let serving = airlock_host::app::Airlock::open_with(tmp.path(), Default::default()).unwrap();
     serving
         .admin(&airlock_host::app::Actor::cli())
-        .install(
-            "plugin.toml",
+        .install_unsigned(
             &crate::support::manifest("auto-tagger"),
-            &crate::support::component("auto-tagger"),
-            None,
+            crate::support::component("auto-tagger"),
+            &crate::support::unsigned(None),
         )
+        .map(|i| i.installation().clone())
         .unwrap();
     serving
         .claim_audit_log(std::time::Duration::from_secs(5))

@@ -32,12 +32,12 @@ fn populated(dir: &Path) -> Vec<String> {
     let cli = Actor::cli();
     let admin = airlock.admin(&cli);
     let inst = admin
-        .install(
-            "plugin.toml",
+        .install_unsigned(
             &crate::support::manifest("slack-notify"),
-            &crate::support::component("slack-notify"),
-            None,
+            crate::support::component("slack-notify"),
+            &crate::support::unsigned(None),
         )
+        .map(|i| i.installation().clone())
         .unwrap();
     admin
         .set_grants(

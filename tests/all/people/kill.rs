@@ -20,12 +20,12 @@ fn looper(service: &Service) {
     service
         .airlock
         .admin(&cli)
-        .install(
-            "plugin.toml",
+        .install_unsigned(
             &manifest,
-            &crate::support::component("looper"),
-            None,
+            crate::support::component("looper"),
+            &crate::support::unsigned(None),
         )
+        .map(|i| i.installation().clone())
         .unwrap();
     service.airlock.import(&crate::support::fixture()).unwrap();
 }

@@ -203,12 +203,12 @@ fn a_vendor_sees_only_their_own_installations_without_grants_or_settings() {
     let admin = service.airlock.admin(&actor);
     for (name, id) in [("auto-tagger", "mine"), ("pii-probe", "also-mine")] {
         admin
-            .install(
-                "plugin.toml",
+            .install_unsigned(
                 &crate::support::manifest(name),
-                &crate::support::component(name),
-                Some(id),
+                crate::support::component(name),
+                &crate::support::unsigned(Some(id)),
             )
+            .map(|i| i.installation().clone())
             .unwrap();
     }
     let vendor = service.onboard("vera", Role::Vendor, Some("Nobody Else"), false);

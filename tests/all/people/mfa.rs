@@ -117,12 +117,12 @@ fn widening_a_grant_setting_a_secret_and_making_a_token_need_a_fresh_code() {
     service
         .airlock
         .admin(&actor)
-        .install(
-            "plugin.toml",
+        .install_unsigned(
             &crate::support::manifest("auto-tagger"),
-            &crate::support::component("auto-tagger"),
-            None,
+            crate::support::component("auto-tagger"),
+            &crate::support::unsigned(None),
         )
+        .map(|i| i.installation().clone())
         .unwrap();
     let admin = service.onboard("root", Role::Admin, None, true);
     let secret = admin.secret.unwrap();
