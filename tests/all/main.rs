@@ -12,6 +12,7 @@ mod hostile;
 mod install;
 mod integrity;
 mod layering;
+mod lifecycle;
 mod monitoring;
 mod people;
 mod pii_probe;

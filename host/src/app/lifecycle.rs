@@ -223,10 +223,11 @@ impl Airlock {
 impl Admin<'_> {
     /// Installs a bundle file: see the module documentation.
     pub fn install_bundle(&self, bytes: &[u8], options: &InstallOptions) -> AppResult<Installed> {
-        let opened = Bundle::parse(bytes)
-            .and_then(|b| b.open())
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
-        self.install_opened(opened, options)
+        self.install_opened(options, || {
+            Bundle::parse(bytes)
+                .and_then(|b| b.open())
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        })
     }
 
     /// Installs a bare component and manifest: unsigned, so only with
@@ -237,70 +238,85 @@ impl Admin<'_> {
         component: Vec<u8>,
         options: &InstallOptions,
     ) -> AppResult<Installed> {
-        let opened = Bundle::pack(manifest_text, component, None)
-            .and_then(|b| b.open())
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
-        self.install_opened(opened, options)
+        self.install_opened(options, || {
+            Bundle::pack(manifest_text, component, None)
+                .and_then(|b| b.open())
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        })
     }
 
-    fn install_opened(&self, opened: Opened, options: &InstallOptions) -> AppResult<Installed> {
+    /// Installs what `open` yields, on the record even when opening fails (a bundle
+    /// that does not verify is a refused install).
+    fn install_opened(
+        &self,
+        options: &InstallOptions,
+        open: impl FnOnce() -> AppResult<Opened>,
+    ) -> AppResult<Installed> {
         let airlock = self.airlock;
-        let target = options.id.clone().unwrap_or_else(|| opened.name.clone());
-        self.audited_as("admin.plugin.install", &target, || {
-            let manifest = Manifest::parse("plugin.toml", &opened.manifest)
-                .map_err(|e| AppError::Invalid(e.to_string()))?;
-            if !crate::model::valid_id(&target) {
-                return Err(AppError::Invalid(
-                    "installation ids are 1-128 of [A-Za-z0-9._:-]".into(),
-                ));
-            }
-            let loaded = airlock
-                .runtime
-                .load(&opened.component)
-                .map_err(|e| AppError::Invalid(format!("component rejected: {e:#}")))?;
-            let allow_unsigned = options.allow_unsigned || airlock.lifecycle.dev_mode;
-            let key =
-                self.trust_signer(&opened, options.trust_vendor_key.as_deref(), allow_unsigned)?;
-            let review = InstallReview::of(&manifest, &opened, loaded.imports.clone(), key);
-            let sha = airlock.data.put_component(&opened.component)?;
-            airlock.cache_loaded(sha.clone(), loaded);
-            let signer = review.fingerprint.clone();
-            let mut d = BTreeMap::from([
-                ("installation".to_string(), target.clone()),
-                ("plugin".into(), manifest.name.clone()),
-                ("version".into(), manifest.version.clone()),
-                ("component_sha256".into(), sha.clone()),
-                ("signed".into(), signer.is_some().to_string()),
-            ]);
-            if let Some(f) = &signer {
-                d.insert("signer".into(), f.clone());
-            }
-            let now = crate::audit::now_rfc3339();
-            if airlock.store.installation(&target)?.is_none() {
-                let mut inst = Installation::new(target.clone(), manifest, sha, now);
-                inst.signer = signer;
-                airlock.store.put_installation(&inst)?;
-                d.insert("upgrade".into(), "false".into());
-                let installed = Installed {
-                    installation: inst.public(),
-                    review,
-                    upgrade: None,
-                    applied: true,
+        self.audited_as(
+            "admin.plugin.install",
+            options.id.as_deref().unwrap_or(""),
+            || {
+                let opened = open()?;
+                let target = options.id.clone().unwrap_or_else(|| opened.name.clone());
+                let manifest = Manifest::parse("plugin.toml", &opened.manifest)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                if !crate::model::valid_id(&target) {
+                    return Err(AppError::Invalid(
+                        "installation ids are 1-128 of [A-Za-z0-9._:-]".into(),
+                    ));
+                }
+                let loaded = airlock
+                    .runtime
+                    .load(&opened.component)
+                    .map_err(|e| AppError::Invalid(format!("component rejected: {e:#}")))?;
+                let allow_unsigned = options.allow_unsigned || airlock.lifecycle.dev_mode;
+                let key = self.trust_signer(
+                    &opened,
+                    options.trust_vendor_key.as_deref(),
+                    allow_unsigned,
+                )?;
+                let review = InstallReview::of(&manifest, &opened, loaded.imports.clone(), key);
+                let sha = airlock.data.put_component(&opened.component)?;
+                airlock.cache_loaded(sha.clone(), loaded);
+                let signer = review.fingerprint.clone();
+                let mut d = BTreeMap::from([
+                    ("installation".to_string(), target.clone()),
+                    ("plugin".into(), manifest.name.clone()),
+                    ("version".into(), manifest.version.clone()),
+                    ("component_sha256".into(), sha.clone()),
+                    ("signed".into(), signer.is_some().to_string()),
+                ]);
+                if let Some(f) = &signer {
+                    d.insert("signer".into(), f.clone());
+                }
+                let now = crate::audit::now_rfc3339();
+                if airlock.store.installation(&target)?.is_none() {
+                    let mut inst = Installation::new(target.clone(), manifest, sha, now);
+                    inst.signer = signer;
+                    airlock.store.put_installation(&inst)?;
+                    d.insert("upgrade".into(), "false".into());
+                    let installed = Installed {
+                        installation: inst.public(),
+                        review,
+                        upgrade: None,
+                        applied: true,
+                    };
+                    return Ok((installed, d, Some(target.clone())));
+                }
+                let pending = PendingUpgrade {
+                    manifest,
+                    component_sha256: sha,
+                    signer,
+                    received_at: now,
+                    increases: false,
                 };
-                return Ok((installed, d, Some(target.clone())));
-            }
-            let pending = PendingUpgrade {
-                manifest,
-                component_sha256: sha,
-                signer,
-                received_at: now,
-                increases: false,
-            };
-            let (installed, upgrade) = self.offer_upgrade(&target, pending, review)?;
-            d.insert("upgrade".into(), "true".into());
-            d.extend(upgrade);
-            Ok((installed, d, Some(target.clone())))
-        })
+                let (installed, upgrade) = self.offer_upgrade(&target, pending, review)?;
+                d.insert("upgrade".into(), "true".into());
+                d.extend(upgrade);
+                Ok((installed, d, Some(target.clone())))
+            },
+        )
     }
 
     /// Makes `pending` the installation's pending upgrade, or applies it at once when it
