@@ -65,6 +65,9 @@ enum Command {
     /// Manage installed plugins.
     #[command(subcommand)]
     Plugin(airlock_host::cli::plugin::PluginCommand),
+    /// Incident response: who an installation's data access touched.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Vendor signing keys (keygen, endorse), and vendors' records and reviews.
     #[command(subcommand)]
     Vendor(airlock_host::cli::vendor::VendorCommand),
@@ -151,6 +154,13 @@ enum Command {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum IncidentCommand {
+    /// The data subjects an installation read, wrote or may have sent out in a window,
+    /// with the fields and destinations per subject (CSV or JSON); recorded.
+    Report(airlock_host::cli::incident::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -335,6 +345,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             airlock_host::cli::vendor::pack(&args)?
         }
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
+        Command::Incident(IncidentCommand::Report(args)) => {
+            airlock_host::cli::incident::report(&open()?, args)?
+        }
         Command::Vendor(cmd) if airlock_host::cli::vendor::is_offline(&cmd) => {
             airlock_host::cli::vendor::run(None, cmd)?
         }

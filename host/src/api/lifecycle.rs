@@ -11,12 +11,14 @@
 //! | GET | `/api/v1/plugins/{id}/versions` | read-monitoring |
 //! | GET | `/api/v1/vendors` | read-monitoring: vendors, pinned keys, last review |
 //! | POST | `/api/v1/vendors/{name}/review` | change-plugins: `{"date", "notes", "contact"?}` |
+//! | GET | `/api/v1/incidents/report` | read-audit: `installation`, `since`, `until`?, `format=json\|csv`; recorded |
 
 use super::access::{Permission as P, StepUp};
 use super::error::{ApiError, ApiResult, blocking};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::{AppState, Route, route};
 use crate::app::Actor;
+use crate::app::incident::IncidentQuery;
 use crate::app::lifecycle::{InstallOptions, Installed, Versions};
 use crate::installation::{Installation, PublicInstallation};
 use crate::upgrade::{Approval, UpgradeDiff};
@@ -88,6 +90,13 @@ pub(super) fn routes() -> Vec<Route> {
             P::ChangePlugins,
             "Record a vendor's security review",
             post(review_vendor),
+        ),
+        route(
+            M::GET,
+            "/api/v1/incidents/report",
+            P::ReadAudit,
+            "Report the data subjects an installation touched in a window",
+            get(incident_report),
         ),
     ]
 }
@@ -229,4 +238,42 @@ async fn review_vendor(
         })
         .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentParams {
+    installation: String,
+    since: String,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn incident_report(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiQuery(q): ApiQuery<IncidentParams>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::invalid("format is `json` or `csv`").at("format")),
+    };
+    let query = IncidentQuery {
+        installation: q.installation,
+        since: q.since,
+        until: q.until,
+    };
+    let report = blocking(move || s.airlock.admin(&actor).incident_report(&query)).await?;
+    Ok(match csv {
+        true => (
+            [(axum::http::header::CONTENT_TYPE, "text/csv")],
+            report.csv(),
+        )
+            .into_response(),
+        false => Json(report).into_response(),
+    })
 }

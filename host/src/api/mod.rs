@@ -528,18 +528,20 @@ async fn checkpoints(State(s): State<AppState>) -> ApiResult<serde_json::Value> 
 /// How often a serving host checks whether the access review is overdue.
 const REVIEW_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Raises `review-overdue` when the access review is late: at start, then hourly (the
-/// alert is raised once per due date, however often this runs).
+/// Raises `review-overdue` when the access review is late, and `vendor-review-overdue`
+/// for each vendor whose security review is: at start, then hourly (each alert is raised
+/// once per due date, however often this runs).
 async fn watch_review_due(airlock: Arc<Airlock>) {
     let mut every = tokio::time::interval(REVIEW_CHECK_EVERY);
     loop {
         every.tick().await;
         let a = airlock.clone();
-        if let Err(e) = error::blocking(move || a.check_review_due()).await {
-            tracing::warn!(
-                code = e.code(),
-                "cannot check whether the access review is due"
-            );
+        let checked = error::blocking(move || {
+            a.check_review_due()?;
+            a.check_vendor_reviews(a.vendor_review_days()).map(|_| ())
+        });
+        if let Err(e) = checked.await {
+            tracing::warn!(code = e.code(), "cannot check whether reviews are due");
         }
     }
 }

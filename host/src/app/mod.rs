@@ -17,6 +17,7 @@ pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 mod events;
 mod evidence;
+pub mod incident;
 mod kill;
 pub mod lifecycle;
 mod logs;

@@ -45,7 +45,12 @@ impl Airlock {
         })
     }
 
-    /// Raises `vendor-review-overdue` for each vendor of an installed plugin whose last
+    /// Days between vendor security reviews (`vendor_review_days`, default 365).
+    pub fn vendor_review_days(&self) -> u32 {
+        self.lifecycle.vendor_review_days
+    }
+
+    /// Raises `vendor-review-overdue` for each vendor whose last
     /// security review is older than `days` (or that was never reviewed), once per
     /// vendor and review. Returns the vendors overdue.
     pub fn check_vendor_reviews(&self, days: u32) -> AppResult<Vec<String>> {

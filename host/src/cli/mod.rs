@@ -10,12 +10,14 @@
 //! - [`scaffold`]: `airlock new`;
 //! - [`plugin`], [`lifecycle`]: `airlock plugin`, bundles, upgrades and versions;
 //! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
+//! - [`incident`]: `airlock incident report`;
 //! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
 pub mod config;
 pub mod dev;
 pub mod evidence;
+pub mod incident;
 pub mod lifecycle;
 pub mod monitor;
 pub mod people;

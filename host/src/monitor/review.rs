@@ -88,6 +88,8 @@ pub struct InstallationMap {
     pub version: String,
     /// The vendor.
     pub vendor: String,
+    /// The fingerprint of the key that signed the running version; `None` if unsigned.
+    pub signer: Option<String>,
     /// Whether it receives events.
     pub enabled: bool,
     /// Fields it declares for reading.
@@ -116,8 +118,10 @@ pub struct FieldUse {
 /// The data map.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DataMap {
-    /// By installation.
+    /// By installation, grouped by vendor (vendors by name, then installations by id).
     pub installations: Vec<InstallationMap>,
+    /// Each vendor's installations.
+    pub vendors: BTreeMap<String, Vec<String>>,
     /// By field.
     pub fields: BTreeMap<String, FieldUse>,
 }
@@ -289,12 +293,21 @@ impl Monitor {
                 plugin: inst.manifest.name.clone(),
                 version: inst.manifest.version.clone(),
                 vendor: inst.manifest.vendor.clone(),
+                signer: inst.signer.clone(),
                 enabled: inst.enabled,
                 read,
                 write,
                 sends,
                 contacted,
             });
+        }
+        map.installations
+            .sort_by(|a, b| (&a.vendor, &a.installation).cmp(&(&b.vendor, &b.installation)));
+        for i in &map.installations {
+            map.vendors
+                .entry(i.vendor.clone())
+                .or_default()
+                .push(i.installation.clone());
         }
         Ok(map)
     }
@@ -305,14 +318,20 @@ impl DataMap {
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
+        let mut vendor = None;
         for i in &self.installations {
+            if vendor != Some(&i.vendor) {
+                vendor = Some(&i.vendor);
+                let _ = writeln!(out, "vendor {}:", i.vendor);
+            }
             let _ = writeln!(
                 out,
-                "{} ({} {}, {}){}",
+                "{} ({} {}, {}, {}){}",
                 i.installation,
                 i.plugin,
                 i.version,
                 i.vendor,
+                i.signer.as_deref().unwrap_or("unsigned"),
                 if i.enabled { "" } else { " [disabled]" }
             );
             for (what, fields) in [("reads", &i.read), ("writes", &i.write)] {

@@ -285,5 +285,6 @@ fn refused(lines: &[String], records: &[AuditEntry], i: usize, kind: &str, reaso
 mod audit;
 mod data;
 mod destinations;
+mod incident;
 mod secrets;
 mod storage;
