@@ -8,7 +8,18 @@ use airlock_host::app::{Actor, AppResult};
 use airlock_host::audit::{AuditFilter, AuditRecord};
 
 mod bundles;
+mod cli;
 mod upgrades;
+
+/// The fields pii-probe 2.0.0 reads: 1.0.0's and requester.phone.
+fn upgrades_v2() -> &'static [&'static str] {
+    &[
+        "ticket.subject",
+        "ticket.requester_id",
+        "requester.email",
+        "requester.phone",
+    ]
+}
 
 /// pii-probe's manifest at `version`, reading exactly `read`.
 fn probe_manifest(version: &str, read: &[&str]) -> String {
