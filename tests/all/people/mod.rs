@@ -10,6 +10,7 @@ mod matrix;
 mod mfa;
 mod review;
 mod tls;
+mod upgrade;
 
 use airlock_host::access::totp;
 use airlock_host::account::Role;
