@@ -153,6 +153,18 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     );
     assert!(text.contains("outcome: ok: noted"), "{text}");
 
+    // Signing is part of the kit: a key, a bundle, and what an admin installs.
+    let (ok, text, err) = airlock(&["vendor", "keygen", "--out", "vendor.key"], &dir);
+    assert!(ok, "{text}{err}");
+    let ignored = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(ignored.contains("*.key"), "the key stays out of git");
+    let (ok, text, err) = airlock(&["plugin", "pack", ".", "--key", "vendor.key"], &dir);
+    assert!(ok, "{text}{err}");
+    assert!(
+        dir.join("dist/hello-notes-0.1.0.airlock").is_file(),
+        "{text}"
+    );
+
     let (ok, _, err) = airlock(
         &["new", "hello-notes", "--dir", dir.to_str().unwrap()],
         tmp.path(),

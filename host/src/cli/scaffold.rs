@@ -46,13 +46,35 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
         ("src/lib.rs", LIB_RS.replace("{crate}", &crate_name)),
         ("fixture.json", FIXTURE_JSON.to_string()),
         ("event.json", EVENT_JSON.to_string()),
-        (".gitignore", "/target\n/dist\n".to_string()),
+        ("README.md", README_MD.replace("{name}", name)),
+        // The signing key never goes into version control.
+        (".gitignore", "/target\n/dist\n*.key\n".to_string()),
     ];
     for (file, text) in files {
         std::fs::write(dir.join(file), text).with_context(|| format!("cannot write {file}"))?;
     }
     Ok(())
 }
+
+const README_MD: &str = r#"# {name}
+
+An Airlock plugin.
+
+1. Build: `scripts/build-plugins.sh .` (from Airlock's checkout) writes `dist/{name}.wasm`.
+2. Try it: `airlock dev dist/{name}.wasm --manifest plugin.toml --data fixture.json --event event.json`.
+3. Sign it, once per vendor: `airlock vendor keygen --out vendor.key` makes your signing key
+   (keep `vendor.key` secret; `.gitignore` keeps it out of git) and prints its
+   fingerprint. Publish the fingerprint where admins can check it.
+4. Pack: `airlock plugin pack . --key vendor.key` writes `dist/{name}-<version>.airlock`, the
+   one file admins install.
+5. Admins install it with `airlock plugin install dist/{name}-<version>.airlock
+   --trust-vendor-key <your fingerprint>` the first time; later versions signed by the same
+   key install as pending upgrades, which admins approve item by item.
+
+To move to a new key, endorse it with the old one (`airlock vendor endorse --key vendor.key
+--new-public-key new.pub --vendor "<vendor in plugin.toml>"`) and pass the endorsement to
+`airlock plugin pack --endorsement endorsement.json`.
+"#;
 
 const CARGO_TOML: &str = r#"[package]
 name = "{name}"
