@@ -221,15 +221,24 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 };
                 // Secret settings are listed by name only, never their values.
                 println!(
-                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]\tegress=[{}]\tsecrets=[{}]",
+                    "{}\t{} {}\t{}\tread=[{}]\twrite=[{}]\tegress=[{}]\tsecrets=[{}]\t{}{}",
                     i.id,
                     i.manifest.name,
                     i.manifest.version,
-                    if i.enabled { "enabled" } else { "disabled" },
+                    match (i.killed.is_some(), i.enabled) {
+                        (true, _) => "killed",
+                        (_, true) => "enabled",
+                        _ => "disabled",
+                    },
                     grants(&i.grants.read),
                     grants(&i.grants.write),
                     grants(&i.grants.egress),
-                    i.secrets.keys().cloned().collect::<Vec<_>>().join(",")
+                    i.secrets.keys().cloned().collect::<Vec<_>>().join(","),
+                    i.signer.as_deref().unwrap_or("unsigned"),
+                    i.pending
+                        .as_ref()
+                        .map(|p| format!("\tpending {}", p.manifest.version))
+                        .unwrap_or_default()
                 );
             }
         }
