@@ -321,9 +321,22 @@ async fn kill(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<KillRequest>,
-) -> ApiResult<Vec<PublicInstallation>> {
+) -> ApiResult<serde_json::Value> {
     let killed = blocking(move || s.airlock.admin(&actor).kill(&id, &req.reason)).await?;
-    Ok(Json(killed.into_iter().map(Installation::public).collect()))
+    // What each touched: the blast radius over the preceding 30 days and since.
+    let since =
+        crate::audit::rfc3339_millis(time::OffsetDateTime::now_utc() - time::Duration::days(30));
+    let radius: Vec<String> = killed
+        .iter()
+        .map(|i| {
+            format!(
+                "/api/v1/audit/blast-radius?installation={}&since={since}",
+                i.id
+            )
+        })
+        .collect();
+    let killed: Vec<PublicInstallation> = killed.into_iter().map(Installation::public).collect();
+    Ok(Json(json!({"killed": killed, "blast_radius": radius})))
 }
 
 async fn revive(

@@ -64,6 +64,12 @@ fn a_kill_stops_the_running_invocation_and_is_recorded_and_alerted() {
         Some(json!({"reason": "exfiltration suspected"})),
     );
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["killed"][0]["id"], "looper");
+    let radius = body["blast_radius"][0].as_str().unwrap();
+    assert!(
+        radius.starts_with("/api/v1/audit/blast-radius?installation=looper&since="),
+        "{radius}"
+    );
     let results = running.join().unwrap();
     assert_eq!(kind(&results), Some("killed"), "{results:?}");
 
