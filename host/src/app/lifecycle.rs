@@ -266,16 +266,19 @@ impl Admin<'_> {
                         "installation ids are 1-128 of [A-Za-z0-9._:-]".into(),
                     ));
                 }
-                let loaded = airlock
-                    .runtime
-                    .load(&opened.component)
-                    .map_err(|e| AppError::Invalid(format!("component rejected: {e:#}")))?;
+                // Trust is decided before the component is compiled, and keys are pinned
+                // only once it loads.
                 let allow_unsigned = options.allow_unsigned || airlock.lifecycle.dev_mode;
-                let key = self.trust_signer(
+                let trust = self.decide_trust(
                     &opened,
                     options.trust_vendor_key.as_deref(),
                     allow_unsigned,
                 )?;
+                let loaded = airlock
+                    .runtime
+                    .load(&opened.component)
+                    .map_err(|e| AppError::Invalid(format!("component rejected: {e:#}")))?;
+                let key = self.pin_trusted(&opened.vendor, &trust)?;
                 let review = InstallReview::of(&manifest, &opened, loaded.imports.clone(), key);
                 let sha = airlock.data.put_component(&opened.component)?;
                 airlock.cache_loaded(sha.clone(), loaded);

@@ -29,6 +29,19 @@ pub enum KeyStatus {
     Unsigned,
 }
 
+/// What trusting a bundle's signer takes ([`Admin::decide_trust`]).
+#[derive(Debug, Clone)]
+pub(super) enum TrustDecision {
+    /// Unsigned, and allowed.
+    Unsigned,
+    /// Signed by a pinned key.
+    Pinned,
+    /// Signed by `to`, endorsed through the chain by the pinned `from`: pin `to`.
+    Rotate { from: PublicKey, to: PublicKey },
+    /// The vendor's first key, its fingerprint confirmed: pin it.
+    First(PublicKey),
+}
+
 impl Airlock {
     /// Every vendor, by name.
     pub fn vendors(&self) -> AppResult<Vec<Vendor>> {
@@ -95,18 +108,18 @@ impl Airlock {
 }
 
 impl Admin<'_> {
-    /// Decides whether this host trusts the signer of `opened`, pinning a vendor's first
-    /// key (when `confirm` is its fingerprint) or a rotated key. Unsigned bundles pass
-    /// only when `allow_unsigned`.
-    pub(super) fn trust_signer(
+    /// Decides whether this host trusts the signer of `opened`, changing nothing: a
+    /// pinned key, a rotation endorsed by one, a vendor's first key whose fingerprint the
+    /// admin confirmed (`confirm`), or, with `allow_unsigned`, no signature at all.
+    pub(super) fn decide_trust(
         &self,
         opened: &Opened,
         confirm: Option<&str>,
         allow_unsigned: bool,
-    ) -> AppResult<KeyStatus> {
+    ) -> AppResult<TrustDecision> {
         let Some(signer) = &opened.signer else {
             return match allow_unsigned {
-                true => Ok(KeyStatus::Unsigned),
+                true => Ok(TrustDecision::Unsigned),
                 false => Err(AppError::Invalid(
                     "the plugin is not signed: install a bundle made by `airlock plugin pack --key <vendor key>`, or pass --allow-unsigned (allow_unsigned in the API) to install it unsigned, on the record"
                         .into(),
@@ -123,25 +136,41 @@ impl Admin<'_> {
             .filter_map(|k| PublicKey::from_hex(k).ok())
             .collect();
         match opened.trust(&pinned) {
-            Ok(Trust::Pinned(_)) => Ok(KeyStatus::Pinned),
-            Ok(Trust::Rotated { from, to }) => {
-                self.pin(&opened.vendor, &to, Some(&from))?;
-                Ok(KeyStatus::Rotated)
-            }
+            Ok(Trust::Pinned(_)) => Ok(TrustDecision::Pinned),
+            Ok(Trust::Rotated { from, to }) => Ok(TrustDecision::Rotate { from, to }),
             Err(BundleError::Untrusted { fingerprint, .. }) if pinned.is_empty() => {
-                if confirm != Some(fingerprint.as_str()) {
-                    return Err(AppError::Invalid(format!(
+                match confirm == Some(fingerprint.as_str()) {
+                    true => Ok(TrustDecision::First(signer.key)),
+                    false => Err(AppError::Invalid(format!(
                         "vendor `{}` is new to this host: check with the vendor that its key's fingerprint is {fingerprint}, then confirm it with --trust-vendor-key {fingerprint} (trust_vendor_key in the API)",
                         opened.vendor
-                    )));
+                    ))),
                 }
-                self.pin(&opened.vendor, &signer.key, None)?;
-                Ok(KeyStatus::FirstTrusted)
             }
             Err(e) => Err(AppError::Invalid(format!(
                 "{e}; a new key must carry an endorsement signed by a pinned key (`airlock vendor endorse`)"
             ))),
         }
+    }
+
+    /// Carries out a trust decision for `vendor`: pins a first or rotated key.
+    pub(super) fn pin_trusted(
+        &self,
+        vendor: &str,
+        decision: &TrustDecision,
+    ) -> AppResult<KeyStatus> {
+        Ok(match decision {
+            TrustDecision::Unsigned => KeyStatus::Unsigned,
+            TrustDecision::Pinned => KeyStatus::Pinned,
+            TrustDecision::Rotate { from, to } => {
+                self.pin(vendor, to, Some(from))?;
+                KeyStatus::Rotated
+            }
+            TrustDecision::First(key) => {
+                self.pin(vendor, key, None)?;
+                KeyStatus::FirstTrusted
+            }
+        })
     }
 
     /// Pins `key` to `vendor`, recorded as `admin.vendor.key.pin`, or as

@@ -245,7 +245,10 @@ fn a_vendor_review_is_recorded_and_an_overdue_one_raises_one_alert() {
     probe_v1(&host, &key, V1);
     let map = host.airlock.data_map().unwrap();
     assert_eq!(map.vendors["Airlock Tests"], ["pii-probe"]);
-    assert_eq!(map.installations[0].signer, Some(key.public().fingerprint()));
+    assert_eq!(
+        map.installations[0].signer,
+        Some(key.public().fingerprint())
+    );
     let overdue = host.airlock.check_vendor_reviews(365).unwrap();
     assert_eq!(overdue, ["Airlock Tests"]);
     host.airlock.check_vendor_reviews(365).unwrap();
