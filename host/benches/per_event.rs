@@ -101,6 +101,40 @@ impl floor::airlock::plugin::http::Host for Trivial {
     }
 }
 
+/// Plugin storage is refused: the floor measures the engine, not a capability.
+impl floor::airlock::plugin::kv::Host for Trivial {
+    fn get(&mut self, _: String) -> Result<Option<Vec<u8>>, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn set(&mut self, _: String, _: Vec<u8>) -> Result<(), types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn delete(&mut self, _: String) -> Result<(), types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn exists(&mut self, _: String) -> Result<bool, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn list_keys(
+        &mut self,
+        _: Option<String>,
+        _: u32,
+    ) -> Result<floor::airlock::plugin::kv::KeyPage, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn increment(&mut self, _: String, _: i64) -> Result<i64, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+    fn compare_and_swap(
+        &mut self,
+        _: String,
+        _: Option<Vec<u8>>,
+        _: Vec<u8>,
+    ) -> Result<bool, types::Error> {
+        Err(types::Error::Denied(String::new()))
+    }
+}
+
 fn floor_ticket(id: String) -> types::Ticket {
     types::Ticket {
         id,

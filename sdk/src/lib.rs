@@ -70,6 +70,7 @@ mod error;
 pub mod helpdesk;
 pub mod http;
 mod json;
+pub mod kv;
 pub mod log;
 mod panic;
 pub mod settings;

@@ -11,6 +11,7 @@ mod examples;
 mod hostile;
 mod install;
 mod integrity;
+mod kv;
 mod layering;
 mod lifecycle;
 mod monitoring;

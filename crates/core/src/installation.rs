@@ -25,6 +25,9 @@ pub struct Grants {
     /// every other class.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub reveal: BTreeSet<String>,
+    /// The plugin's own key-value store (`[storage] kv = true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kv: bool,
 }
 
 impl Grants {
@@ -34,6 +37,7 @@ impl Grants {
             && self.write.is_empty()
             && self.egress.is_empty()
             && self.reveal.is_empty()
+            && !self.kv
     }
 
     /// These grants with `add` added and `remove` taken away (a removal wins).
@@ -60,6 +64,7 @@ impl Grants {
             write: change(&self.write, &add.write, &remove.write),
             egress: change(&self.egress, &add.egress, &remove.egress),
             reveal: change(&self.reveal, &add.reveal, &remove.reveal),
+            kv: (self.kv || add.kv) && !remove.kv,
         }
     }
 }
@@ -225,6 +230,12 @@ impl Installation {
                 ));
             }
         }
+        if grants.kv && !self.manifest.storage.kv {
+            return Err(format!(
+                "cannot grant kv storage: plugin `{}` does not declare it in plugin.toml [storage] kv = true",
+                self.manifest.name
+            ));
+        }
         let mut grants = grants;
         let mut egress = BTreeSet::new();
         for asked in &grants.egress {
@@ -250,6 +261,7 @@ impl Installation {
     /// Drops grants the current manifest no longer declares (after an upgrade).
     pub fn retain_declared_grants(&mut self) {
         let data = &self.manifest.data;
+        self.grants.kv &= self.manifest.storage.kv;
         self.grants.read.retain(|f| data.read.contains(f));
         self.grants.write.retain(|f| data.write.contains(f));
         self.grants.reveal.retain(|c| data.reveal.contains(c));

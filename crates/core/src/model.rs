@@ -287,7 +287,7 @@ mod tests {
 /// The broker attaches the flows an invocation has read to every field it writes
 /// ([`FieldLabel`]), and a later invocation that reads the field inherits them, so a
 /// value keeps its origin through storage (the host's broker tracks those flows per invocation).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Flow {
     /// The field path the data was first read from, e.g. `requester.email`.
     pub path: String,

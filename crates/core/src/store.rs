@@ -253,6 +253,79 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Option<crate::account::Credential>>;
 }
 
+/// A plugin's key-value entry as stored: its key name and value sealed (the store never
+/// sees either in clear), with what the value was made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    /// The keyed hash of the key name (hex): how the entry is found and ordered.
+    pub key_hash: String,
+    /// The key name, sealed.
+    pub key_sealed: Vec<u8>,
+    /// The value, sealed.
+    pub value_sealed: Vec<u8>,
+    /// Bytes the entry counts against the quota (key and value in clear).
+    pub size: u64,
+    /// When it was last written (RFC 3339).
+    pub written_at: String,
+    /// The flows the writing invocation had read: inherited by whoever reads it.
+    pub flows: Vec<crate::model::Flow>,
+    /// The data subjects (`user:<id>`, `ticket:<id>`) whose records the writing
+    /// invocation had read: what data-subject requests look for.
+    pub subjects: std::collections::BTreeSet<String>,
+}
+
+/// An installation's kv quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    /// Bytes of keys and values.
+    pub max_bytes: u64,
+    /// Number of keys.
+    pub max_keys: u64,
+}
+
+/// What [`KvStore::kv_update`] should do with an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvChange {
+    /// Write this entry (insert or replace).
+    Put(KvEntry),
+    /// Delete the entry.
+    Delete,
+    /// Leave it as it is.
+    Keep,
+}
+
+/// Plugin key-value storage, one namespace per installation.
+pub trait KvStore: Send + Sync {
+    /// One entry.
+    fn kv_get(&self, installation: &str, key_hash: &str) -> StoreResult<Option<KvEntry>>;
+    /// Changes one entry atomically: reads it, lets `change` decide, and writes the
+    /// result with no other writer in between. A put that would take the installation
+    /// past `quota` writes nothing and returns `false`; otherwise `true`.
+    fn kv_update(
+        &self,
+        installation: &str,
+        key_hash: &str,
+        quota: KvQuota,
+        change: &mut dyn FnMut(Option<&KvEntry>) -> KvChange,
+    ) -> StoreResult<bool>;
+    /// Up to `limit` entries after `after` (a key hash), in key-hash order.
+    fn kv_page(
+        &self,
+        installation: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<KvEntry>>;
+    /// Every entry tagged with one of `subjects`, with its installation.
+    fn kv_tagged(&self, subjects: &[String]) -> StoreResult<Vec<(String, KvEntry)>>;
+    /// The wrapped data key of an installation's kv values, if it has one.
+    fn kv_data_key(&self, installation: &str) -> StoreResult<Option<String>>;
+    /// Stores a wrapped data key unless the installation has one already; returns the
+    /// one stored.
+    fn kv_init_data_key(&self, installation: &str, wrapped: &str) -> StoreResult<String>;
+    /// Bytes and keys an installation uses.
+    fn kv_usage(&self, installation: &str) -> StoreResult<(u64, u64)>;
+}
+
 /// Vendors and their pinned keys.
 pub trait VendorStore: Send + Sync {
     /// One vendor by name.

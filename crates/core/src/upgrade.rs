@@ -52,6 +52,8 @@ pub enum ItemKind {
     Secret,
     /// An event handled.
     Event,
+    /// Plugin storage (`[storage] kv`, its quota).
+    Storage,
     /// A limit asked for.
     Limit,
 }
@@ -172,6 +174,38 @@ impl UpgradeDiff {
             &events(next),
             |_, _| {},
         );
+        let kv = |m: &Manifest| -> BTreeSet<String> {
+            m.storage.kv.then(|| "kv".to_string()).into_iter().collect()
+        };
+        sets(
+            &mut items,
+            ItemKind::Storage,
+            &kv(current),
+            &kv(next),
+            |_, item| {
+                item.granted = grants.kv;
+            },
+        );
+        let quota = |q: Option<u64>| q.unwrap_or(0);
+        for (name, before, after) in [
+            (
+                "kv.max_bytes",
+                quota(current.storage.max_bytes),
+                quota(next.storage.max_bytes),
+            ),
+            (
+                "kv.max_keys",
+                quota(current.storage.max_keys),
+                quota(next.storage.max_keys),
+            ),
+        ] {
+            if before != after && next.storage.kv {
+                let mut item =
+                    DiffItem::new(ItemKind::Storage, name, Change::Changed, after > before);
+                item.detail = Some(format!("{before} -> {after}"));
+                items.push(item);
+            }
+        }
         for (name, before, after) in [
             ("timeout_ms", current.timeout_ms(), next.timeout_ms()),
             ("memory_mib", current.memory_mib(), next.memory_mib()),

@@ -28,6 +28,7 @@ mod sqlite;
 mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_audit;
+mod sqlite_kv;
 mod sqlite_reviews;
 mod sqlite_vendors;
 

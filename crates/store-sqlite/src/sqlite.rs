@@ -131,6 +131,7 @@ impl SqliteStore {
             conn.execute_batch(super::sqlite_accounts::SCHEMA)?;
             conn.execute_batch(super::sqlite_reviews::SCHEMA)?;
             conn.execute_batch(super::sqlite_vendors::SCHEMA)?;
+            conn.execute_batch(super::sqlite_kv::SCHEMA)?;
             Ok(SqliteStore {
                 inner: Mutex::new(Inner { conn }),
                 writes: super::group_commit::Queue::new(

@@ -118,6 +118,9 @@ pub fn grant_diff(before: &Grants, after: &Grants) -> BTreeMap<String, String> {
             d.insert(format!("{name}.removed"), join(removed));
         }
     }
+    if before.kv != after.kv {
+        d.insert("kv".into(), format!("{} -> {}", before.kv, after.kv));
+    }
     d
 }
 
@@ -126,7 +129,8 @@ pub(super) fn widens(before: &Grants, after: &Grants) -> bool {
     !(after.read.is_subset(&before.read)
         && after.write.is_subset(&before.write)
         && after.egress.is_subset(&before.egress)
-        && after.reveal.is_subset(&before.reveal))
+        && after.reveal.is_subset(&before.reveal)
+        && (before.kv || !after.kv))
 }
 
 /// Admin actions by one actor; see the module documentation.

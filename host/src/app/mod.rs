@@ -73,6 +73,8 @@ pub struct Options {
     pub auto_apply_reductions: bool,
     /// A vendor's security review is due this many days after the last (default 365).
     pub vendor_review_days: u32,
+    /// The admin's caps on every installation's kv quota.
+    pub kv: crate::capability::kv::KvLimits,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             review_interval_days: 90,
             auto_apply_reductions: false,
             vendor_review_days: 365,
+            kv: Default::default(),
         }
     }
 }
@@ -196,7 +199,11 @@ impl Airlock {
         let accounts = crate::access::Accounts::new(store.clone(), &key, options.accounts)?;
         let dev_mode = options.egress.dev_mode;
         let egress = Egress::new(options.egress, options.resolver, key, detectors);
-        let capabilities = crate::capability::Services::new(store.clone(), Arc::new(egress));
+        let kv = Arc::new(crate::capability::kv::KvService::new(
+            store.clone(),
+            options.kv,
+        ));
+        let capabilities = crate::capability::Services::new(store.clone(), kv, Arc::new(egress));
         Ok(Airlock {
             data,
             store,

@@ -24,6 +24,12 @@ pub trait Brokered {
     /// Lists the stored records the plugin will see, so the flows labelled on their
     /// fields can be inherited ([`Taint::inherit`](super::Taint::inherit)).
     fn records(&self, _out: &mut Vec<(Kind, String)>) {}
+    /// Lists the flows carried by stored plugin data the plugin will see (a kv value),
+    /// each with where it was stored (`kv`): inherited like a stored field's.
+    fn flows(&self, _out: &mut Vec<(String, crate::model::Flow)>) {}
+    /// Lists the data subjects (`user:<id>`, `ticket:<id>`) of stored plugin data the
+    /// plugin will see: what it writes next is tagged with them too.
+    fn subjects(&self, _out: &mut Vec<String>) {}
 }
 
 /// A helpdesk field value handed to the plugin in this invocation.

@@ -37,6 +37,13 @@ use std::sync::Arc;
 /// The most field values one invocation remembers for the egress data-loss checks.
 pub const MAX_SEEN_VALUES: usize = 20_000;
 
+/// The most data subjects one invocation remembers; past it, what it stores is tagged
+/// [`ALL_SUBJECTS`] as well.
+pub const MAX_SUBJECTS: usize = 4_096;
+
+/// The subject tag of data written after an invocation read more subjects than tracked.
+pub const ALL_SUBJECTS: &str = "*";
+
 /// Why a brokered call failed. Mirrors the WIT `error` variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
@@ -226,6 +233,7 @@ pub struct CallContext {
     deadline_in: Option<std::time::Duration>,
     details: std::cell::RefCell<BTreeMap<String, String>>,
     carried: Vec<Flow>,
+    subjects: Vec<String>,
     confirmed: std::cell::Cell<bool>,
     sanitizer: Arc<AuditSanitizer>,
 }
@@ -243,6 +251,18 @@ impl CallContext {
     /// requests apart without holding what they carried ([`AuditSanitizer::opaque`]).
     pub fn opaque(&self, value: &str) -> String {
         self.sanitizer.opaque(value)
+    }
+
+    /// The detector classes found in `text`, for the call's record (names only).
+    pub fn classes_in(&self, text: &str) -> BTreeSet<String> {
+        self.sanitizer.classes(text)
+    }
+
+    /// What a call that stores plugin data must store with it: the flows the invocation
+    /// has read (inherited by whoever reads it back) and the data subjects whose records
+    /// it read. Empty for calls without an effect.
+    pub fn provenance(&self) -> (&[Flow], &[String]) {
+        (&self.carried, &self.subjects)
     }
 
     /// How long the call may take: what is left of the invocation's deadline when the
@@ -308,6 +328,8 @@ pub struct Invocation {
     budget: budget::Ledger,
     seen: Vec<Seen>,
     taint: Taint,
+    /// The data subjects whose records (or stored plugin data) it read.
+    subjects: BTreeSet<String>,
 }
 
 impl Invocation {
@@ -323,6 +345,7 @@ impl Invocation {
             budget: Default::default(),
             seen: Vec::new(),
             taint: Taint::default(),
+            subjects: BTreeSet::new(),
         }
     }
 
@@ -364,15 +387,16 @@ impl Invocation {
         };
         report.withheld = plan.withheld.clone();
         // 2. fetch (or perform the write)
-        let carried = match spec.need {
-            Need::Write { .. } => self.taint.labels(),
-            _ => Vec::new(),
+        let (carried, subjects) = match spec.effect {
+            true => (self.taint.labels(), self.subjects.iter().cloned().collect()),
+            false => (Vec::new(), Vec::new()),
         };
         let ctx = CallContext {
             installation: self.installation.clone(),
             deadline_in: self.budget.remaining(now),
             details: Default::default(),
             carried,
+            subjects,
             confirmed: Default::default(),
             sanitizer: self.services.sanitizer.clone(),
         };
@@ -467,8 +491,27 @@ impl Invocation {
                 self.taint.overflow();
             }
         }
+        let mut stored = Vec::new();
+        output.flows(&mut stored);
+        for (via, flow) in stored {
+            self.taint.inherit(&via, flow);
+        }
+        let mut subjects = Vec::new();
+        output.subjects(&mut subjects);
         let mut records = Vec::new();
         output.records(&mut records);
+        subjects.extend(records.iter().filter_map(|(kind, id)| match kind {
+            Kind::User => Some(format!("user:{id}")),
+            Kind::Ticket => Some(format!("ticket:{id}")),
+            _ => None,
+        }));
+        for subject in subjects {
+            if self.subjects.len() < MAX_SUBJECTS {
+                self.subjects.insert(subject);
+            } else {
+                self.subjects.insert(ALL_SUBJECTS.into());
+            }
+        }
         if records.is_empty() || paths.is_empty() {
             return Ok(());
         }

@@ -59,6 +59,15 @@ impl AuditSanitizer {
         format!("#{}", hex::encode(&digest[..8]))
     }
 
+    /// The detector classes found in `text` (class names only, for a record).
+    pub fn classes(&self, text: &str) -> std::collections::BTreeSet<String> {
+        self.detectors
+            .find_spans(text)
+            .into_iter()
+            .map(|s| s.class.to_string())
+            .collect()
+    }
+
     /// Free text made audit-safe: handed-out values and detector findings masked,
     /// control characters replaced by spaces, cut to [`MAX_AUDIT_TEXT`] bytes.
     ///

@@ -1,5 +1,5 @@
 //! The capabilities plugins can call, each a [`Capability`](crate::broker::Capability)
-//! behind the broker: helpdesk data, log, settings and outbound HTTP.
+//! behind the broker: helpdesk data, log, settings, outbound HTTP and kv storage.
 //!
 //! Each capability's module owns everything about it: its calls ([`CallName`]s, with
 //! what kind of access each is), its `Capability` impls, and the WIT `Host` impl of its
@@ -15,6 +15,7 @@
 pub mod convert;
 pub mod helpdesk;
 pub mod http;
+pub mod kv;
 pub mod log;
 pub mod settings;
 pub mod wit;
@@ -59,9 +60,15 @@ impl CallName {
 
 /// Every call of every capability.
 pub fn calls() -> impl Iterator<Item = &'static CallName> {
-    [helpdesk::CALLS, http::CALLS, log::CALLS, settings::CALLS]
-        .into_iter()
-        .flatten()
+    [
+        helpdesk::CALLS,
+        http::CALLS,
+        kv::CALLS,
+        log::CALLS,
+        settings::CALLS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The kind of an audited call name, if it is a capability's call.
@@ -88,16 +95,20 @@ pub fn call(name: &str) -> Option<&'static CallName> {
 pub struct Services {
     /// Helpdesk records, for the helpdesk capability.
     pub helpdesk: Arc<dyn HelpdeskStore>,
-    /// Outbound HTTP, for the http capability.
+    /// Outbound HTTP, for the http capability (and the master key kv's data keys are
+    /// wrapped with).
     pub egress: Arc<Egress>,
+    /// Plugin key-value storage, for the kv capability.
+    pub kv: Arc<kv::KvService>,
 }
 
 impl Services {
-    /// Each capability's handle, from the store and the egress service.
-    pub fn new(store: Arc<dyn Store>, egress: Arc<Egress>) -> Services {
+    /// Each capability's handle, from the stores and the egress service.
+    pub fn new(store: Arc<dyn Store>, kv: Arc<kv::KvService>, egress: Arc<Egress>) -> Services {
         Services {
             helpdesk: store,
             egress,
+            kv,
         }
     }
 }
@@ -195,6 +206,7 @@ mod tests {
             [
                 "airlock:plugin/helpdesk@0.1.0",
                 "airlock:plugin/http@0.1.0",
+                "airlock:plugin/kv@0.1.0",
                 "airlock:plugin/log@0.1.0",
                 "airlock:plugin/settings@0.1.0",
                 "airlock:plugin/types@0.1.0",

@@ -73,6 +73,7 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
             .map(|r| r.destination.clone())
             .collect(),
         reveal: declared.reveal.clone(),
+        kv: inst.manifest.storage.kv,
     };
     airlock.set_grants(&inst.id, grants)?;
     if let Some(path) = &opts.settings {

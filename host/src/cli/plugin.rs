@@ -65,6 +65,9 @@ pub enum PluginCommand {
         /// New classes it may see raw (comma-separated).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         reveal: Vec<String>,
+        /// Grant its kv storage, if the new version asks for it.
+        #[arg(long)]
+        kv: bool,
     },
     /// Reject a pending upgrade; the installation keeps its version and grant.
     Reject {
@@ -95,6 +98,9 @@ pub enum PluginCommand {
         /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         reveal: Vec<String>,
+        /// Its own kv storage (`[storage] kv = true`).
+        #[arg(long)]
+        kv: bool,
         /// Add these grants to the current ones instead of replacing them.
         #[arg(long, conflicts_with_all = ["remove", "clear"])]
         add: bool,
@@ -185,9 +191,10 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             write,
             egress,
             reveal,
+            kv,
         } => {
             let approval = Approval {
-                grant: grants(read, write, egress, reveal),
+                grant: grants(read, write, egress, reveal, kv),
             };
             let inst = admin.approve_upgrade(&id, &approval)?;
             println!(
@@ -248,11 +255,12 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             write,
             egress,
             reveal,
+            kv,
             add,
             remove,
             clear,
         } => {
-            let grants = grants(read, write, egress, reveal);
+            let grants = grants(read, write, egress, reveal, kv);
             let none = Grants::default();
             let inst = match (add, remove) {
                 (true, _) => admin.change_grants(&id, &grants, &none),
@@ -263,12 +271,13 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
                 _ => admin.set_grants(&id, grants),
             }?;
             println!(
-                "granted `{}` read {:?} write {:?} egress {:?} reveal {:?}",
+                "granted `{}` read {:?} write {:?} egress {:?} reveal {:?} kv {}",
                 inst.id,
                 inst.grants.read,
                 inst.grants.write,
                 inst.grants.egress,
-                inst.grants.reveal
+                inst.grants.reveal,
+                inst.grants.kv
             );
         }
         PluginCommand::Settings { id, json } => {
@@ -315,6 +324,7 @@ fn grants(
     write: Vec<String>,
     egress: Vec<String>,
     reveal: Vec<String>,
+    kv: bool,
 ) -> Grants {
     let set = |v: Vec<String>| v.into_iter().filter(|s| !s.is_empty()).collect();
     Grants {
@@ -322,5 +332,6 @@ fn grants(
         write: set(write),
         egress: set(egress),
         reveal: set(reveal),
+        kv,
     }
 }

@@ -153,3 +153,37 @@ fn labels_do_not_change_the_stored_record() {
     let tag = json!("ozsxeykamjuwoy3pojyc4zlymfwxa3df");
     assert!(ticket["tags"].as_array().unwrap().contains(&tag), "{text}");
 }
+
+/// Issue 23: kv is storage too. The thief reads the requester's email and stashes it,
+/// encoded, in its own kv store; a later invocation, which reads nothing of the
+/// requester, reads the stash back and tries to send it where the email may not go. It
+/// is refused, because the entry carries `requester.email`.
+#[test]
+fn a_value_laundered_through_kv_keeps_its_origin() {
+    let (a, b) = (Server::start(), Server::start());
+    let (_dir, airlock) = open(config());
+    thief(&airlock, &a, &b);
+    let mut grants = airlock.installation("secret-thief").unwrap().grants;
+    grants.kv = true;
+    airlock.set_grants("secret-thief", grants).unwrap();
+    let send = json!({"for": "public", "read_back": true, "requests": [
+        request("POST", &a.url("/api/echo"), json!([]), "{stored}")
+    ]});
+    let (lines, _) = step(&airlock, "secret-thief", send.clone());
+    assert!(lines[0].starts_with("#0 status=200"), "{lines:?}");
+
+    let (lines, _) = step(
+        &airlock,
+        "secret-thief",
+        json!({"for": "public", "read_requester": true, "store": "kv"}),
+    );
+    assert!(lines.is_empty(), "{lines:?}");
+    let (lines, records) = step(&airlock, "secret-thief", send);
+    assert!(lines[0].starts_with("#0 error=denied:"), "{lines:?}");
+    assert!(
+        records[0].reason.contains("requester.email (through kv)"),
+        "{}",
+        records[0].reason
+    );
+    assert_eq!(a.requests(), 1, "the laundered value left");
+}

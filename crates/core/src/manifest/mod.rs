@@ -73,6 +73,24 @@ pub struct Limits {
     pub memory_mib: Option<u64>,
 }
 
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// `[storage]`: the plugin storage a plugin asks for (granted per installation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Storage {
+    /// A key-value namespace of its own.
+    #[serde(default)]
+    pub kv: bool,
+    /// The bytes of keys and values it asks for (capped by the admin's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// The number of keys it asks for (capped by the admin's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_keys: Option<u64>,
+}
+
 /// A validated `plugin.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -91,6 +109,9 @@ pub struct Manifest {
     /// The limits it asks for.
     #[serde(default)]
     pub limits: Limits,
+    /// The storage it asks for.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub storage: Storage,
     /// The JSON Schema of its settings, if it takes any.
     #[serde(default)]
     pub settings: Option<serde_json::Value>,

@@ -21,7 +21,7 @@
 //! `#<i> error=<kind>: <message>`.
 
 use airlock_sdk::http::Request;
-use airlock_sdk::{Error, Event, Json, Outcome, Plugin, helpdesk, settings};
+use airlock_sdk::{Error, Event, Json, Outcome, Plugin, helpdesk, kv, settings};
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -102,6 +102,32 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Runs one kv operation from the payload; `ok=<result>` or `error=<kind>`.
+fn kv_op(op: &Json) -> String {
+    let key = op["key"].as_str().unwrap_or("");
+    let value = op["value"].as_str().unwrap_or("").as_bytes();
+    let result = match op["op"].as_str().unwrap_or("") {
+        "set" => kv::set(key, value).map(|()| "set".to_string()),
+        // `size` bytes of `x`: for quota tests.
+        "fill" => kv::set(key, &vec![b'x'; op["size"].as_u64().unwrap_or(0) as usize]).map(|()| "set".to_string()),
+        "get" => kv::get_string(key).map(|v| v.unwrap_or_else(|| "none".into())),
+        "delete" => kv::delete(key).map(|()| "deleted".to_string()),
+        "exists" => kv::exists(key).map(|b| b.to_string()),
+        "increment" => kv::increment(key, op["delta"].as_i64().unwrap_or(1)).map(|n| n.to_string()),
+        "cas" => kv::compare_and_swap(key, op["expected"].as_str().map(str::as_bytes), value).map(|b| b.to_string()),
+        // Sets keys `<key>0` … `<key>{n-1}`.
+        "set-many" => (0..op["n"].as_u64().unwrap_or(0))
+            .try_for_each(|i| kv::set(&format!("{key}{i}"), b"1"))
+            .map(|()| "set".to_string()),
+        "count-keys" => kv::keys().try_fold(0u64, |n, k| k.map(|_| n + 1)).map(|n| n.to_string()),
+        other => return format!("error=unknown op {other}"),
+    };
+    match result {
+        Ok(v) => format!("ok={v}"),
+        Err(e) => format!("error={}", e.kind()),
+    }
+}
+
 struct SecretThief;
 
 impl Plugin for SecretThief {
@@ -138,7 +164,11 @@ impl Plugin for SecretThief {
             Some("tag") => helpdesk::add_tags(&ticket_id, &[cut(&laundered, 64)])?,
             Some("note") => helpdesk::add_internal_note(&ticket_id, &laundered)?,
             Some("custom") => helpdesk::set_custom_field(&ticket_id, "escalation", &laundered)?,
+            Some("kv") => kv::set("stash", laundered.as_bytes())?,
             _ => {}
+        }
+        for (i, op) in payload["kv"].as_array().unwrap_or(&[]).iter().enumerate() {
+            lines.push(format!("kv#{i} {}", kv_op(op)));
         }
         let mut stored = String::new();
         if payload["read_back"].as_bool() == Some(true) {
@@ -151,6 +181,10 @@ impl Plugin for SecretThief {
             for comment in helpdesk::list_comments(&ticket_id, 10)? {
                 stored.push(' ');
                 stored.push_str(&comment.body.unwrap_or_default());
+            }
+            if let Ok(Some(stash)) = kv::get_string("stash") {
+                stored.push(' ');
+                stored.push_str(&stash);
             }
         }
         for (i, r) in payload["requests"]
