@@ -65,6 +65,9 @@ enum Command {
     /// Manage installed plugins.
     #[command(subcommand)]
     Plugin(airlock_host::cli::plugin::PluginCommand),
+    /// Data-subject requests: export or erase everything held about a person.
+    #[command(subcommand)]
+    Dsr(airlock_host::cli::dsr::DsrCommand),
     /// Incident response: who an installation's data access touched.
     #[command(subcommand)]
     Incident(IncidentCommand),
@@ -345,6 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             airlock_host::cli::vendor::pack(&args)?
         }
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
+        Command::Dsr(cmd) => airlock_host::cli::dsr::run(&open()?, cmd)?,
         Command::Incident(IncidentCommand::Report(args)) => {
             airlock_host::cli::incident::report(&open()?, args)?
         }

@@ -190,6 +190,10 @@ pub trait HelpdeskStore: Send + Sync {
     /// Up to `limit` records of a kind with ids after `after_id`, by id (for scans that
     /// must not hold a whole table in memory).
     fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>>;
+    /// Deletes records and everything stored beside them (a ticket's tags, comments and
+    /// their labels), all in one transaction, overwriting the freed space so no deleted
+    /// value lingers in the file. Returns how many records were deleted.
+    fn erase(&self, records: &[(Kind, String)]) -> StoreResult<u64>;
 }
 
 /// Installations and their grants and settings.

@@ -84,6 +84,9 @@ pub(super) fn connect(path: &Path, durability: Durability) -> Result<Connection>
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted rows are overwritten, not left in free pages: an erased value is gone from
+    // the file, not just unlinked.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // Reads map the file instead of copying pages in: after another connection commits,
     // re-reading is cheap.
     conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
@@ -193,6 +196,39 @@ impl HelpdeskStore for SqliteStore {
                 })
                 .ok_or_else(|| Error::failed("the store's writer stopped"))?
                 .map_err(Error)
+        })
+    }
+
+    fn erase(&self, records: &[(Kind, String)]) -> StoreResult<u64> {
+        call(|| {
+            let mut inner = self.lock();
+            let tx = inner
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut deleted = 0;
+            for (kind, id) in records {
+                let labels = "DELETE FROM field_labels WHERE kind = ?1 AND record_id = ?2";
+                if *kind == Kind::Ticket {
+                    tx.execute(
+                        "DELETE FROM field_labels WHERE kind = 'comment' AND record_id IN
+                           (SELECT id FROM comments WHERE ticket_id = ?1)",
+                        [id],
+                    )?;
+                    tx.execute("DELETE FROM comments WHERE ticket_id = ?1", [id])?;
+                    tx.execute("DELETE FROM ticket_tags WHERE ticket_id = ?1", [id])?;
+                }
+                tx.execute(labels, params![kind.path_prefix(), id])?;
+                deleted += tx
+                    .execute(&format!("DELETE FROM {} WHERE id = ?1", kind.table()), [id])?
+                    as u64;
+            }
+            tx.commit()?;
+            // The WAL still holds the pages as they were: fold it into the (overwritten)
+            // database and empty it. Best effort while readers hold it.
+            let _ = inner
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            Ok(deleted)
         })
     }
 

@@ -52,7 +52,7 @@ pub enum Permission {
     ChangeGrants,
     /// Change an installation's settings and secrets.
     ChangeSettings,
-    /// Import helpdesk data.
+    /// Import helpdesk data, erase a person's data (data-subject requests), legal holds.
     ImportData,
     /// Post helpdesk events.
     PostEvents,

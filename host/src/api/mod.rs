@@ -29,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 32 << 20;
 
 pub mod access;
 mod accounts;
+mod dsr;
 mod error;
 mod extract;
 mod lifecycle;
@@ -237,6 +238,7 @@ fn routes() -> Vec<Route> {
     all.extend(accounts::routes());
     all.extend(reviews::routes());
     all.extend(lifecycle::routes());
+    all.extend(dsr::routes());
     all
 }
 

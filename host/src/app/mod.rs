@@ -15,6 +15,7 @@ pub use people::{PublicCredential, PublicUser};
 pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
 pub mod admission;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
+pub mod dsr;
 mod events;
 mod evidence;
 pub mod incident;

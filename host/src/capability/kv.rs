@@ -153,6 +153,35 @@ impl KvService {
         Ok(key)
     }
 
+    /// An entry's key name and value in clear, for a data-subject export.
+    pub fn open_entry(
+        &self,
+        master: &MasterKey,
+        installation: &str,
+        entry: &KvEntry,
+    ) -> Result<(String, Vec<u8>), CallError> {
+        let sealer = Sealer::new(self.data_key(master, installation)?, installation);
+        let name = sealer.open(&entry.key_hash, NAME_PART, &entry.key_sealed)?;
+        let value = sealer.open(&entry.key_hash, VALUE_PART, &entry.value_sealed)?;
+        Ok((String::from_utf8_lossy(&name).into_owned(), value))
+    }
+
+    /// Deletes one entry (a data-subject erasure); true if it was there.
+    pub fn erase_entry(&self, installation: &str, key_hash: &str) -> Result<bool, CallError> {
+        let mut found = false;
+        let unlimited = KvQuota {
+            max_bytes: u64::MAX,
+            max_keys: u64::MAX,
+        };
+        self.store
+            .kv_update(installation, key_hash, unlimited, &mut |old| {
+                found = old.is_some();
+                KvChange::Delete
+            })
+            .map_err(store_failed)?;
+        Ok(found)
+    }
+
     /// Forgets the unwrapped data keys (after the master key was rotated).
     pub fn forget_data_keys(&self) {
         self.data_keys

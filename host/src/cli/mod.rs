@@ -11,11 +11,13 @@
 //! - [`plugin`], [`lifecycle`]: `airlock plugin`, bundles, upgrades and versions;
 //! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
 //! - [`incident`]: `airlock incident report`;
+//! - [`dsr`]: `airlock dsr export | erase | hold | release | receipt`;
 //! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
 pub mod config;
 pub mod dev;
+pub mod dsr;
 pub mod evidence;
 pub mod incident;
 pub mod lifecycle;

@@ -285,6 +285,7 @@ fn refused(lines: &[String], records: &[AuditEntry], i: usize, kind: &str, reaso
 mod audit;
 mod data;
 mod destinations;
+mod dsr;
 mod incident;
 mod secrets;
 mod storage;
