@@ -65,6 +65,9 @@ enum Command {
     /// Manage installed plugins.
     #[command(subcommand)]
     Plugin(airlock_host::cli::plugin::PluginCommand),
+    /// Retention: delete what the `[retention]` policies say was kept long enough.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Data-subject requests: export or erase everything held about a person.
     #[command(subcommand)]
     Dsr(airlock_host::cli::dsr::DsrCommand),
@@ -156,6 +159,17 @@ enum Command {
         /// Path to Airlock's SDK crate (default: the one this binary was built with).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Count (by default) or delete (`--yes`) what the config's `[retention]` policies
+    /// say was kept long enough; recorded either way.
+    Apply {
+        /// Delete, instead of only counting.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -287,7 +301,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "No users yet. Create the first admin with: airlock user create <name> --role admin"
                 );
             }
-            start_housekeeping(airlock.clone(), config.audit_retention_days);
+            start_housekeeping(
+                airlock.clone(),
+                config.audit_retention_days,
+                config.retention.clone().unwrap_or_default(),
+            );
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(airlock_host::api::serve(
                 airlock.clone(),
@@ -349,6 +367,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
         Command::Dsr(cmd) => airlock_host::cli::dsr::run(&open()?, cmd)?,
+        Command::Retention(RetentionCommand::Apply { yes }) => {
+            let policy = config.retention.clone().unwrap_or_default();
+            airlock_host::cli::dsr::apply_retention(&open()?, &policy, !yes)?
+        }
         Command::Incident(IncidentCommand::Report(args)) => {
             airlock_host::cli::incident::report(&open()?, args)?
         }
@@ -453,7 +475,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// How often `serve` signs a checkpoint of what was appended since the last one.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
+fn start_housekeeping(
+    airlock: Arc<Airlock>,
+    retention_days: Option<u64>,
+    policy: airlock_host::app::retention::RetentionPolicy,
+) {
     std::thread::spawn(move || {
         let per_hour = 3600 / CHECKPOINT_INTERVAL.as_secs();
         for tick in 1u64.. {
@@ -465,6 +491,23 @@ fn start_housekeeping(airlock: Arc<Airlock>, retention_days: Option<u64>) {
                 match airlock.prune_audit(days) {
                     Ok(n) => tracing::info!(records = n, days, "audit retention applied"),
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "audit retention failed"),
+                }
+            }
+            if !policy.is_empty() && tick % per_hour == 0 {
+                let actor = airlock_host::app::Actor::cli();
+                let now = time::OffsetDateTime::now_utc();
+                match airlock
+                    .admin(&actor)
+                    .apply_retention(&policy, now, false, &mut |_| {})
+                {
+                    Ok(r) => tracing::info!(
+                        closed_tickets = r.closed_tickets,
+                        orphan_users = r.orphan_users,
+                        kv_entries = r.kv_entries,
+                        alerts = r.alerts,
+                        "retention applied"
+                    ),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "retention failed"),
                 }
             }
         }

@@ -327,3 +327,41 @@ fn keys_and_values_are_sealed_in_the_database_and_audited_by_hash_only() {
         .unwrap();
     assert_eq!(records.last().unwrap().entry.details["classes"], "email");
 }
+
+#[test]
+fn retention_deletes_entries_not_written_for_the_policy_s_days() {
+    let host = host_with_thieves(&["thief", "keeper"], true);
+    for id in ["thief", "keeper"] {
+        let got = ops(
+            &host.airlock,
+            id,
+            json!([{"op": "set", "key": "a", "value": "1"}, {"op": "set", "key": "b", "value": "2"}]),
+        );
+        assert_eq!(got, ["ok=set", "ok=set"]);
+    }
+    let policy = airlock_host::app::retention::RetentionPolicy {
+        kv_days: Some(30),
+        // keeper keeps its entries for a year.
+        kv_days_by_installation: [("keeper".to_string(), 365)].into(),
+        ..Default::default()
+    };
+    let cli = airlock_host::app::Actor::cli();
+    let in_40_days = time::OffsetDateTime::now_utc() + time::Duration::days(40);
+    let admin = host.airlock.admin(&cli);
+    let dry = admin
+        .apply_retention(&policy, in_40_days, true, &mut |_| {})
+        .unwrap();
+    assert_eq!(dry.kv_entries, 2);
+    let done = admin
+        .apply_retention(&policy, in_40_days, false, &mut |_| {})
+        .unwrap();
+    assert_eq!(done.kv_entries, 2);
+    assert_eq!(
+        ops(&host.airlock, "thief", json!([{"op": "count-keys"}])),
+        ["ok=0"]
+    );
+    assert_eq!(
+        ops(&host.airlock, "keeper", json!([{"op": "count-keys"}])),
+        ["ok=2"]
+    );
+}

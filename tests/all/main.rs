@@ -18,5 +18,6 @@ mod monitoring;
 mod people;
 mod pii_probe;
 mod redaction;
+mod retention;
 mod service;
 mod support;

@@ -194,6 +194,12 @@ pub trait HelpdeskStore: Send + Sync {
     /// their labels), all in one transaction, overwriting the freed space so no deleted
     /// value lingers in the file. Returns how many records were deleted.
     fn erase(&self, records: &[(Kind, String)]) -> StoreResult<u64>;
+    /// Up to `limit` ids of tickets with status `closed` last updated before `before`
+    /// (RFC 3339, compared as text), oldest first: what retention deletes.
+    fn closed_tickets_before(&self, before: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// Up to `limit` ids of users no ticket or comment refers to any more (not a
+    /// requester, assignee or author).
+    fn orphan_users(&self, limit: u32) -> StoreResult<Vec<String>>;
 }
 
 /// Installations and their grants and settings.
@@ -227,6 +233,9 @@ pub trait AlertStore: Send + Sync {
     fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>>;
     /// Records how delivery to the webhook went.
     fn set_alert_delivery(&self, id: u64, delivery: &Delivery) -> StoreResult<()>;
+    /// Deletes up to `limit` alerts raised before `before` (RFC 3339), oldest first, or
+    /// only counts them when `dry_run`. Returns how many.
+    fn prune_alerts(&self, before: &str, limit: u32, dry_run: bool) -> StoreResult<u64>;
 }
 
 /// User accounts and their credentials (sessions and tokens).
@@ -328,6 +337,14 @@ pub trait KvStore: Send + Sync {
     fn kv_init_data_key(&self, installation: &str, wrapped: &str) -> StoreResult<String>;
     /// Bytes and keys an installation uses.
     fn kv_usage(&self, installation: &str) -> StoreResult<(u64, u64)>;
+    /// Up to `limit` entries not written since `before` (RFC 3339), of one installation
+    /// or of all, as (installation, key hash), oldest first.
+    fn kv_written_before(
+        &self,
+        installation: Option<&str>,
+        before: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Vendors and their pinned keys.

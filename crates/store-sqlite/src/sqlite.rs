@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS comments (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS comments_ticket ON comments(ticket_id, created_at);
+-- Retention finds users nothing refers to any more.
+CREATE INDEX IF NOT EXISTS tickets_assignee ON tickets(json_extract(doc, '$.assignee_id'));
+CREATE INDEX IF NOT EXISTS comments_author ON comments(json_extract(doc, '$.author_id'));
+CREATE INDEX IF NOT EXISTS tickets_closed ON tickets(status, updated_at);
 CREATE TABLE IF NOT EXISTS installations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 -- Bumped by triggers on every change to `installations`, by whichever process makes it,
 -- so caches of installations know when they are stale.
@@ -229,6 +233,39 @@ impl HelpdeskStore for SqliteStore {
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             Ok(deleted)
+        })
+    }
+
+    fn closed_tickets_before(&self, before: &str, limit: u32) -> StoreResult<Vec<String>> {
+        call(|| {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM tickets WHERE status = 'closed' AND updated_at < ?1
+                 ORDER BY updated_at LIMIT ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![before, i64::from(limit)], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
+        })
+    }
+
+    fn orphan_users(&self, limit: u32) -> StoreResult<Vec<String>> {
+        call(|| {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT u.id FROM users u
+                 WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = u.id)
+                   AND NOT EXISTS (SELECT 1 FROM tickets t
+                                   WHERE json_extract(t.doc, '$.assignee_id') = u.id)
+                   AND NOT EXISTS (SELECT 1 FROM comments c
+                                   WHERE json_extract(c.doc, '$.author_id') = u.id)
+                 ORDER BY u.id LIMIT ?1",
+            )?;
+            let ids = stmt
+                .query_map([i64::from(limit)], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
         })
     }
 

@@ -43,6 +43,25 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
 }
 
 impl AlertStore for SqliteStore {
+    fn prune_alerts(&self, before: &str, limit: u32, dry_run: bool) -> StoreResult<u64> {
+        call(|| {
+            let inner = self.lock();
+            let select = "SELECT id FROM alerts WHERE time < ?1 ORDER BY id LIMIT ?2";
+            let n = match dry_run {
+                true => inner.conn.query_row(
+                    &format!("SELECT COUNT(*) FROM ({select})"),
+                    params![before, i64::from(limit)],
+                    |r| r.get::<_, i64>(0),
+                )? as u64,
+                false => inner.conn.execute(
+                    &format!("DELETE FROM alerts WHERE id IN ({select})"),
+                    params![before, i64::from(limit)],
+                )? as u64,
+            };
+            Ok(n)
+        })
+    }
+
     fn put_alert(&self, alert: &Alert) -> StoreResult<u64> {
         call(|| {
             let inner = self.lock();

@@ -256,6 +256,28 @@ impl KvStore for SqliteStore {
     fn kv_usage(&self, installation: &str) -> StoreResult<(u64, u64)> {
         call(|| usage(&*self.read()?, installation))
     }
+
+    fn kv_written_before(
+        &self,
+        installation: Option<&str>,
+        before: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, String)>> {
+        call(|| {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT installation, key_hash FROM kv
+                 WHERE (?1 IS NULL OR installation = ?1) AND written_at < ?2
+                 ORDER BY written_at LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![installation, before, i64::from(limit)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
 }
 
 /// [`entry`] for a row whose entry columns start at `at`.

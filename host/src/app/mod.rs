@@ -10,6 +10,7 @@ pub use crate::error::{AppError, AppResult};
 
 mod admin;
 mod people;
+pub mod retention;
 mod review;
 pub use people::{PublicCredential, PublicUser};
 pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};

@@ -74,6 +74,9 @@ pub struct Config {
     pub checkpoint_every: Option<u64>,
     /// Delete audit records older than this many days (default: keep forever).
     pub audit_retention_days: Option<u64>,
+    /// `[retention]`: how long closed tickets, orphan users, kv entries and alerts are
+    /// kept (see [`crate::app::retention::RetentionPolicy`]); nothing is deleted unless set.
+    pub retention: Option<crate::app::retention::RetentionPolicy>,
     /// An access review is due this many days after the last sign-off (default 90); an
     /// overdue review raises `review-overdue`.
     pub review_interval_days: Option<u32>,

@@ -1,4 +1,5 @@
-//! `airlock dsr …`: data-subject requests (export, erase, legal holds, receipts).
+//! `airlock dsr …`: data-subject requests (export, erase, legal holds, receipts), and
+//! `airlock retention apply`.
 
 use crate::app::{Actor, Airlock};
 use anyhow::Context;
@@ -142,4 +143,45 @@ fn last_seq(airlock: &Airlock, call: &str) -> anyhow::Result<u64> {
         })?
         .last()
         .map_or(0, |r| r.seq))
+}
+
+/// `airlock retention apply`: counts (`dry_run`) or deletes, with a progress bar.
+pub fn apply_retention(
+    airlock: &Airlock,
+    policy: &crate::app::retention::RetentionPolicy,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if policy.is_empty() {
+        anyhow::bail!(
+            "no [retention] policy in the config file: nothing is ever deleted by retention until one is set"
+        );
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(if dry_run { "counting" } else { "deleting" });
+    let actor = Actor::cli();
+    let report = airlock.admin(&actor).apply_retention(
+        policy,
+        time::OffsetDateTime::now_utc(),
+        dry_run,
+        &mut |done| bar.set_position(done),
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "{}closed tickets {}, orphan users {}, kv entries {}, alerts {}{}",
+        if dry_run {
+            "would delete: "
+        } else {
+            "deleted: "
+        },
+        report.closed_tickets,
+        report.orphan_users,
+        report.kv_entries,
+        report.alerts,
+        if dry_run {
+            " (pass --yes to delete)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }

@@ -29,6 +29,9 @@ impl AlertStore for SlowAlerts {
     fn set_alert_delivery(&self, id: u64, delivery: &Delivery) -> StoreResult<()> {
         self.store.set_alert_delivery(id, delivery)
     }
+    fn prune_alerts(&self, before: &str, limit: u32, dry_run: bool) -> StoreResult<u64> {
+        self.store.prune_alerts(before, limit, dry_run)
+    }
 }
 
 impl InstallationStore for SlowAlerts {
