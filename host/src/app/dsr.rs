@@ -20,7 +20,7 @@ use super::admin::Admin;
 use super::{Airlock, AppError, AppResult};
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::model::{Kind, Record};
-use crate::monitor::{EGRESS_CALL, PAGE};
+use crate::monitor::EGRESS_CALL;
 use crate::store::{AuditStore, HelpdeskStore, KvStore, TicketQuery};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -246,23 +246,11 @@ impl Airlock {
         })
     }
 
-    /// Every record matching `filter`, a page at a time.
-    fn all_records(&self, mut filter: AuditFilter) -> AppResult<Vec<AuditRecord>> {
+    /// Every record matching `filter` (read a page at a time).
+    fn all_records(&self, filter: AuditFilter) -> AppResult<Vec<AuditRecord>> {
         let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            filter.after_seq = Some(after);
-            filter.limit = Some(PAGE);
-            let page = self.store.query(&filter)?;
-            let full = page.len() == PAGE as usize;
-            if let Some(last) = page.last() {
-                after = last.seq;
-            }
-            out.extend(page);
-            if !full {
-                return Ok(out);
-            }
-        }
+        self.each_record(filter, |r| out.push(r))?;
+        Ok(out)
     }
 }
 

@@ -18,8 +18,8 @@ use super::admin::Admin;
 use super::{Airlock, AppError, AppResult};
 use crate::audit::{AuditFilter, AuditRecord, Decision};
 use crate::model::Kind;
-use crate::monitor::{EGRESS_CALL, PAGE, is_read_call, is_write_call, normalize_time};
-use crate::store::{AuditStore, HelpdeskStore};
+use crate::monitor::{EGRESS_CALL, is_read_call, is_write_call, normalize_time};
+use crate::store::HelpdeskStore;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -123,30 +123,29 @@ impl Airlock {
         let mut subjects: BTreeMap<String, SubjectExposure> = BTreeMap::new();
         let mut invocations: HashMap<String, Touched> = HashMap::new();
         let mut owners: HashMap<(Kind, String), Option<String>> = HashMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.query(&AuditFilter {
-                installation: Some(q.installation.clone()),
-                since: Some(since.clone()),
-                until: until.clone(),
-                after_seq: Some(after),
-                limit: Some(PAGE),
-                ..Default::default()
-            })?;
-            for r in &page {
-                after = r.seq;
-                report.records += 1;
-                self.note(
-                    r,
+        let filter = AuditFilter {
+            installation: Some(q.installation.clone()),
+            since: Some(since.clone()),
+            until: until.clone(),
+            ..Default::default()
+        };
+        let mut failed = None;
+        self.each_record(filter, |r| {
+            report.records += 1;
+            if failed.is_none()
+                && let Err(e) = self.note(
+                    &r,
                     &mut owners,
                     &mut subjects,
                     &mut invocations,
                     &mut report.unresolved,
-                )?;
+                )
+            {
+                failed = Some(e);
             }
-            if page.len() < PAGE as usize {
-                break;
-            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         for touched in invocations.values() {
             for user in &touched.subjects {
