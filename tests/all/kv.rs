@@ -178,17 +178,36 @@ fn another_installation_s_keys_cannot_be_reached() {
 
 #[test]
 fn one_byte_over_the_quota_is_limit_and_writes_nothing() {
-    // secret-thief asks for 262144 bytes (keys and values) and 20000 keys.
+    // secret-thief asks for 4 MiB (keys, values and provenance) and 20000 keys.
+    const QUOTA: u64 = 4 << 20;
     let host = host_with_thieves(&["thief"], true);
+    // What one entry costs beyond its key and value: the provenance of an action's
+    // invocation (the same in each).
+    assert_eq!(
+        ops(
+            &host.airlock,
+            "thief",
+            json!([{"op": "set", "key": "p", "value": ""}])
+        ),
+        ["ok=set"]
+    );
+    let (probe, _) = host.airlock.kv_usage("thief").unwrap();
+    let overhead = probe - 1;
+    // Values are at most 1 MiB: fill the quota with four of them, the last exactly.
+    let room = QUOTA - probe - 3 * (1 + overhead + (1 << 20));
+    let last = room - 1 - overhead;
     let got = ops(
         &host.airlock,
         "thief",
         json!([
-            {"op": "fill", "key": "big", "size": 262144 - 3},
+            {"op": "fill", "key": "a", "size": 1 << 20},
+            {"op": "fill", "key": "b", "size": 1 << 20},
+            {"op": "fill", "key": "c", "size": 1 << 20},
+            {"op": "fill", "key": "d", "size": last + 1},
+            {"op": "get", "key": "d"},
+            {"op": "fill", "key": "d", "size": last},
             {"op": "fill", "key": "x", "size": 0},
             {"op": "get", "key": "x"},
-            {"op": "fill", "key": "big", "size": 262144 - 3 - 1},
-            {"op": "fill", "key": "x", "size": 0},
             {"op": "fill", "key": "huge", "size": (1 << 20) + 1},
             {"op": "set", "key": "k".repeat(257), "value": "v"},
         ]),
@@ -197,14 +216,18 @@ fn one_byte_over_the_quota_is_limit_and_writes_nothing() {
         got,
         [
             "ok=set",
+            "ok=set",
+            "ok=set",
             "error=limit",
             "ok=none",
             "ok=set",
-            "ok=set",
+            "error=limit",
+            "ok=none",
             "error=limit",
             "error=invalid"
         ]
     );
+    assert_eq!(host.airlock.kv_usage("thief").unwrap().0, QUOTA);
 }
 
 #[test]
@@ -364,4 +387,37 @@ fn retention_deletes_entries_not_written_for_the_policy_s_days() {
         ops(&host.airlock, "keeper", json!([{"op": "count-keys"}])),
         ["ok=2"]
     );
+}
+
+/// The provenance stored with an entry (what its writer had read) counts against the
+/// quota, so tiny values cannot make the store keep large provenance for free.
+#[test]
+fn what_an_entry_carries_counts_against_the_quota() {
+    let host = host_with_thieves(&["thief"], true);
+    ops(
+        &host.airlock,
+        "thief",
+        json!([{"op": "set", "key": "plain", "value": ""}]),
+    );
+    // Carrying what the action's pre-fetch read (the ticket's fields and id).
+    let (bytes, _) = host.airlock.kv_usage("thief").unwrap();
+    assert!(bytes > "plain".len() as u64, "{bytes}");
+    let results = host
+        .airlock
+        .handle_event(EventRequest::Action {
+            ticket_id: "t-1".into(),
+            name: "probe".into(),
+            payload: json!({"for": "thief", "read_requester": true, "kv": [{"op": "set", "key": "after", "value": ""}]}),
+        })
+        .unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r.installation == "thief" && r.status == "ok"),
+        "{results:?}"
+    );
+    // The same empty value under a key as long, after reading the requester too: it
+    // carries more, and costs more.
+    let (after, _) = host.airlock.kv_usage("thief").unwrap();
+    assert!(after - bytes > bytes + 20, "{bytes} then {after}");
 }

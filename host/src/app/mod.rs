@@ -257,6 +257,12 @@ impl Airlock {
         self.store.as_ref()
     }
 
+    /// The bytes and keys an installation's kv store holds (what its quota counts).
+    pub fn kv_usage(&self, installation: &str) -> AppResult<(u64, u64)> {
+        use crate::store::KvStore;
+        Ok(self.store.kv_usage(installation)?)
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime

@@ -8,7 +8,8 @@
 //!   installation's entry.
 //! - **Quotas.** Keys are 1-[`MAX_KEY_BYTES`] bytes, values at most [`MAX_VALUE_BYTES`];
 //!   the installation's bytes and keys are capped (what the manifest asks, capped by the
-//!   admin's [`KvLimits`]). A write past them is `limit`, checked in the store's write
+//!   admin's [`KvLimits`]); an entry costs its key, its value and the provenance stored
+//!   with it. A write past them is `limit`, checked in the store's write
 //!   transaction, and nothing is written.
 //! - **Sealed at rest.** Key names and values are sealed with AES-256-GCM under the
 //!   installation's own data key (wrapped by the master key), the installation and the
@@ -415,12 +416,16 @@ impl Kv<'_> {
         let (flows, subjects) = ctx.provenance();
         let mut out = KvOutput::default();
         let mut failed = None;
+        // What an entry costs the quota: its key and value, and the provenance stored
+        // with it, so a tiny value cannot make the store keep large provenance for free.
+        let provenance = serde_json::to_string(flows).map_or(0, |t| t.len())
+            + subjects.iter().map(|s| s.len() + 3).sum::<usize>();
         let entry = |value: &[u8]| -> Result<KvEntry, CallError> {
             Ok(KvEntry {
                 key_hash: hash.clone(),
                 key_sealed: sealer.seal(&hash, NAME_PART, key.as_bytes())?,
                 value_sealed: sealer.seal(&hash, VALUE_PART, value)?,
-                size: (key.len() + value.len()) as u64,
+                size: (key.len() + value.len() + provenance) as u64,
                 written_at: crate::audit::now_rfc3339(),
                 flows: flows.to_vec(),
                 subjects: subjects.iter().cloned().collect(),
