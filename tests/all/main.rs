@@ -2,6 +2,7 @@
 //! `tests/plugins/` by `scripts/build-plugins.sh`, real SQLite, real HTTP on loopback.
 
 mod api;
+mod at_rest;
 mod audit_tamper;
 mod budget;
 mod cli;

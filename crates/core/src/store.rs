@@ -162,6 +162,43 @@ pub enum TicketQuery {
     Status(String),
 }
 
+/// Seals the values of sensitive helpdesk fields before a store writes them, and opens
+/// them as it reads them: encryption at rest, with ids and other fields left searchable.
+pub trait FieldSealer: Send + Sync {
+    /// The stored form of `value`, field `key` of record `kind`/`id`.
+    fn seal(&self, kind: Kind, id: &str, key: &str, value: &str) -> Result<String, String>;
+    /// The value of a stored form; a value not in sealed form is returned as it is
+    /// (written before sealing began).
+    fn open(&self, kind: Kind, id: &str, key: &str, stored: &str) -> Result<String, String>;
+    /// Whether `stored` is in sealed form.
+    fn is_sealed(&self, stored: &str) -> bool;
+}
+
+/// The top-level keys of a record kind whose values are sealed at rest: its fields the
+/// catalog classes `personal` or `restricted`.
+///
+/// ```
+/// use airlock_core::{model::Kind, store::sealed_keys};
+/// assert!(sealed_keys(Kind::User).contains(&"email"));
+/// assert!(!sealed_keys(Kind::User).contains(&"organization_id"));
+/// assert_eq!(sealed_keys(Kind::Comment), ["body"]);
+/// ```
+pub fn sealed_keys(kind: Kind) -> Vec<&'static str> {
+    use crate::catalog::{FIELDS, Sensitivity};
+    let prefix = kind.path_prefix();
+    FIELDS
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.sensitivity,
+                Sensitivity::Personal | Sensitivity::Restricted
+            )
+        })
+        .filter_map(|f| f.path.strip_prefix(prefix)?.strip_prefix('.'))
+        .filter(|key| !key.contains(['.', '*']))
+        .collect()
+}
+
 /// Helpdesk records: tickets, users, organizations and comments.
 pub trait HelpdeskStore: Send + Sync {
     /// One record by kind and id.

@@ -41,6 +41,7 @@ CREATE INDEX IF NOT EXISTS tickets_assignee ON tickets(json_extract(doc, '$.assi
 CREATE INDEX IF NOT EXISTS comments_author ON comments(json_extract(doc, '$.author_id'));
 CREATE INDEX IF NOT EXISTS tickets_closed ON tickets(status, updated_at);
 CREATE TABLE IF NOT EXISTS installations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Bumped by triggers on every change to `installations`, by whichever process makes it,
 -- so caches of installations know when they are stale.
 CREATE TABLE IF NOT EXISTS installations_version (
@@ -111,6 +112,8 @@ pub struct SqliteStore {
     readers: super::readers::Readers,
     path: std::path::PathBuf,
     pub(super) commit: super::audit_writer::GroupCommit,
+    /// Seals sensitive field values at rest, once the host sets it.
+    sealer: std::sync::OnceLock<std::sync::Arc<dyn airlock_core::store::FieldSealer>>,
 }
 
 impl SqliteStore {
@@ -147,6 +150,7 @@ impl SqliteStore {
                 readers: super::readers::Readers::new(path),
                 path: path.to_path_buf(),
                 commit: super::audit_writer::GroupCommit::new(path, durability),
+                sealer: std::sync::OnceLock::new(),
             })
         })
     }
@@ -170,8 +174,166 @@ impl SqliteStore {
     }
 }
 
-fn parse_doc(doc: String) -> Result<Record> {
-    serde_json::from_str(&doc).context("stored record is not a JSON object")
+impl SqliteStore {
+    /// Seals the values of `personal` and `restricted` fields
+    /// ([`airlock_core::store::sealed_keys`]) with `sealer` from now on, on every write,
+    /// and opens them on every read. Set once, before the store is shared.
+    pub fn seal_fields_with(&self, sealer: std::sync::Arc<dyn airlock_core::store::FieldSealer>) {
+        let _ = self.sealer.set(sealer);
+    }
+
+    /// Re-writes every stored record that still holds a sensitive value in clear (a
+    /// store from before sealing), a page at a time, calling `progress` with the count.
+    /// Cheap once done: a marker in the database says so. Returns how many were sealed.
+    pub fn seal_existing(&self, progress: &mut dyn FnMut(u64)) -> StoreResult<u64> {
+        let Some(sealer) = self.sealer.get().cloned() else {
+            return Ok(0);
+        };
+        if self.meta("fields_sealed")?.as_deref() == Some("v1") {
+            return Ok(0);
+        }
+        let mut sealed = 0;
+        for kind in [Kind::User, Kind::Ticket, Kind::Comment, Kind::Organization] {
+            let keys = airlock_core::store::sealed_keys(kind);
+            let mut after = String::new();
+            loop {
+                let page = self.raw_page(kind, &after, 500)?;
+                let Some((last, _)) = page.last() else { break };
+                after = last.clone();
+                // A value needs sealing unless it opens: so a clear value that merely
+                // looks sealed is sealed too. Each record goes back in clear, to be sealed
+                // whole on the way in.
+                let mut clear: Vec<(Kind, String, Record)> = Vec::new();
+                for (id, mut record) in page {
+                    let mut needs = false;
+                    for key in &keys {
+                        if let Some(serde_json::Value::String(stored)) = record.get_mut(*key) {
+                            match sealer.open(kind, &id, key, stored) {
+                                Ok(plain) if sealer.is_sealed(stored) => *stored = plain,
+                                _ => needs = true,
+                            }
+                        }
+                    }
+                    if needs {
+                        clear.push((kind, id, record));
+                    }
+                }
+                sealed += clear.len() as u64;
+                // put_many seals them on the way in.
+                self.put_many(&clear)?;
+                progress(sealed);
+            }
+        }
+        self.set_meta("fields_sealed", "v1")?;
+        if sealed > 0 {
+            self.fold_wal();
+        }
+        Ok(sealed)
+    }
+
+    /// Folds the WAL into the database file and empties it, so pages as they were before
+    /// an erasure or a sealing are gone from both (deleted rows are overwritten:
+    /// `secure_delete`). Best effort while readers hold the WAL.
+    fn fold_wal(&self) {
+        let inner = self.lock();
+        let _ = inner
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+
+    /// Records as stored (sealed values left sealed), for the migration.
+    fn raw_page(
+        &self,
+        kind: Kind,
+        after_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, Record)>> {
+        call(|| {
+            let conn = self.read()?;
+            let sql = format!(
+                "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
+                kind.table()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![after_id, limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, doc)| {
+                    Ok((
+                        id,
+                        serde_json::from_str(&doc).context("stored record is not a JSON object")?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        call(|| {
+            let conn = self.read()?;
+            Ok(conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        call(|| {
+            self.lock().conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A stored doc as the caller sees it: sensitive values opened.
+    fn parse_doc(&self, kind: Kind, doc: String) -> Result<Record> {
+        let mut record: Record =
+            serde_json::from_str(&doc).context("stored record is not a JSON object")?;
+        if let Some(sealer) = self.sealer.get() {
+            let id = record
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            for key in airlock_core::store::sealed_keys(kind) {
+                if let Some(serde_json::Value::String(stored)) = record.get_mut(key) {
+                    *stored = sealer.open(kind, &id, key, stored).map_err(|e| {
+                        Error::failed(format!("a sealed field cannot be opened: {e}"))
+                    })?;
+                }
+            }
+        }
+        Ok(record)
+    }
+
+    /// Records as they are stored: sensitive values sealed.
+    fn sealed(&self, records: &[(Kind, String, Record)]) -> Result<Vec<(Kind, String, Record)>> {
+        let Some(sealer) = self.sealer.get() else {
+            return Ok(records.to_vec());
+        };
+        records
+            .iter()
+            .map(|(kind, id, record)| {
+                let mut record = record.clone();
+                for key in airlock_core::store::sealed_keys(*kind) {
+                    // Callers hand records in clear: every value is sealed, even one that
+                    // looks sealed already.
+                    if let Some(serde_json::Value::String(value)) = record.get_mut(key) {
+                        *value = sealer
+                            .seal(*kind, id, key, value)
+                            .map_err(|e| Error::failed(format!("cannot seal a field: {e}")))?;
+                    }
+                }
+                Ok((*kind, id.clone(), record))
+            })
+            .collect()
+    }
 }
 
 impl HelpdeskStore for SqliteStore {
@@ -183,7 +345,7 @@ impl HelpdeskStore for SqliteStore {
                 .prepare_cached(&sql)?
                 .query_row([id], |r| r.get(0))
                 .optional()?;
-            doc.map(parse_doc).transpose()
+            doc.map(|d| self.parse_doc(kind, d)).transpose()
         })
     }
 
@@ -193,7 +355,7 @@ impl HelpdeskStore for SqliteStore {
         labels: &[FieldLabel],
     ) -> StoreResult<()> {
         call(|| {
-            let job = (records.to_vec(), labels.to_vec());
+            let job = (self.sealed(records)?, labels.to_vec());
             self.writes
                 .submit(job, &self.inner, |inner, jobs| {
                     super::helpdesk_writes::write_group(&mut inner.conn, &jobs)
@@ -227,11 +389,8 @@ impl HelpdeskStore for SqliteStore {
                     as u64;
             }
             tx.commit()?;
-            // The WAL still holds the pages as they were: fold it into the (overwritten)
-            // database and empty it. Best effort while readers hold it.
-            let _ = inner
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            drop(inner);
+            self.fold_wal();
             Ok(deleted)
         })
     }
@@ -304,7 +463,7 @@ impl HelpdeskStore for SqliteStore {
                 "SELECT doc FROM comments WHERE ticket_id = ?1 ORDER BY created_at, id LIMIT ?2",
             )?;
             let docs = stmt.query_map(params![ticket_id, limit], |r| r.get::<_, String>(0))?;
-            docs.map(|d| parse_doc(d?)).collect()
+            docs.map(|d| self.parse_doc(Kind::Comment, d?)).collect()
         })
     }
 
@@ -322,7 +481,7 @@ impl HelpdeskStore for SqliteStore {
             let sql = format!("{sql} ORDER BY updated_at DESC, id LIMIT ?2");
             let mut stmt = conn.prepare_cached(&sql)?;
             let docs = stmt.query_map(params![value, limit], |r| r.get::<_, String>(0))?;
-            docs.map(|d| parse_doc(d?)).collect()
+            docs.map(|d| self.parse_doc(Kind::Ticket, d?)).collect()
         })
     }
 
@@ -339,7 +498,7 @@ impl HelpdeskStore for SqliteStore {
             })?;
             rows.map(|row| {
                 let (id, doc) = row?;
-                Ok((id, parse_doc(doc)?))
+                Ok((id, self.parse_doc(kind, doc)?))
             })
             .collect()
         })

@@ -12,6 +12,7 @@ mod admin;
 mod people;
 pub mod retention;
 mod review;
+mod sealing;
 pub use people::{PublicCredential, PublicUser};
 pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
 pub mod admission;
@@ -174,6 +175,17 @@ impl Airlock {
             Some(key) => MasterKey::fixed(key),
             None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
         };
+        // Sensitive helpdesk values are sealed at rest; a store from before is sealed now.
+        let sealer = sealing::HelpdeskSealer::open(store.as_ref(), &key)
+            .map_err(|e| e.context("cannot open the helpdesk data key"))?;
+        store.seal_fields_with(Arc::new(sealer));
+        let migrated = store.seal_existing(&mut |_| {})?;
+        if migrated > 0 {
+            tracing::info!(
+                records = migrated,
+                "sealed the sensitive fields of existing records"
+            );
+        }
         let detectors = Arc::new(
             airlock_redact::Redactor::new(&options.redaction_config.engine)
                 .map_err(|e| anyhow::anyhow!("[redaction]: {e}"))?,

@@ -6,8 +6,8 @@
 
 pub use airlock_audit::AuditStore;
 pub use airlock_core::store::{
-    AccountStore, AlertStore, HelpdeskStore, InstallationStore, KvChange, KvEntry, KvQuota,
-    KvStore, ReviewStore, StoreError, StoreResult, TicketQuery, VendorStore,
+    AccountStore, AlertStore, FieldSealer, HelpdeskStore, InstallationStore, KvChange, KvEntry,
+    KvQuota, KvStore, ReviewStore, StoreError, StoreResult, TicketQuery, VendorStore,
 };
 pub use airlock_store_sqlite::{Durability, SqliteStore};
 

@@ -79,8 +79,8 @@ fn a_person_is_found_in_the_helpdesk_kv_audit_and_egress_and_erased_from_all_but
         export.sent
     );
 
-    // Until the erasure the helpdesk store holds it (so the check below can fail).
-    assert!(!files_holding(dir.path(), EMAIL).is_empty());
+    // Sealed at rest: even before the erasure no file holds it in clear.
+    assert_eq!(files_holding(dir.path(), EMAIL), Vec::<String>::new());
 
     // A legal hold stops erasure until it is lifted.
     admin.dsr_hold(&user, true, "litigation 2026-41").unwrap();
