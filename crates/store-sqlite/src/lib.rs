@@ -30,6 +30,7 @@ mod sqlite_alerts;
 mod sqlite_audit;
 mod sqlite_kv;
 mod sqlite_reviews;
+mod sqlite_sealing;
 mod sqlite_vendors;
 
 pub use sqlite::{Durability, SqliteStore};
