@@ -2,7 +2,10 @@
 //! capability puts them behind the broker so every request, allowed or refused, is one
 //! audit record (call `http.request`) with `destination`, `method`, `path` (the declared
 //! path it was allowed under), `url_digest` (a keyed digest of the URL), `status`,
-//! `bytes_out`, `bytes_in` and `classes` in its details.
+//! `bytes_out`, `bytes_in` and `classes` in its details, and `subjects`: the data
+//! subjects (`user:<id>`, `ticket:<id>`) whose records the invocation had read before the
+//! request, so whose values it may carry (the first [`NAMED_SUBJECTS`], with
+//! `subjects_total` when there are more).
 //!
 //! The destination, path and method are authorized in the pipeline's authorize step
 //! ([`Egress::authorize`]); what the request carries is checked as it is sent
@@ -21,6 +24,9 @@ use crate::installation::Installation;
 
 /// The audited call name.
 pub const CALL: &str = "http.request";
+
+/// The most data subjects one request's record names.
+pub const NAMED_SUBJECTS: usize = 50;
 
 /// The http capability's calls.
 pub const CALLS: &[CallName] = &[CallName::new(CALL, CallKind::Egress, None)];
@@ -88,6 +94,18 @@ impl Capability for Http<'_> {
         // The URL as written tells requests apart in the audit, as a digest only: the
         // record's `path` is the declared path it was allowed under.
         ctx.note(detail::URL_DIGEST, ctx.opaque(&request.url));
+        let (_, subjects) = ctx.provenance();
+        if !subjects.is_empty() {
+            let named: Vec<&str> = subjects
+                .iter()
+                .take(NAMED_SUBJECTS)
+                .map(String::as_str)
+                .collect();
+            ctx.note("subjects", named.join(","));
+            if subjects.len() > NAMED_SUBJECTS {
+                ctx.note("subjects_total", subjects.len());
+            }
+        }
         let note = |key: &str, value: String| ctx.note(key, value);
         let approved = self
             .egress
