@@ -176,15 +176,23 @@ impl Airlock {
             None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
         };
         // Sensitive helpdesk values are sealed at rest; a store from before is sealed now.
-        let sealer = sealing::HelpdeskSealer::open(store.as_ref(), &key)
-            .map_err(|e| e.context("cannot open the helpdesk data key"))?;
-        store.seal_fields_with(Arc::new(sealer));
-        let migrated = store.seal_existing(&mut |_| {})?;
-        if migrated > 0 {
-            tracing::info!(
-                records = migrated,
-                "sealed the sensitive fields of existing records"
-            );
+        // Without the key that sealed it (a copied directory), the helpdesk data stays
+        // sealed and its writes fail; the audit log and the rest still work.
+        match sealing::HelpdeskSealer::open(store.as_ref(), &key) {
+            Ok(sealer) => {
+                store.seal_fields_with(Arc::new(sealer));
+                let migrated = store.seal_existing(&mut |_| {})?;
+                if migrated > 0 {
+                    tracing::info!(
+                        records = migrated,
+                        "sealed the sensitive fields of existing records"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the helpdesk data key does not open: helpdesk data stays sealed");
+                store.seal_fields_with(Arc::new(sealing::LockedSealer));
+            }
         }
         let detectors = Arc::new(
             airlock_redact::Redactor::new(&options.redaction_config.engine)

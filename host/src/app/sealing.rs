@@ -104,3 +104,28 @@ impl FieldSealer for HelpdeskSealer {
         stored.starts_with(PREFIX)
     }
 }
+
+/// The sealer of a store whose helpdesk data key does not open with the master key at
+/// hand (a copied data directory without its key): every sensitive value stays sealed
+/// and every write of one fails, with a message saying why, while the audit log and
+/// everything else still work.
+pub struct LockedSealer;
+
+const LOCKED: &str = "the master key that sealed this store's helpdesk data is not available: set AIRLOCK_MASTER_KEY or restore master.key in the data directory";
+
+impl FieldSealer for LockedSealer {
+    fn seal(&self, _: Kind, _: &str, _: &str, _: &str) -> Result<String, String> {
+        Err(LOCKED.into())
+    }
+
+    fn open(&self, _: Kind, _: &str, _: &str, stored: &str) -> Result<String, String> {
+        match stored.starts_with(PREFIX) {
+            true => Err(LOCKED.into()),
+            false => Ok(stored.to_string()),
+        }
+    }
+
+    fn is_sealed(&self, stored: &str) -> bool {
+        stored.starts_with(PREFIX)
+    }
+}
