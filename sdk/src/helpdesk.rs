@@ -40,6 +40,7 @@ pub fn get_ticket(id: &str) -> Result<Ticket, Error> {
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn get_ticket_with(id: &str, fields: &[&str]) -> Result<Ticket, Error> {
+    crate::host_call!("helpdesk::get_ticket");
     Ok(wit::get_ticket(id, &owned(fields))?)
 }
 
@@ -61,6 +62,7 @@ pub fn get_user(id: &str) -> Result<User, Error> {
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn get_user_with(id: &str, fields: &[&str]) -> Result<User, Error> {
+    crate::host_call!("helpdesk::get_user");
     Ok(wit::get_user(id, &owned(fields))?)
 }
 
@@ -82,6 +84,7 @@ pub fn get_organization(id: &str) -> Result<Organization, Error> {
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn get_organization_with(id: &str, fields: &[&str]) -> Result<Organization, Error> {
+    crate::host_call!("helpdesk::get_organization");
     Ok(wit::get_organization(id, &owned(fields))?)
 }
 
@@ -108,6 +111,7 @@ pub fn list_comments_with(
     fields: &[&str],
     limit: u32,
 ) -> Result<Vec<Comment>, Error> {
+    crate::host_call!("helpdesk::list_comments");
     Ok(wit::list_comments(ticket_id, &owned(fields), limit)?)
 }
 
@@ -136,6 +140,7 @@ pub fn search_tickets_with(
     fields: &[&str],
     limit: u32,
 ) -> Result<Vec<Ticket>, Error> {
+    crate::host_call!("helpdesk::search_tickets");
     Ok(wit::search_tickets(&query, &owned(fields), limit)?)
 }
 
@@ -148,6 +153,7 @@ pub fn search_tickets_with(
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn add_tags(ticket_id: &str, tags: &[impl AsRef<str>]) -> Result<(), Error> {
+    crate::host_call!("helpdesk::add_tags");
     Ok(wit::add_tags(ticket_id, &owned(tags))?)
 }
 
@@ -159,6 +165,7 @@ pub fn add_tags(ticket_id: &str, tags: &[impl AsRef<str>]) -> Result<(), Error> 
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn add_internal_note(ticket_id: &str, body: &str) -> Result<(), Error> {
+    crate::host_call!("helpdesk::add_internal_note");
     Ok(wit::add_internal_note(ticket_id, body)?)
 }
 
@@ -169,6 +176,7 @@ pub fn add_internal_note(ticket_id: &str, body: &str) -> Result<(), Error> {
 /// # Ok::<(), airlock_sdk::Error>(())
 /// ```
 pub fn set_custom_field(ticket_id: &str, name: &str, value: &str) -> Result<(), Error> {
+    crate::host_call!("helpdesk::set_custom_field");
     Ok(wit::set_custom_field(ticket_id, name, value)?)
 }
 

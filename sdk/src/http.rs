@@ -186,6 +186,7 @@ impl Request {
     /// # Ok::<(), airlock_sdk::Error>(())
     /// ```
     pub fn send(self) -> Result<Response, Error> {
+        crate::host_call!("http::Request::send");
         let response = wit::request(&wit::HttpRequest {
             method: self.method,
             url: self.url,

@@ -31,6 +31,7 @@ use crate::bindings::airlock::plugin::kv as wit;
 
 /// A value, or `None` when the key is absent.
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+    crate::host_call!("kv::get");
     Ok(wit::get(key)?)
 }
 
@@ -46,27 +47,32 @@ pub fn get_string(key: &str) -> Result<Option<String>, Error> {
 
 /// Sets a value.
 pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
+    crate::host_call!("kv::set");
     Ok(wit::set(key, value)?)
 }
 
 /// Deletes a key (absent is fine).
 pub fn delete(key: &str) -> Result<(), Error> {
+    crate::host_call!("kv::delete");
     Ok(wit::delete(key)?)
 }
 
 /// Whether a key is present.
 pub fn exists(key: &str) -> Result<bool, Error> {
+    crate::host_call!("kv::exists");
     Ok(wit::exists(key)?)
 }
 
 /// Adds `delta` to a decimal integer value (absent counts as 0); returns the new value.
 pub fn increment(key: &str, delta: i64) -> Result<i64, Error> {
+    crate::host_call!("kv::increment");
     Ok(wit::increment(key, delta)?)
 }
 
 /// Sets `value` only if the key holds `expected` now (`None`: only if absent). Returns
 /// whether it did.
 pub fn compare_and_swap(key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
+    crate::host_call!("kv::compare_and_swap");
     Ok(wit::compare_and_swap(key, expected, value)?)
 }
 
@@ -99,6 +105,7 @@ impl Iterator for Keys {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.page.is_empty() && !self.done {
+            crate::host_call!("kv::keys");
             match wit::list_keys(self.cursor.as_deref(), 1_000) {
                 Ok(page) => {
                     self.done = page.cursor.is_none();

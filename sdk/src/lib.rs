@@ -67,6 +67,26 @@
 #![deny(unsafe_code)]
 
 mod error;
+/// Outside the sandbox (a native `cargo test` of a plugin), a host call has no host to
+/// answer it: it panics with this, naming the call, instead of aborting the test binary.
+/// Logging works natively: it prints to stderr.
+#[cfg(not(target_arch = "wasm32"))]
+#[track_caller]
+pub(crate) fn outside_the_sandbox(call: &str) {
+    panic!(
+        "`{call}` is a host call: it only works inside Airlock. Test pure logic natively, and host calls by running the built component with `airlock dev`"
+    )
+}
+
+/// Guards a host call (a no-op in the sandbox).
+macro_rules! host_call {
+    ($name:expr) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::outside_the_sandbox($name);
+    };
+}
+pub(crate) use host_call;
+
 pub mod helpdesk;
 pub mod http;
 mod json;
@@ -290,5 +310,26 @@ pub mod __private {
     ) -> Result<Outcome, crate::bindings::airlock::plugin::types::Error> {
         crate::panic::install_hook();
         P::handle(event).map_err(Into::into)
+    }
+}
+
+/// A plugin's native `cargo test` runs outside the sandbox.
+#[cfg(test)]
+mod outside_the_sandbox {
+    #[test]
+    #[should_panic(expected = "`helpdesk::get_ticket` is a host call: it only works inside Airlock")]
+    fn a_host_call_panics_saying_what_to_do_instead_of_aborting() {
+        let _ = crate::helpdesk::get_ticket("t-1");
+    }
+
+    #[test]
+    #[should_panic(expected = "`kv::set` is a host call")]
+    fn a_kv_call_panics_too() {
+        let _ = crate::kv::set("k", b"v");
+    }
+
+    #[test]
+    fn logging_goes_to_stderr() {
+        crate::log::write(crate::log::Level::Info, "hello from a native test");
     }
 }

@@ -24,6 +24,13 @@ pub use crate::bindings::airlock::plugin::log::Level;
 /// airlock_sdk::log::write(airlock_sdk::log::Level::Info, "hello");
 /// ```
 pub fn write(level: Level, message: &str) {
+    // Outside the sandbox (a native test) there is no host log: stderr instead.
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        eprintln!("[{level:?}] {message}");
+        return;
+    }
+    #[cfg(target_arch = "wasm32")]
     crate::bindings::airlock::plugin::log::write(level, message);
 }
 

@@ -33,6 +33,7 @@ pub fn get(key: &str) -> Result<Option<Json>, Error> {
 /// let raw: Option<String> = airlock_sdk::settings::get_raw("rules");
 /// ```
 pub fn get_raw(key: &str) -> Option<String> {
+    crate::host_call!("settings::get");
     wit::get(key)
 }
 
@@ -53,6 +54,7 @@ pub fn all() -> Result<Json, Error> {
 /// let raw: String = airlock_sdk::settings::all_raw();
 /// ```
 pub fn all_raw() -> String {
+    crate::host_call!("settings::all");
     wit::all()
 }
 
