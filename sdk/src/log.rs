@@ -26,10 +26,7 @@ pub use crate::bindings::airlock::plugin::log::Level;
 pub fn write(level: Level, message: &str) {
     // Outside the sandbox (a native test) there is no host log: stderr instead.
     #[cfg(not(target_arch = "wasm32"))]
-    {
-        eprintln!("[{level:?}] {message}");
-        return;
-    }
+    eprintln!("[{level:?}] {message}");
     #[cfg(target_arch = "wasm32")]
     crate::bindings::airlock::plugin::log::write(level, message);
 }
