@@ -317,7 +317,9 @@ pub mod __private {
 #[cfg(test)]
 mod outside_the_sandbox {
     #[test]
-    #[should_panic(expected = "`helpdesk::get_ticket` is a host call: it only works inside Airlock")]
+    #[should_panic(
+        expected = "`helpdesk::get_ticket` is a host call: it only works inside Airlock"
+    )]
     fn a_host_call_panics_saying_what_to_do_instead_of_aborting() {
         let _ = crate::helpdesk::get_ticket("t-1");
     }
