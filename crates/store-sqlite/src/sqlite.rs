@@ -324,21 +324,11 @@ impl HelpdeskStore for SqliteStore {
     }
 
     fn page(&self, kind: Kind, after_id: &str, limit: u32) -> StoreResult<Vec<(String, Record)>> {
+        let rows = self.raw_page(kind, after_id, limit)?;
         call(|| {
-            let conn = self.read()?;
-            let sql = format!(
-                "SELECT id, doc FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
-                kind.table()
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![after_id, limit], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            rows.map(|row| {
-                let (id, doc) = row?;
-                Ok((id, self.parse_doc(kind, doc)?))
-            })
-            .collect()
+            rows.into_iter()
+                .map(|(id, record)| Ok((id, self.opened(kind, record)?)))
+                .collect()
         })
     }
 

@@ -76,8 +76,8 @@ impl SqliteStore {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 
-    /// Records as stored (sealed values left sealed), for the migration.
-    fn raw_page(
+    /// Records as stored (sealed values left sealed): for the migration, and under `page`.
+    pub(super) fn raw_page(
         &self,
         kind: Kind,
         after_id: &str,
@@ -128,8 +128,13 @@ impl SqliteStore {
 
     /// A stored doc as the caller sees it: sensitive values opened.
     pub(super) fn parse_doc(&self, kind: Kind, doc: String) -> Result<Record> {
-        let mut record: Record =
+        let record: Record =
             serde_json::from_str(&doc).context("stored record is not a JSON object")?;
+        self.opened(kind, record)
+    }
+
+    /// A stored record with its sensitive values opened.
+    pub(super) fn opened(&self, kind: Kind, mut record: Record) -> Result<Record> {
         if let Some(sealer) = self.sealer.get() {
             let id = record
                 .get("id")

@@ -9,6 +9,41 @@ use anyhow::Context;
 use clap::Subcommand;
 use std::path::PathBuf;
 
+/// Fields, destinations, classes and kv, as `plugin grant` and `plugin approve` take them.
+#[derive(clap::Args)]
+pub struct GrantArgs {
+    /// Fields it may read (comma-separated).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    read: Vec<String>,
+    /// Fields it may write (comma-separated).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    write: Vec<String>,
+    /// `[[egress]]` destinations it may send HTTP requests to (comma-separated
+    /// `scheme://host[:port]`).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    egress: Vec<String>,
+    /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    reveal: Vec<String>,
+    /// Its own kv storage (`[storage] kv = true`).
+    #[arg(long)]
+    kv: bool,
+}
+
+impl GrantArgs {
+    /// The grants given (empty items dropped).
+    fn grants(self) -> Grants {
+        let set = |v: Vec<String>| v.into_iter().filter(|s| !s.is_empty()).collect();
+        Grants {
+            read: set(self.read),
+            write: set(self.write),
+            egress: set(self.egress),
+            reveal: set(self.reveal),
+            kv: self.kv,
+        }
+    }
+}
+
 /// `airlock plugin …`.
 #[derive(Subcommand)]
 pub enum PluginCommand {
@@ -53,21 +88,9 @@ pub enum PluginCommand {
     Approve {
         /// The installation.
         id: String,
-        /// New fields it may read (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        read: Vec<String>,
-        /// New fields it may write (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        write: Vec<String>,
-        /// New destinations it may reach (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        egress: Vec<String>,
-        /// New classes it may see raw (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        reveal: Vec<String>,
-        /// Grant its kv storage, if the new version asks for it.
-        #[arg(long)]
-        kv: bool,
+        /// The new grants ticked.
+        #[command(flatten)]
+        grant: GrantArgs,
     },
     /// Reject a pending upgrade; the installation keeps its version and grant.
     Reject {
@@ -85,22 +108,9 @@ pub enum PluginCommand {
     Grant {
         /// The installation.
         id: String,
-        /// Fields it may read (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        read: Vec<String>,
-        /// Fields it may write (comma-separated).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        write: Vec<String>,
-        /// `[[egress]]` destinations it may send HTTP requests to (comma-separated
-        /// `scheme://host[:port]`).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        egress: Vec<String>,
-        /// Data classes it may see raw instead of masked (comma-separated, e.g. `email`).
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        reveal: Vec<String>,
-        /// Its own kv storage (`[storage] kv = true`).
-        #[arg(long)]
-        kv: bool,
+        /// The grants.
+        #[command(flatten)]
+        grant: GrantArgs,
         /// Add these grants to the current ones instead of replacing them.
         #[arg(long, conflicts_with_all = ["remove", "clear"])]
         add: bool,
@@ -185,16 +195,9 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             Some(diff) if json => println!("{}", serde_json::to_string_pretty(&diff)?),
             Some(diff) => super::lifecycle::print_diff(&id, &diff),
         },
-        PluginCommand::Approve {
-            id,
-            read,
-            write,
-            egress,
-            reveal,
-            kv,
-        } => {
+        PluginCommand::Approve { id, grant } => {
             let approval = Approval {
-                grant: grants(read, write, egress, reveal, kv),
+                grant: grant.grants(),
             };
             let inst = admin.approve_upgrade(&id, &approval)?;
             println!(
@@ -251,16 +254,12 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::Grant {
             id,
-            read,
-            write,
-            egress,
-            reveal,
-            kv,
+            grant,
             add,
             remove,
             clear,
         } => {
-            let grants = grants(read, write, egress, reveal, kv);
+            let grants = grant.grants();
             let none = Grants::default();
             let inst = match (add, remove) {
                 (true, _) => admin.change_grants(&id, &grants, &none),
@@ -316,22 +315,4 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Grants from comma-separated command-line lists (empty items dropped).
-fn grants(
-    read: Vec<String>,
-    write: Vec<String>,
-    egress: Vec<String>,
-    reveal: Vec<String>,
-    kv: bool,
-) -> Grants {
-    let set = |v: Vec<String>| v.into_iter().filter(|s| !s.is_empty()).collect();
-    Grants {
-        read: set(read),
-        write: set(write),
-        egress: set(egress),
-        reveal: set(reveal),
-        kv,
-    }
 }
