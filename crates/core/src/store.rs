@@ -183,20 +183,31 @@ pub trait FieldSealer: Send + Sync {
 /// assert!(!sealed_keys(Kind::User).contains(&"organization_id"));
 /// assert_eq!(sealed_keys(Kind::Comment), ["body"]);
 /// ```
-pub fn sealed_keys(kind: Kind) -> Vec<&'static str> {
+pub fn sealed_keys(kind: Kind) -> &'static [&'static str] {
     use crate::catalog::{FIELDS, Sensitivity};
-    let prefix = kind.path_prefix();
-    FIELDS
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.sensitivity,
-                Sensitivity::Personal | Sensitivity::Restricted
-            )
-        })
-        .filter_map(|f| f.path.strip_prefix(prefix)?.strip_prefix('.'))
-        .filter(|key| !key.contains(['.', '*']))
-        .collect()
+    use std::sync::OnceLock;
+    // Read on every record a store reads: worked out once per kind.
+    static KEYS: [OnceLock<Vec<&'static str>>; 4] = [const { OnceLock::new() }; 4];
+    let slot = match kind {
+        Kind::Ticket => 0,
+        Kind::User => 1,
+        Kind::Organization => 2,
+        Kind::Comment => 3,
+    };
+    KEYS[slot].get_or_init(|| {
+        let prefix = kind.path_prefix();
+        FIELDS
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.sensitivity,
+                    Sensitivity::Personal | Sensitivity::Restricted
+                )
+            })
+            .filter_map(|f| f.path.strip_prefix(prefix)?.strip_prefix('.'))
+            .filter(|key| !key.contains(['.', '*']))
+            .collect()
+    })
 }
 
 /// Helpdesk records: tickets, users, organizations and comments.

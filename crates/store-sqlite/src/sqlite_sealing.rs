@@ -41,7 +41,7 @@ impl SqliteStore {
                 let mut clear: Vec<(Kind, String, Record)> = Vec::new();
                 for (id, mut record) in page {
                     let mut needs = false;
-                    for key in &keys {
+                    for key in keys {
                         if let Some(serde_json::Value::String(stored)) = record.get_mut(*key) {
                             match sealer.open(kind, &id, key, stored) {
                                 Ok(plain) if sealer.is_sealed(stored) => *stored = plain,
@@ -141,7 +141,7 @@ impl SqliteStore {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string();
-            for key in airlock_core::store::sealed_keys(kind) {
+            for &key in airlock_core::store::sealed_keys(kind) {
                 if let Some(serde_json::Value::String(stored)) = record.get_mut(key) {
                     *stored = sealer.open(kind, &id, key, stored).map_err(|e| {
                         Error::failed(format!("a sealed field cannot be opened: {e}"))
@@ -164,7 +164,7 @@ impl SqliteStore {
             .iter()
             .map(|(kind, id, record)| {
                 let mut record = record.clone();
-                for key in airlock_core::store::sealed_keys(*kind) {
+                for &key in airlock_core::store::sealed_keys(*kind) {
                     // Callers hand records in clear: every value is sealed, even one that
                     // looks sealed already.
                     if let Some(serde_json::Value::String(value)) = record.get_mut(key) {

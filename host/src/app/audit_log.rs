@@ -95,8 +95,5 @@ impl Airlock {
 /// The time records older than `days` days were sealed before, as the log spells times.
 fn retention_cut(days: u64) -> anyhow::Result<String> {
     let cut = time::OffsetDateTime::now_utc() - time::Duration::days(days as i64);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    Ok(cut.format(&fmt)?)
+    Ok(crate::audit::rfc3339_millis(cut))
 }

@@ -21,7 +21,7 @@ use super::{Airlock, AppError, AppResult};
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::model::{Kind, Record};
 use crate::monitor::EGRESS_CALL;
-use crate::store::{AuditStore, HelpdeskStore, KvStore, TicketQuery};
+use crate::store::{HelpdeskStore, KvStore, TicketQuery};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,17 +139,20 @@ impl Airlock {
     /// Whether a legal hold keeps `user` from erasure: their last hold record is later
     /// than their last release record.
     pub fn is_held(&self, user: &str) -> AppResult<bool> {
+        // Every record, not a first page: the last one decides.
         let last = |call: &str| -> AppResult<u64> {
-            let records = self.store.query(&AuditFilter {
+            let mut seq = 0;
+            let filter = AuditFilter {
                 call: Some(call.into()),
                 resource: Some(user.into()),
                 ..Default::default()
+            };
+            self.each_record(filter, |r| {
+                if r.entry.reason == "ok" {
+                    seq = r.seq;
+                }
             })?;
-            Ok(records
-                .iter()
-                .rev()
-                .find(|r| r.entry.reason == "ok")
-                .map_or(0, |r| r.seq))
+            Ok(seq)
         };
         Ok(last("admin.dsr.hold")? > last("admin.dsr.release")?)
     }

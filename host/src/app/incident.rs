@@ -67,34 +67,28 @@ pub struct IncidentReport {
 }
 
 impl IncidentReport {
-    /// The report as CSV: one row per subject, lists joined with `;`.
+    /// The report as CSV: one row per subject, lists joined with `;`, cells quoted and
+    /// neutralized as the audit export's are.
     pub fn csv(&self) -> String {
         let mut out = String::from("user,read,written,sent_to,via\n");
         let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(";");
         for s in &self.subjects {
-            out.push_str(&format!(
-                "{},{},{},{},{}\n",
-                csv_cell(&s.user),
-                csv_cell(&join(&s.read)),
-                csv_cell(&join(&s.written)),
-                csv_cell(&join(&s.sent_to)),
-                csv_cell(&join(&s.via))
-            ));
+            let cells = [
+                s.user.clone(),
+                join(&s.read),
+                join(&s.written),
+                join(&s.sent_to),
+                join(&s.via),
+            ];
+            for (i, text) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                crate::monitor::export::cell(&mut out, text);
+            }
+            out.push('\n');
         }
         out
-    }
-}
-
-/// A CSV cell: quoted when it holds a comma, quote or line break; a leading formula
-/// character is defused.
-fn csv_cell(text: &str) -> String {
-    let text = match text.starts_with(['=', '+', '-', '@']) {
-        true => format!("'{text}"),
-        false => text.to_string(),
-    };
-    match text.contains([',', '"', '\n', '\r']) {
-        true => format!("\"{}\"", text.replace('"', "\"\"")),
-        false => text,
     }
 }
 

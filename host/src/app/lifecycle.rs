@@ -19,7 +19,7 @@ use crate::installation::{Grants, Installation, KeptVersion, PendingUpgrade, Pub
 use crate::manifest::Manifest;
 use crate::manifest::rules::EgressRule;
 use crate::store::InstallationStore;
-use crate::upgrade::{Approval, DiffItem, ItemKind, UpgradeDiff};
+use crate::upgrade::{Approval, ItemKind, UpgradeDiff};
 use airlock_bundle::{Bundle, Opened};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -529,18 +529,4 @@ fn step_up(what: &str) -> AppError {
     AppError::StepUp(format!(
         "{what} needs multi-factor step-up: send a fresh TOTP code in the `X-Airlock-TOTP` header"
     ))
-}
-
-/// The items of a diff the admin may tick, as grants (fields, classes, destinations).
-pub fn grantable(diff: &UpgradeDiff) -> Vec<&DiffItem> {
-    diff.items
-        .iter()
-        .filter(|i| {
-            i.increase
-                && matches!(
-                    i.kind,
-                    ItemKind::Read | ItemKind::Write | ItemKind::Reveal | ItemKind::Egress
-                )
-        })
-        .collect()
 }

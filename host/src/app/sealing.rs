@@ -9,11 +9,11 @@
 //! master key (the service itself, or anyone who can read `master.key` or
 //! `AIRLOCK_MASTER_KEY`) opens everything.
 
-use crate::egress::secrets::MasterKey;
+use crate::egress::secrets::{MasterKey, open_bytes, seal_bytes};
 use crate::model::Kind;
 use crate::store::{FieldSealer, KvStore};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 use base64::Engine as _;
 
 /// Where the helpdesk data key is kept among the data keys: a name no installation id
@@ -30,19 +30,7 @@ pub struct HelpdeskSealer {
 impl HelpdeskSealer {
     /// The sealer under the store's helpdesk data key (made and wrapped on first use).
     pub fn open(store: &dyn KvStore, master: &MasterKey) -> anyhow::Result<HelpdeskSealer> {
-        let name = crate::capability::kv::DATA_KEY_NAME;
-        let wrapped = match store.kv_data_key(HELPDESK_KEY_NAME)? {
-            Some(w) => w,
-            None => {
-                let fresh: [u8; 32] = rand::random();
-                let wrapped = master.seal(HELPDESK_KEY_NAME, name, &hex::encode(fresh))?;
-                store.kv_init_data_key(HELPDESK_KEY_NAME, &wrapped)?
-            }
-        };
-        let key: [u8; 32] = hex::decode(master.open(HELPDESK_KEY_NAME, name, &wrapped)?)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| anyhow::anyhow!("the helpdesk data key is malformed"))?;
+        let key = crate::capability::kv::unwrap_data_key(store, master, HELPDESK_KEY_NAME)?;
         Ok(HelpdeskSealer {
             cipher: Aes256Gcm::new(&key.into()),
         })
@@ -55,20 +43,8 @@ impl HelpdeskSealer {
 
 impl FieldSealer for HelpdeskSealer {
     fn seal(&self, kind: Kind, id: &str, key: &str, value: &str) -> Result<String, String> {
-        let nonce: [u8; 12] = rand::random();
-        let aad = Self::aad(kind, id, key);
-        let mut out = nonce.to_vec();
-        out.extend(
-            self.cipher
-                .encrypt(
-                    Nonce::from_slice(&nonce),
-                    Payload {
-                        msg: value.as_bytes(),
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| format!("cannot seal {kind}.{key}"))?,
-        );
+        let out = seal_bytes(&self.cipher, &Self::aad(kind, id, key), value.as_bytes())
+            .ok_or_else(|| format!("cannot seal {kind}.{key}"))?;
         Ok(format!(
             "{PREFIX}{}",
             base64::engine::general_purpose::STANDARD.encode(out)
@@ -82,21 +58,8 @@ impl FieldSealer for HelpdeskSealer {
         let fail = || format!("{kind}.{key} of {id} does not open with this master key");
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(body)
-            .ok()
-            .filter(|b| b.len() > 12)
-            .ok_or_else(fail)?;
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let aad = Self::aad(kind, id, key);
-        let plain = self
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
             .map_err(|_| fail())?;
+        let plain = open_bytes(&self.cipher, &Self::aad(kind, id, key), &bytes).ok_or_else(fail)?;
         String::from_utf8(plain).map_err(|_| fail())
     }
 

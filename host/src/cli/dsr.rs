@@ -134,15 +134,16 @@ pub fn run(airlock: &Airlock, cmd: DsrCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The sequence number of the last record of `call` (the request just made).
+/// The sequence number of the last record of `call` (the request just made), read
+/// through every page.
 fn last_seq(airlock: &Airlock, call: &str) -> anyhow::Result<u64> {
-    Ok(airlock
-        .audit(&crate::audit::AuditFilter {
-            call: Some(call.into()),
-            ..Default::default()
-        })?
-        .last()
-        .map_or(0, |r| r.seq))
+    let mut seq = 0;
+    let filter = crate::audit::AuditFilter {
+        call: Some(call.into()),
+        ..Default::default()
+    };
+    airlock.each_record(filter, |r| seq = r.seq)?;
+    Ok(seq)
 }
 
 /// `airlock retention apply`: counts (`dry_run`) or deletes, with a progress bar.

@@ -84,20 +84,9 @@ impl MasterKey {
 
     /// Encrypts a secret for one installation's setting.
     pub fn seal(&self, installation: &str, name: &str, value: &str) -> anyhow::Result<String> {
-        let nonce: [u8; 12] = rand::random();
         let aad = aad(installation, name);
-        let ciphertext = self
-            .cipher()?
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: value.as_bytes(),
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("cannot encrypt secret `{name}`"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
+        let out = seal_bytes(&self.cipher()?, aad.as_bytes(), value.as_bytes())
+            .ok_or_else(|| anyhow::anyhow!("cannot encrypt secret `{name}`"))?;
         Ok(format!(
             "{SEALED_PREFIX}{}",
             base64::engine::general_purpose::STANDARD.encode(out)
@@ -111,22 +100,42 @@ impl MasterKey {
         let bytes = sealed
             .strip_prefix(SEALED_PREFIX)
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .filter(|b| b.len() > 12)
             .ok_or_else(fail)?;
-        let (nonce, ciphertext) = bytes.split_at(12);
         let aad = aad(installation, name);
-        let plain = self
-            .cipher()?
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| fail())?;
+        let plain = open_bytes(&self.cipher()?, aad.as_bytes(), &bytes).ok_or_else(fail)?;
         String::from_utf8(plain).map_err(|_| fail())
     }
+}
+
+/// Seals `plain` with AES-256-GCM, `aad` bound: a fresh 12-byte nonce, then the
+/// ciphertext. Every sealed form in the data directory (secrets, data keys, kv entries,
+/// helpdesk fields) is made by this.
+pub fn seal_bytes(cipher: &Aes256Gcm, aad: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+    let nonce: [u8; 12] = rand::random();
+    let ciphertext = cipher
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ciphertext);
+    Some(out)
+}
+
+/// Opens what [`seal_bytes`] made under the same key and `aad`; `None` if it was changed,
+/// is too short, or was sealed under another key or `aad`.
+pub fn open_bytes(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() <= 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = sealed.split_at(12);
+    cipher
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
 }
 
 fn aad(installation: &str, name: &str) -> String {

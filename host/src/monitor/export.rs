@@ -50,7 +50,7 @@ pub const CSV_HEADER: &str = "seq,time,installation,plugin,version,invocation,ev
 /// One CSV cell: quoted when it must be, and neutralized when a spreadsheet would read
 /// it as a formula (OWASP's CSV-injection guidance: a leading `=`, `+`, `-`, `@`, tab or
 /// carriage return gets a `'` in front).
-fn cell(out: &mut String, text: &str) {
+pub fn cell(out: &mut String, text: &str) {
     let neutralized;
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         neutralized = format!("'{text}");

@@ -129,28 +129,10 @@ impl KvService {
         if let Some(key) = cache.get(installation) {
             return Ok(*key);
         }
-        let wrapped = match self.store.kv_data_key(installation).map_err(store_failed)? {
-            Some(w) => w,
-            None => {
-                let fresh: [u8; 32] = rand::random();
-                let wrapped = master
-                    .seal(installation, DATA_KEY_NAME, &hex::encode(fresh))
-                    .map_err(|_| unavailable("the master key"))?;
-                self.store
-                    .kv_init_data_key(installation, &wrapped)
-                    .map_err(store_failed)?
-            }
-        };
-        let key = master
-            .open(installation, DATA_KEY_NAME, &wrapped)
-            .ok()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                unavailable(
-                    "the installation's data key (is this the master key it was sealed with?)",
-                )
-            })?;
+        let key = unwrap_data_key(self.store.as_ref(), master, installation).map_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "cannot open an installation's kv data key");
+            CallError::Unavailable("kv storage cannot be opened right now".into())
+        })?;
         cache.insert(installation.to_string(), key);
         Ok(key)
     }
@@ -183,14 +165,28 @@ impl KvService {
             .map_err(store_failed)?;
         Ok(found)
     }
+}
 
-    /// Forgets the unwrapped data keys (after the master key was rotated).
-    pub fn forget_data_keys(&self) {
-        self.data_keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
+/// The data key of `owner` (an installation, or the helpdesk's `#helpdesk`): unwrapped
+/// from the store with `master`, or made, wrapped and stored on first use (a concurrent
+/// first use keeps the one stored first).
+pub fn unwrap_data_key(
+    store: &dyn KvStore,
+    master: &MasterKey,
+    owner: &str,
+) -> anyhow::Result<[u8; 32]> {
+    let wrapped = match store.kv_data_key(owner)? {
+        Some(w) => w,
+        None => {
+            let fresh: [u8; 32] = rand::random();
+            let wrapped = master.seal(owner, DATA_KEY_NAME, &hex::encode(fresh))?;
+            store.kv_init_data_key(owner, &wrapped)?
+        }
+    };
+    hex::decode(master.open(owner, DATA_KEY_NAME, &wrapped)?)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("the data key of {owner} is malformed"))
 }
 
 /// The name the data key is wrapped under (its associated data with the installation).

@@ -3,8 +3,9 @@
 
 use super::unavailable;
 use crate::broker::CallError;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use crate::egress::secrets::{open_bytes, seal_bytes};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 
 pub(super) const NAME_PART: &str = "name";
 pub(super) const VALUE_PART: &str = "value";
@@ -45,39 +46,12 @@ impl<'a> Sealer<'a> {
     }
 
     pub(super) fn seal(&self, hash: &str, part: &str, plain: &[u8]) -> Result<Vec<u8>, CallError> {
-        let nonce: [u8; 12] = rand::random();
-        let aad = self.aad(hash, part);
-        let mut out = nonce.to_vec();
-        out.extend(
-            self.cipher
-                .encrypt(
-                    Nonce::from_slice(&nonce),
-                    Payload {
-                        msg: plain,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| unavailable("sealing"))?,
-        );
-        Ok(out)
+        seal_bytes(&self.cipher, &self.aad(hash, part), plain).ok_or_else(|| unavailable("sealing"))
     }
 
     pub(super) fn open(&self, hash: &str, part: &str, sealed: &[u8]) -> Result<Vec<u8>, CallError> {
-        if sealed.len() < 12 {
-            return Err(unavailable("a stored entry"));
-        }
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let aad = self.aad(hash, part);
-        self.cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| {
-                unavailable("a stored entry (changed, or sealed for another installation)")
-            })
+        open_bytes(&self.cipher, &self.aad(hash, part), sealed).ok_or_else(|| {
+            unavailable("a stored entry (changed, or sealed for another installation)")
+        })
     }
 }
