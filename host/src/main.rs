@@ -71,6 +71,9 @@ enum Command {
     /// Data-subject requests: export or erase everything held about a person.
     #[command(subcommand)]
     Dsr(airlock_host::cli::dsr::DsrCommand),
+    /// The master key: its fingerprint, and rotation.
+    #[command(subcommand)]
+    Keys(airlock_host::cli::keys::KeysCommand),
     /// Incident response: who an installation's data access touched.
     #[command(subcommand)]
     Incident(IncidentCommand),
@@ -367,6 +370,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
         Command::Dsr(cmd) => airlock_host::cli::dsr::run(&open()?, cmd)?,
+        Command::Keys(cmd) => airlock_host::cli::keys::run(&open()?, cmd)?,
         Command::Retention(RetentionCommand::Apply { yes }) => {
             let policy = config.retention.clone().unwrap_or_default();
             airlock_host::cli::dsr::apply_retention(&open()?, &policy, !yes)?

@@ -12,12 +12,18 @@ use serde_json::{Value, json};
 
 /// A host with the thief installed as `id` (label `id`), granted kv when `kv`.
 fn host_with_thieves(ids: &[&str], kv: bool) -> TestHost {
+    thieves(Some([9; 32]), ids, kv)
+}
+
+/// [`host_with_thieves`] with `master_key` (`None`: a `master.key` file in the data
+/// directory).
+pub(crate) fn thieves(master_key: Option<[u8; 32]>, ids: &[&str], kv: bool) -> TestHost {
     let dir = tempfile::tempdir().unwrap();
     let airlock = Airlock::open_with(
         dir.path(),
         Options {
             durability: Durability::Normal,
-            master_key: Some([9; 32]),
+            master_key,
             ..Options::default()
         },
     )
@@ -51,7 +57,7 @@ fn host_with_thieves(ids: &[&str], kv: bool) -> TestHost {
 }
 
 /// Runs `ops` as installation `id`; returns each op's result (`ok=…` or `error=…`).
-fn ops(airlock: &Airlock, id: &str, ops: Value) -> Vec<String> {
+pub(crate) fn ops(airlock: &Airlock, id: &str, ops: Value) -> Vec<String> {
     let results = airlock
         .handle_event(EventRequest::Action {
             ticket_id: "t-1".into(),

@@ -12,6 +12,7 @@ mod examples;
 mod hostile;
 mod install;
 mod integrity;
+mod keys;
 mod kv;
 mod layering;
 mod lifecycle;

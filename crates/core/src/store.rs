@@ -380,9 +380,15 @@ pub trait KvStore: Send + Sync {
     fn kv_tagged(&self, subjects: &[String]) -> StoreResult<Vec<(String, KvEntry)>>;
     /// The wrapped data key of an installation's kv values, if it has one.
     fn kv_data_key(&self, installation: &str) -> StoreResult<Option<String>>;
-    /// Stores a wrapped data key unless the installation has one already; returns the
-    /// one stored.
-    fn kv_init_data_key(&self, installation: &str, wrapped: &str) -> StoreResult<String>;
+    /// The wrapped data key of `owner` (an installation, or a store-wide owner such as
+    /// `#helpdesk`): the one stored, or else `wrap()`'s, stored now. `wrap` runs inside
+    /// the store's write transaction, so no master-key rotation
+    /// ([`MasterSealedStore::reseal_all`]) can fall between sealing and storing.
+    fn kv_init_data_key(
+        &self,
+        owner: &str,
+        wrap: &mut dyn FnMut() -> Result<String, String>,
+    ) -> StoreResult<String>;
     /// Bytes and keys an installation uses.
     fn kv_usage(&self, installation: &str) -> StoreResult<(u64, u64)>;
     /// Up to `limit` entries not written since `before` (RFC 3339), of one installation
@@ -393,6 +399,41 @@ pub trait KvStore: Send + Sync {
         before: &str,
         limit: u32,
     ) -> StoreResult<Vec<(String, String)>>;
+}
+
+/// A value sealed directly under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MasterSealed {
+    /// A wrapped data key ([`KvStore::kv_init_data_key`]), by owner.
+    DataKey {
+        /// The installation, or a store-wide owner such as `#helpdesk`.
+        owner: String,
+    },
+    /// A secret setting of an installation ([`Installation::secrets`]).
+    Secret {
+        /// The installation.
+        installation: String,
+        /// The setting's name.
+        name: String,
+    },
+}
+
+/// Everything sealed directly under the master key, for its rotation.
+pub trait MasterSealedStore: Send + Sync {
+    /// Replaces every value sealed directly under the master key with
+    /// `reseal(what, sealed)`, in one write transaction: an error from `reseal` (which
+    /// names what failed, never a value) leaves every value as it was. After the commit,
+    /// and before any other writer of this process can seal and store a value, it runs
+    /// `committed` (which swaps the key in use). Returns how many values were resealed.
+    fn reseal_all(
+        &self,
+        reseal: &mut dyn FnMut(&MasterSealed, &str) -> Result<String, String>,
+        committed: &mut dyn FnMut(),
+    ) -> StoreResult<u64>;
+    /// One value sealed directly under the master key, if any: enough to tell which of
+    /// two keys the store is under.
+    fn master_sealed_sample(&self) -> StoreResult<Option<(MasterSealed, String)>>;
 }
 
 /// Vendors and their pinned keys.

@@ -29,6 +29,7 @@ mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_audit;
 mod sqlite_kv;
+mod sqlite_rekey;
 mod sqlite_reviews;
 mod sqlite_sealing;
 mod sqlite_vendors;

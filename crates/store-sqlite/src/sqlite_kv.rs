@@ -233,23 +233,33 @@ impl KvStore for SqliteStore {
         })
     }
 
-    fn kv_init_data_key(&self, installation: &str, wrapped: &str) -> StoreResult<String> {
+    fn kv_init_data_key(
+        &self,
+        owner: &str,
+        wrap: &mut dyn FnMut() -> std::result::Result<String, String>,
+    ) -> StoreResult<String> {
         call(|| {
             let mut inner = self.lock();
             let tx = inner
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stored: Option<String> = tx
+                .query_row(
+                    "SELECT wrapped FROM kv_data_keys WHERE installation = ?1",
+                    [owner],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(stored) = stored {
+                return Ok(stored);
+            }
+            let wrapped = wrap().map_err(crate::error::Error::failed)?;
             tx.execute(
-                "INSERT OR IGNORE INTO kv_data_keys (installation, wrapped) VALUES (?1, ?2)",
-                params![installation, wrapped],
-            )?;
-            let stored: String = tx.query_row(
-                "SELECT wrapped FROM kv_data_keys WHERE installation = ?1",
-                [installation],
-                |r| r.get(0),
+                "INSERT INTO kv_data_keys (installation, wrapped) VALUES (?1, ?2)",
+                params![owner, wrapped],
             )?;
             tx.commit()?;
-            Ok(stored)
+            Ok(wrapped)
         })
     }
 

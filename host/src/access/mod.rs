@@ -218,24 +218,24 @@ pub struct Accounts {
     limiter: limiter::FailureLimiter,
 }
 
-/// What the TOTP secrets are sealed under, derived from the master key.
-const TOTP_KEY_PURPOSE: &str = "airlock account totp secrets v1";
+/// What the TOTP secrets' key was derived for, from the master key, before it became a
+/// data key of its own (`#totp`, wrapped by the master key).
+pub const TOTP_KEY_PURPOSE: &str = "airlock account totp secrets v1";
 
 impl Accounts {
-    /// Accounts over `store`, sealing TOTP secrets with a key derived from `master`.
+    /// Accounts over `store`, sealing TOTP secrets under `totp_key`.
     pub fn new(
         store: Arc<dyn AccountStore>,
-        master: &MasterKey,
+        totp_key: MasterKey,
         policy: AccountPolicy,
-    ) -> anyhow::Result<Accounts> {
-        let key = MasterKey::fixed(master.derive(TOTP_KEY_PURPOSE)?);
+    ) -> Accounts {
         let limiter = limiter::FailureLimiter::new(policy.address_failures, policy.address_window);
-        Ok(Accounts {
+        Accounts {
             store,
-            key,
+            key: totp_key,
             policy,
             limiter,
-        })
+        }
     }
 
     /// The rules in force.

@@ -69,11 +69,13 @@ pub enum Permission {
     ManageUsers,
     /// `GET /metrics`.
     ScrapeMetrics,
+    /// Rotate the master key and take backups (admin only).
+    ManageKeys,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::Public,
         Permission::OwnAccount,
         Permission::ListPlugins,
@@ -89,6 +91,7 @@ impl Permission {
         Permission::ConductReviews,
         Permission::ManageUsers,
         Permission::ScrapeMetrics,
+        Permission::ManageKeys,
     ];
 
     /// Its name in docs and the OpenAPI document.
@@ -109,6 +112,7 @@ impl Permission {
             Permission::ConductReviews => "conduct-reviews",
             Permission::ManageUsers => "manage-users",
             Permission::ScrapeMetrics => "scrape-metrics",
+            Permission::ManageKeys => "manage-keys",
         }
     }
 }

@@ -32,6 +32,7 @@ mod accounts;
 mod dsr;
 mod error;
 mod extract;
+mod keys;
 mod lifecycle;
 mod monitor;
 pub mod openapi;
@@ -239,6 +240,7 @@ fn routes() -> Vec<Route> {
     all.extend(reviews::routes());
     all.extend(lifecycle::routes());
     all.extend(dsr::routes());
+    all.extend(keys::routes());
     all
 }
 

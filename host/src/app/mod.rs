@@ -21,6 +21,7 @@ pub mod dsr;
 mod events;
 mod evidence;
 pub mod incident;
+pub mod keys;
 mod kill;
 pub mod lifecycle;
 mod logs;
@@ -132,7 +133,8 @@ pub struct Airlock {
 /// Every installation as of one `installations_version` of the store.
 type InstalledSnapshot = (u64, Arc<[Arc<Installation>]>);
 
-/// What the audit key for opaque ids is derived for, from the master key.
+/// What the audit key for opaque ids was derived for, from the master key, before it
+/// became a data key of its own ([`keys::AUDIT_IDS_KEY_NAME`]).
 pub const AUDIT_ID_KEY_PURPOSE: &str = "airlock audit opaque ids v1";
 
 impl Airlock {
@@ -173,8 +175,16 @@ impl Airlock {
         let follower = follower::Follower::spawn(monitor.clone(), checkpoints.clone())?;
         let key = match options.master_key {
             Some(key) => MasterKey::fixed(key),
-            None => MasterKey::from_env_or_file(Some(data.path().join(MASTER_KEY_FILE))),
+            None => {
+                let file = data.path().join(MASTER_KEY_FILE);
+                if !crate::egress::secrets::key_in_env() {
+                    keys::settle_interrupted_rotation(&file, store.as_ref())?;
+                }
+                MasterKey::from_env_or_file(Some(file))
+            }
         };
+        // A store with records but no purpose keys is from before the key hierarchy.
+        let predates = store.count_audit()? > 0;
         // Sensitive helpdesk values are sealed at rest; a store from before is sealed now.
         // Without the key that sealed it (a copied directory), the helpdesk data stays
         // sealed and its writes fail; the audit log and the rest still work.
@@ -198,7 +208,14 @@ impl Airlock {
             airlock_redact::Redactor::new(&options.redaction_config.engine)
                 .map_err(|e| anyhow::anyhow!("[redaction]: {e}"))?,
         );
-        let audit_key = key.derive(AUDIT_ID_KEY_PURPOSE).unwrap_or_else(|e| {
+        let audit_key = keys::purpose_key(
+            store.as_ref(),
+            &key,
+            keys::AUDIT_IDS_KEY_NAME,
+            AUDIT_ID_KEY_PURPOSE,
+            predates,
+        )
+        .unwrap_or_else(|e| {
             // Opaque ids then differ from those of other runs, but still reveal nothing.
             tracing::warn!(error = %e, "no master key for opaque audit ids; using a key for this run only");
             rand::random()
@@ -218,7 +235,21 @@ impl Airlock {
                 detectors.clone(),
             )),
         };
-        let accounts = crate::access::Accounts::new(store.clone(), &key, options.accounts)?;
+        let totp_key = match keys::purpose_key(
+            store.as_ref(),
+            &key,
+            keys::TOTP_KEY_NAME,
+            crate::access::TOTP_KEY_PURPOSE,
+            predates,
+        ) {
+            Ok(k) => MasterKey::fixed(k),
+            Err(e) => {
+                // Sign-in with a second factor then fails closed; the rest works.
+                tracing::warn!(error = %format!("{e:#}"), "the TOTP data key does not open: second factors cannot be checked");
+                MasterKey::locked(sealing::LOCKED)
+            }
+        };
+        let accounts = crate::access::Accounts::new(store.clone(), totp_key, options.accounts);
         let dev_mode = options.egress.dev_mode;
         let egress = Egress::new(options.egress, options.resolver, key, detectors);
         let kv = Arc::new(crate::capability::kv::KvService::new(
@@ -291,6 +322,11 @@ impl Airlock {
     /// The activity monitor: counters, alerts, exports and reviews.
     pub fn monitor(&self) -> &crate::monitor::Monitor {
         &self.monitor
+    }
+
+    /// The master key (for its fingerprint and source; [`keys`] rotates it).
+    pub fn master_key(&self) -> &MasterKey {
+        self.capabilities.egress.key()
     }
 
     /// User accounts, sign-in, sessions and tokens.

@@ -74,7 +74,7 @@ impl FieldSealer for HelpdeskSealer {
 /// everything else still work.
 pub struct LockedSealer;
 
-const LOCKED: &str = "the master key that sealed this store's helpdesk data is not available: set AIRLOCK_MASTER_KEY or restore master.key in the data directory";
+pub(super) const LOCKED: &str = "the master key that sealed this store's helpdesk data is not available: set AIRLOCK_MASTER_KEY or restore master.key in the data directory";
 
 impl FieldSealer for LockedSealer {
     fn seal(&self, _: Kind, _: &str, _: &str, _: &str) -> Result<String, String> {

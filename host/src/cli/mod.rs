@@ -12,6 +12,7 @@
 //! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
 //! - [`incident`]: `airlock incident report`;
 //! - [`dsr`]: `airlock dsr export | erase | hold | release | receipt`;
+//! - [`keys`]: `airlock keys fingerprint | rotate`;
 //! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod dev;
 pub mod dsr;
 pub mod evidence;
 pub mod incident;
+pub mod keys;
 pub mod lifecycle;
 pub mod monitor;
 pub mod people;

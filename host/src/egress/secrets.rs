@@ -10,8 +10,8 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::Context;
 use base64::Engine as _;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 /// The environment variable that may hold the master key (64 hex digits).
 pub const MASTER_KEY_ENV: &str = "AIRLOCK_MASTER_KEY";
@@ -20,10 +20,29 @@ pub const MASTER_KEY_FILE: &str = "master.key";
 /// Prefix of a sealed value (version 1: base64 of nonce ‖ ciphertext).
 const SEALED_PREFIX: &str = "aes256gcm:v1:";
 
-/// The master key, loaded on first use.
+/// The master key, loaded on first use. It can be replaced while in use
+/// ([`MasterKey::replace`], by a rotation): each seal or open takes the key of that moment.
 pub struct MasterKey {
     file: Option<PathBuf>,
-    key: OnceLock<Result<[u8; 32], String>>,
+    state: RwLock<Option<Result<Loaded, String>>>,
+}
+
+/// A loaded master key and where it came from.
+#[derive(Clone, Copy)]
+struct Loaded {
+    key: [u8; 32],
+    from_env: bool,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `AIRLOCK_MASTER_KEY`: a rotation cannot write it, the operator sets it.
+    Env,
+    /// A key file (normally `<data-dir>/master.key`).
+    File(PathBuf),
+    /// Given by the embedding program (tests): kept in memory only.
+    Fixed,
 }
 
 impl MasterKey {
@@ -31,7 +50,7 @@ impl MasterKey {
     pub fn from_env_or_file(file: Option<PathBuf>) -> MasterKey {
         MasterKey {
             file,
-            key: OnceLock::new(),
+            state: RwLock::new(None),
         }
     }
 
@@ -47,19 +66,55 @@ impl MasterKey {
     /// assert!(k.open("other", "token", &sealed).is_err());
     /// ```
     pub fn fixed(key: [u8; 32]) -> MasterKey {
-        let cell = OnceLock::new();
-        let _ = cell.set(Ok(key));
         MasterKey {
             file: None,
-            key: cell,
+            state: RwLock::new(Some(Ok(Loaded {
+                key,
+                from_env: false,
+            }))),
         }
     }
 
-    fn key(&self) -> anyhow::Result<[u8; 32]> {
-        self.key
-            .get_or_init(|| load_key(self.file.as_ref()).map_err(|e| format!("{e:#}")))
+    /// A key that fails every use with `reason` (what to fix): for what must stay sealed
+    /// when its key does not open.
+    pub fn locked(reason: &str) -> MasterKey {
+        MasterKey {
+            file: None,
+            state: RwLock::new(Some(Err(reason.to_string()))),
+        }
+    }
+
+    fn loaded(&self) -> anyhow::Result<Loaded> {
+        if let Some(state) = &*self.state.read().unwrap_or_else(|p| p.into_inner()) {
+            return state.clone().map_err(anyhow::Error::msg);
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state
+            .get_or_insert_with(|| load_key(self.file.as_ref()).map_err(|e| format!("{e:#}")))
             .clone()
             .map_err(anyhow::Error::msg)
+    }
+
+    /// The key's material, for sealing under it.
+    pub fn material(&self) -> anyhow::Result<KeyMaterial> {
+        Ok(KeyMaterial(self.loaded()?.key))
+    }
+
+    /// Where the key comes from (loading it if need be).
+    pub fn source(&self) -> anyhow::Result<KeySource> {
+        let loaded = self.loaded()?;
+        Ok(match (&self.file, loaded.from_env) {
+            (_, true) => KeySource::Env,
+            (Some(file), false) => KeySource::File(file.clone()),
+            (None, false) => KeySource::Fixed,
+        })
+    }
+
+    /// Uses `key` from now on (after a rotation has re-sealed everything under it).
+    pub fn replace(&self, key: [u8; 32]) {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let from_env = matches!(&*state, Some(Ok(l)) if l.from_env);
+        *state = Some(Ok(Loaded { key, from_env }));
     }
 
     /// A key for one purpose, derived from the master key (HMAC-SHA256 of `purpose`), so
@@ -71,21 +126,64 @@ impl MasterKey {
     /// assert_ne!(k.derive("a").unwrap(), k.derive("b").unwrap());
     /// ```
     pub fn derive(&self, purpose: &str) -> anyhow::Result<[u8; 32]> {
-        use hmac::Mac as _;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.key()?)
-            .expect("HMAC takes keys of any length");
-        mac.update(purpose.as_bytes());
-        Ok(mac.finalize().into_bytes().into())
+        Ok(self.material()?.derive(purpose))
     }
 
-    fn cipher(&self) -> anyhow::Result<Aes256Gcm> {
-        Ok(Aes256Gcm::new(&self.key()?.into()))
+    /// The key's fingerprint (16 hex digits): names it in messages and records without
+    /// revealing it.
+    pub fn fingerprint(&self) -> anyhow::Result<String> {
+        Ok(self.material()?.fingerprint())
     }
 
     /// Encrypts a secret for one installation's setting.
     pub fn seal(&self, installation: &str, name: &str, value: &str) -> anyhow::Result<String> {
+        self.material()?.seal(installation, name, value)
+    }
+
+    /// Decrypts a sealed secret; fails (without detail) when it was tampered with, sealed
+    /// under another key or for another installation or name.
+    pub fn open(&self, installation: &str, name: &str, sealed: &str) -> anyhow::Result<String> {
+        self.material()?.open(installation, name, sealed)
+    }
+}
+
+/// The material of one master key (an old one and a new one, during a rotation).
+#[derive(Clone)]
+pub struct KeyMaterial([u8; 32]);
+
+impl KeyMaterial {
+    /// The material of `key`.
+    pub fn new(key: [u8; 32]) -> KeyMaterial {
+        KeyMaterial(key)
+    }
+
+    /// The raw key (to store it in a key file).
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// See [`MasterKey::derive`].
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// See [`MasterKey::fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.derive("airlock master key fingerprint v1")[..8])
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0.into())
+    }
+
+    /// See [`MasterKey::seal`].
+    pub fn seal(&self, installation: &str, name: &str, value: &str) -> anyhow::Result<String> {
         let aad = aad(installation, name);
-        let out = seal_bytes(&self.cipher()?, aad.as_bytes(), value.as_bytes())
+        let out = seal_bytes(&self.cipher(), aad.as_bytes(), value.as_bytes())
             .ok_or_else(|| anyhow::anyhow!("cannot encrypt secret `{name}`"))?;
         Ok(format!(
             "{SEALED_PREFIX}{}",
@@ -93,8 +191,7 @@ impl MasterKey {
         ))
     }
 
-    /// Decrypts a sealed secret; fails (without detail) when it was tampered with, sealed
-    /// under another key or for another installation or name.
+    /// See [`MasterKey::open`].
     pub fn open(&self, installation: &str, name: &str, sealed: &str) -> anyhow::Result<String> {
         let fail = || anyhow::anyhow!("secret `{name}` cannot be decrypted with this master key");
         let bytes = sealed
@@ -102,7 +199,7 @@ impl MasterKey {
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .ok_or_else(fail)?;
         let aad = aad(installation, name);
-        let plain = open_bytes(&self.cipher()?, aad.as_bytes(), &bytes).ok_or_else(fail)?;
+        let plain = open_bytes(&self.cipher(), aad.as_bytes(), &bytes).ok_or_else(fail)?;
         String::from_utf8(plain).map_err(|_| fail())
     }
 }
@@ -150,19 +247,58 @@ fn parse_hex_key(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
-fn load_key(file: Option<&PathBuf>) -> anyhow::Result<[u8; 32]> {
+/// Whether `AIRLOCK_MASTER_KEY` is set (then the key file is not used).
+pub fn key_in_env() -> bool {
+    std::env::var(MASTER_KEY_ENV).is_ok_and(|t| !t.trim().is_empty())
+}
+
+fn load_key(file: Option<&PathBuf>) -> anyhow::Result<Loaded> {
     if let Ok(text) = std::env::var(MASTER_KEY_ENV)
         && !text.trim().is_empty()
     {
-        return parse_hex_key(&text, MASTER_KEY_ENV);
+        let key = parse_hex_key(&text, MASTER_KEY_ENV)?;
+        return Ok(Loaded {
+            key,
+            from_env: true,
+        });
     }
     let file = file.context("no master key: set AIRLOCK_MASTER_KEY")?;
+    let key = load_key_file(file)?;
+    Ok(Loaded {
+        key,
+        from_env: false,
+    })
+}
+
+/// Reads the key in `file`, generating it (mode 0600) if there is none.
+fn load_key_file(file: &Path) -> anyhow::Result<[u8; 32]> {
     match std::fs::read_to_string(file) {
         Ok(text) => return parse_hex_key(&text, &file.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
     }
     let key: [u8; 32] = rand::random();
+    match write_new_key_file(file, &key) {
+        Ok(()) => {
+            tracing::info!(file = %file.display(), "generated a master key for secrets");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(file),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", file.display())),
+    }
+}
+
+/// The key (64 hex digits) in `file`.
+pub fn read_key_file(file: &Path) -> anyhow::Result<[u8; 32]> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the key file {}", file.display()))?;
+    parse_hex_key(&text, &file.display().to_string())
+}
+
+/// Writes `key` as 64 hex digits into a new file only its owner may read (mode 0600),
+/// synced; fails if the file exists.
+pub fn write_new_key_file(file: &Path, key: &[u8; 32]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -170,19 +306,9 @@ fn load_key(file: Option<&PathBuf>) -> anyhow::Result<[u8; 32]> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(file) {
-        Ok(mut f) => {
-            std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())?;
-            f.sync_all()?;
-            tracing::info!(file = %file.display(), "generated a master key for secrets");
-            Ok(key)
-        }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            parse_hex_key(&std::fs::read_to_string(file)?, &file.display().to_string())
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot create {}", file.display())),
-    }
+    let mut f = options.open(file)?;
+    std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())?;
+    f.sync_all()
 }
 
 /// A `{{secret.NAME}}` placeholder found in text.
@@ -311,8 +437,8 @@ mod tests {
     fn key_file_is_generated_once_with_owner_only_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(MASTER_KEY_FILE);
-        let a = load_key(Some(&path)).unwrap();
-        let b = load_key(Some(&path)).unwrap();
+        let a = load_key_file(&path).unwrap();
+        let b = load_key_file(&path).unwrap();
         assert_eq!(a, b);
         #[cfg(unix)]
         {

@@ -29,9 +29,8 @@ fn expected(permission: &str, caller: &str) -> bool {
             "break-glass",
         ],
         "read-plugin-logs" => &["admin", "vendor", "break-glass"],
-        "change-plugins" | "change-grants" | "change-settings" | "import-data" | "manage-users" => {
-            &["admin", "break-glass"]
-        }
+        "change-plugins" | "change-grants" | "change-settings" | "import-data" | "manage-users"
+        | "manage-keys" => &["admin", "break-glass"],
         "post-events" => &["admin", "ingest", "break-glass"],
         "read-audit" | "export-audit" | "read-monitoring" | "conduct-reviews" => {
             &["admin", "auditor", "break-glass"]

@@ -175,14 +175,21 @@ pub fn unwrap_data_key(
     master: &MasterKey,
     owner: &str,
 ) -> anyhow::Result<[u8; 32]> {
-    let wrapped = match store.kv_data_key(owner)? {
-        Some(w) => w,
-        None => {
-            let fresh: [u8; 32] = rand::random();
-            let wrapped = master.seal(owner, DATA_KEY_NAME, &hex::encode(fresh))?;
-            store.kv_init_data_key(owner, &wrapped)?
-        }
-    };
+    unwrap_data_key_or(store, master, owner, &mut rand::random)
+}
+
+/// [`unwrap_data_key`], with `initial` choosing the key made on first use.
+pub fn unwrap_data_key_or(
+    store: &dyn KvStore,
+    master: &MasterKey,
+    owner: &str,
+    initial: &mut dyn FnMut() -> [u8; 32],
+) -> anyhow::Result<[u8; 32]> {
+    let wrapped = store.kv_init_data_key(owner, &mut || {
+        master
+            .seal(owner, DATA_KEY_NAME, &hex::encode(initial()))
+            .map_err(|e| format!("{e:#}"))
+    })?;
     hex::decode(master.open(owner, DATA_KEY_NAME, &wrapped)?)
         .ok()
         .and_then(|b| b.try_into().ok())
