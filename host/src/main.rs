@@ -71,6 +71,12 @@ enum Command {
     /// Data-subject requests: export or erase everything held about a person.
     #[command(subcommand)]
     Dsr(airlock_host::cli::dsr::DsrCommand),
+    /// Take an encrypted, consistent backup (with the service stopped; while it runs,
+    /// `POST /api/v1/backups`).
+    Backup(airlock_host::cli::backup::BackupArgs),
+    /// Restore a backup into a new data directory (--data-dir), verified, with later
+    /// erasures re-applied, before anything serves from it.
+    Restore(airlock_host::cli::backup::RestoreArgs),
     /// The master key: its fingerprint, and rotation.
     #[command(subcommand)]
     Keys(airlock_host::cli::keys::KeysCommand),
@@ -371,6 +377,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
         Command::Dsr(cmd) => airlock_host::cli::dsr::run(&open()?, cmd)?,
         Command::Keys(cmd) => airlock_host::cli::keys::run(&open()?, cmd)?,
+        Command::Backup(args) => airlock_host::cli::backup::backup(&open()?, &args)?,
+        Command::Restore(args) => airlock_host::cli::backup::restore(
+            &cli.data_dir,
+            &args,
+            config.options(),
+            config.retention.clone().unwrap_or_default(),
+        )?,
         Command::Retention(RetentionCommand::Apply { yes }) => {
             let policy = config.retention.clone().unwrap_or_default();
             airlock_host::cli::dsr::apply_retention(&open()?, &policy, !yes)?

@@ -274,3 +274,65 @@ fn verify_says_what_it_proves_and_strict_requires_an_anchor() {
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("internally consistent"), "{text}");
 }
+
+/// Issue 23: an operator's path through the binary: back up, restore (saying where later
+/// erasures are recorded), then rotate the restored host's master key.
+#[test]
+fn backup_restore_and_key_rotation_through_the_binary() {
+    let (tmp, _) = closed_log_with_one_event();
+    let data = tmp.path().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("a.backup");
+    let file = file.to_str().unwrap();
+    let (ok, text, err) = airlock(&["--data-dir", data, "backup", "--out", file], tmp.path());
+    assert!(ok && text.starts_with("backed up "), "{text}{err}");
+
+    let restored = out.path().join("restored");
+    let restored = restored.to_str().unwrap();
+    let key_file = tmp.path().join("master.key");
+    let key_file = key_file.to_str().unwrap();
+    let restore = [
+        "--data-dir",
+        restored,
+        "restore",
+        file,
+        "--master-key-file",
+        key_file,
+    ];
+    let (ok, _, err) = airlock(&restore, out.path());
+    assert!(!ok && err.contains("--erasures-from"), "{err}");
+    let mut with_log = restore.to_vec();
+    with_log.extend(["--erasures-from", data]);
+    let (ok, text, err) = airlock(&with_log, out.path());
+    assert!(
+        ok && text.contains("verify with their checkpoints"),
+        "{text}{err}"
+    );
+    let (ok, text, err) = airlock(&["--data-dir", restored, "audit", "verify"], out.path());
+    assert!(ok, "{text}{err}");
+
+    let fingerprint = || airlock(&["--data-dir", restored, "keys", "fingerprint"], out.path()).1;
+    let before = fingerprint();
+    let (ok, text, err) = airlock(&["--data-dir", restored, "keys", "rotate"], out.path());
+    assert!(
+        ok && text.starts_with("rotated the master key"),
+        "{text}{err}"
+    );
+    assert_ne!(fingerprint(), before);
+    let (ok, text, err) = airlock(&["--data-dir", restored, "audit", "verify"], out.path());
+    assert!(ok, "{text}{err}");
+
+    // A key from the environment cannot be rewritten: the new key must be given.
+    let key = std::fs::read_to_string(Path::new(restored).join("master.key")).unwrap();
+    let from_env = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["--data-dir", restored, "keys", "rotate"])
+        .env("AIRLOCK_LOG", "warn")
+        .env("AIRLOCK_MASTER_KEY", key.trim())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&from_env.stderr);
+    assert!(
+        !from_env.status.success() && err.contains("--new-key-file"),
+        "{err}"
+    );
+}

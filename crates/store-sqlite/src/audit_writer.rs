@@ -225,6 +225,21 @@ impl GroupCommit {
         self.loaded(&mut slot, Use::Append)?.appender()
     }
 
+    /// Runs `f` with appends held off and every acknowledged record in the audit table,
+    /// given the log's size and head hash: a copy of the database taken in `f` holds
+    /// the whole log as acknowledged. Only in the process that appends.
+    pub(super) fn quiesced<T>(&self, f: impl FnOnce(u64, &str) -> Result<T>) -> Result<T> {
+        let mut slot = relock(&self.writer);
+        let writer = self.loaded(&mut slot, Use::Append)?;
+        let Some((_, indexer)) = &writer.appender else {
+            return Err(not_appender(&writer.journal_path));
+        };
+        let last = writer.chain.last_seq();
+        wait_indexed(&indexer.shared, last)?;
+        let head = writer.chain.head.as_ref().map_or("", |(_, h)| h.as_str());
+        f(last, head)
+    }
+
     /// Waits until every record acknowledged so far is in the audit table.
     pub(super) fn settle(&self) -> Result<()> {
         let (indexer, last) = {

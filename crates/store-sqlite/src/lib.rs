@@ -28,6 +28,7 @@ mod sqlite;
 mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_audit;
+mod sqlite_backup;
 mod sqlite_kv;
 mod sqlite_rekey;
 mod sqlite_reviews;
@@ -35,6 +36,7 @@ mod sqlite_sealing;
 mod sqlite_vendors;
 
 pub use sqlite::{Durability, SqliteStore};
+pub use sqlite_backup::BackupPoint;
 
 use airlock_audit::AuditStore;
 #[cfg(test)]

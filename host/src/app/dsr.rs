@@ -249,6 +249,40 @@ impl Airlock {
         })
     }
 
+    /// Deletes `user`'s helpdesk records and tagged kv entries; the erasure and its
+    /// record's details (the counts, added to `details`).
+    fn erase_subject(
+        &self,
+        user: &str,
+        mut details: BTreeMap<String, String>,
+    ) -> AppResult<(Erasure, BTreeMap<String, String>)> {
+        let (_, tickets, _) = self.subject_records(user)?;
+        let mut kv_entries = 0;
+        for (installation, entry) in self.store.kv_tagged(&Self::subject_tags(user, &tickets))? {
+            let erased = self
+                .capabilities
+                .kv
+                .erase_entry(&installation, &entry.key_hash)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            kv_entries += u64::from(erased);
+        }
+        let mut doomed: Vec<(Kind, String)> = tickets
+            .iter()
+            .filter_map(|t| t.get("id").and_then(|v| v.as_str()))
+            .map(|id| (Kind::Ticket, id.to_string()))
+            .collect();
+        doomed.push((Kind::User, user.to_string()));
+        let records = self.store.erase(&doomed)?;
+        details.insert("records".into(), records.to_string());
+        details.insert("kv_entries".into(), kv_entries.to_string());
+        let erasure = Erasure {
+            user: user.to_string(),
+            records,
+            kv_entries,
+        };
+        Ok((erasure, details))
+    }
+
     /// Every record matching `filter` (read a page at a time).
     fn all_records(&self, filter: AuditFilter) -> AppResult<Vec<AuditRecord>> {
         let mut out = Vec::new();
@@ -305,37 +339,18 @@ impl Admin<'_> {
                     "`{user}` is under a legal hold; `airlock dsr release` lifts it"
                 )));
             }
-            let airlock = self.airlock;
-            let (_, tickets, _) = airlock.subject_records(user)?;
-            let mut kv_entries = 0;
-            for (installation, entry) in airlock
-                .store
-                .kv_tagged(&Airlock::subject_tags(user, &tickets))?
-            {
-                let erased = airlock
-                    .capabilities
-                    .kv
-                    .erase_entry(&installation, &entry.key_hash)
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                kv_entries += u64::from(erased);
-            }
-            let mut doomed: Vec<(Kind, String)> = tickets
-                .iter()
-                .filter_map(|t| t.get("id").and_then(|v| v.as_str()))
-                .map(|id| (Kind::Ticket, id.to_string()))
-                .collect();
-            doomed.push((Kind::User, user.to_string()));
-            let records = airlock.store.erase(&doomed)?;
-            let erasure = Erasure {
-                user: user.to_string(),
-                records,
-                kv_entries,
-            };
-            let d = BTreeMap::from([
-                ("records".to_string(), records.to_string()),
-                ("kv_entries".into(), kv_entries.to_string()),
-            ]);
-            Ok((erasure, d))
+            self.airlock.erase_subject(user, BTreeMap::new())
+        })
+    }
+
+    /// Erases `user` again in a restored store, because the live log recorded their
+    /// erasure (`seq`) after the backup was taken; recorded as `admin.dsr.erase` with
+    /// `reapplied_from`. No hold check: the erasure already happened.
+    pub(super) fn dsr_reapply_erasure(&self, user: &str, seq: u64) -> AppResult<Erasure> {
+        self.audited("admin.dsr.erase", user, || {
+            checked(user)?;
+            let d = BTreeMap::from([("reapplied_from".to_string(), seq.to_string())]);
+            self.airlock.erase_subject(user, d)
         })
     }
 

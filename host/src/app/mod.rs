@@ -16,6 +16,7 @@ mod sealing;
 pub use people::{PublicCredential, PublicUser};
 pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
 pub mod admission;
+pub mod backup;
 pub use admin::{Actor, Admin, grant_diff, host_entry};
 pub mod dsr;
 mod events;

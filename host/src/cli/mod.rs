@@ -13,9 +13,11 @@
 //! - [`incident`]: `airlock incident report`;
 //! - [`dsr`]: `airlock dsr export | erase | hold | release | receipt`;
 //! - [`keys`]: `airlock keys fingerprint | rotate`;
+//! - [`backup`]: `airlock backup` and `airlock restore`;
 //! - [`terminal`]: what reaches a terminal carries no escapes or bidi controls.
 
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod dev;
 pub mod dsr;

@@ -247,6 +247,14 @@ fn parse_hex_key(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
+/// The key in `AIRLOCK_MASTER_KEY`, if it is set.
+pub fn env_key() -> anyhow::Result<Option<[u8; 32]>> {
+    match std::env::var(MASTER_KEY_ENV) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(parse_hex_key(&text, MASTER_KEY_ENV)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Whether `AIRLOCK_MASTER_KEY` is set (then the key file is not used).
 pub fn key_in_env() -> bool {
     std::env::var(MASTER_KEY_ENV).is_ok_and(|t| !t.trim().is_empty())

@@ -6,7 +6,7 @@ use super::*;
 use airlock_host::app::Actor;
 
 /// The thief, with destination A allowed to receive the requester's email, and kv.
-fn copier(airlock: &Airlock, a: &Server, b: &Server) {
+pub(super) fn copier(airlock: &Airlock, a: &Server, b: &Server) {
     let send_a = "send = [\"ticket.subject\", \"ticket.requester_id\", \"ticket.tags\", \"ticket.custom_fields.escalation\", \"comment.body\"]\nsecrets = [\"token\"]";
     let text = manifest("secret-thief")
         .replace("127.0.0.1:18081", &a.addr.to_string())
@@ -114,7 +114,7 @@ fn a_person_is_found_in_the_helpdesk_kv_audit_and_egress_and_erased_from_all_but
 }
 
 /// The files of the data directory whose bytes contain `needle`.
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+pub(super) fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -283,6 +283,7 @@ fn refused(lines: &[String], records: &[AuditEntry], i: usize, kind: &str, reaso
 }
 
 mod audit;
+mod backup;
 mod data;
 mod destinations;
 mod dsr;
