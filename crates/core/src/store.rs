@@ -231,6 +231,8 @@ pub trait HelpdeskStore: Send + Sync {
     fn labels(&self, records: &[(Kind, String)]) -> StoreResult<Vec<FieldLabel>>;
     /// Up to `limit` comments of a ticket, oldest first.
     fn comments(&self, ticket_id: &str, limit: u32) -> StoreResult<Vec<Record>>;
+    /// Up to `limit` comments written by a user (on any ticket), oldest first.
+    fn comments_by(&self, author_id: &str, limit: u32) -> StoreResult<Vec<Record>>;
     /// Up to `limit` tickets matching the query, newest first.
     fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>>;
     /// How many records of a kind are stored.

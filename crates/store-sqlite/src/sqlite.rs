@@ -305,6 +305,18 @@ impl HelpdeskStore for SqliteStore {
         })
     }
 
+    fn comments_by(&self, author_id: &str, limit: u32) -> StoreResult<Vec<Record>> {
+        call(|| {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT doc FROM comments WHERE json_extract(doc, '$.author_id') = ?1
+                 ORDER BY created_at, id LIMIT ?2",
+            )?;
+            let docs = stmt.query_map(params![author_id, limit], |r| r.get::<_, String>(0))?;
+            docs.map(|d| self.parse_doc(Kind::Comment, d?)).collect()
+        })
+    }
+
     fn search_tickets(&self, query: &TicketQuery, limit: u32) -> StoreResult<Vec<Record>> {
         call(|| {
             let conn = self.read()?;

@@ -84,10 +84,15 @@ pub struct SubjectExport {
     pub record: Option<Record>,
     /// Their tickets.
     pub tickets: Vec<Record>,
-    /// Comments on their tickets.
+    /// Comments on their tickets, and theirs on other tickets.
     pub comments: Vec<Record>,
     /// Plugin kv entries tagged with them.
     pub kv: Vec<KvFound>,
+    /// Per installation, how many kv entries were written by an invocation that read
+    /// more people than are tracked one by one (tagged `*`): they may hold this person's
+    /// data too. They are neither exported (they may hold others') nor erased; kv
+    /// retention (`kv_days`) ages them out.
+    pub kv_unattributed: BTreeMap<String, u64>,
     /// Audit records touching their records.
     pub accesses: Vec<Access>,
     /// Outbound requests of invocations that touched them.
@@ -157,7 +162,8 @@ impl Airlock {
         Ok(last("admin.dsr.hold")? > last("admin.dsr.release")?)
     }
 
-    /// The records that are about `user`: their user record, tickets and comments.
+    /// The records that are about `user`: their user record, their tickets, and the
+    /// comments on those tickets or written by them anywhere.
     fn subject_records(&self, user: &str) -> AppResult<(Option<Record>, Vec<Record>, Vec<Record>)> {
         let record = self.store.get(Kind::User, user)?;
         let tickets = self
@@ -169,7 +175,26 @@ impl Airlock {
                 comments.extend(self.store.comments(id, 10_000)?);
             }
         }
+        let seen: BTreeSet<String> = comments.iter().filter_map(record_id).collect();
+        for c in self.store.comments_by(user, MAX_TICKETS)? {
+            if record_id(&c).is_some_and(|id| !seen.contains(&id)) {
+                comments.push(c);
+            }
+        }
         Ok((record, tickets, comments))
+    }
+
+    /// Per installation, the kv entries tagged `*` (written after reading more people
+    /// than are tracked).
+    fn unattributed_kv(&self) -> AppResult<BTreeMap<String, u64>> {
+        let mut counts = BTreeMap::new();
+        for (installation, _) in self
+            .store
+            .kv_tagged(&[crate::broker::ALL_SUBJECTS.to_string()])?
+        {
+            *counts.entry(installation).or_insert(0) += 1;
+        }
+        Ok(counts)
     }
 
     /// The kv subject tags that mean `user`: the user and each of their tickets.
@@ -245,6 +270,7 @@ impl Airlock {
             kv,
             accesses,
             sent,
+            kv_unattributed: self.unattributed_kv()?,
             held: self.is_held(user)?,
         })
     }
@@ -256,7 +282,7 @@ impl Airlock {
         user: &str,
         mut details: BTreeMap<String, String>,
     ) -> AppResult<(Erasure, BTreeMap<String, String>)> {
-        let (_, tickets, _) = self.subject_records(user)?;
+        let (_, tickets, comments) = self.subject_records(user)?;
         let mut kv_entries = 0;
         for (installation, entry) in self.store.kv_tagged(&Self::subject_tags(user, &tickets))? {
             let erased = self
@@ -271,6 +297,22 @@ impl Airlock {
             .filter_map(|t| t.get("id").and_then(|v| v.as_str()))
             .map(|id| (Kind::Ticket, id.to_string()))
             .collect();
+        // Their comments on other tickets (those on theirs go with the tickets).
+        let own: BTreeSet<&str> = tickets
+            .iter()
+            .filter_map(|t| t.get("id").and_then(|v| v.as_str()))
+            .collect();
+        doomed.extend(
+            comments
+                .iter()
+                .filter(|c| {
+                    !c.get("ticket_id")
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|t| own.contains(t))
+                })
+                .filter_map(record_id)
+                .map(|id| (Kind::Comment, id)),
+        );
         doomed.push((Kind::User, user.to_string()));
         let records = self.store.erase(&doomed)?;
         details.insert("records".into(), records.to_string());
@@ -289,6 +331,10 @@ impl Airlock {
         self.each_record(filter, |r| out.push(r))?;
         Ok(out)
     }
+}
+
+fn record_id(r: &Record) -> Option<String> {
+    r.get("id").and_then(|v| v.as_str()).map(str::to_string)
 }
 
 fn access(r: &AuditRecord) -> Access {
@@ -322,6 +368,10 @@ impl Admin<'_> {
                 ("tickets".into(), export.tickets.len().to_string()),
                 ("comments".into(), export.comments.len().to_string()),
                 ("kv_entries".into(), export.kv.len().to_string()),
+                (
+                    "kv_unattributed".into(),
+                    export.kv_unattributed.values().sum::<u64>().to_string(),
+                ),
                 ("accesses".into(), export.accesses.len().to_string()),
                 ("sent".into(), export.sent.len().to_string()),
             ]);

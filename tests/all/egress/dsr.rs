@@ -123,3 +123,49 @@ pub(super) fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> 
         .map(|p| p.display().to_string())
         .collect()
 }
+
+/// A person's comments on someone else's ticket are theirs too: exported and erased,
+/// while the other person's ticket and comments stay.
+#[test]
+fn a_person_s_comments_on_other_tickets_are_exported_and_erased() {
+    use airlock_host::model::{Comment, Dataset, Kind};
+    let (_dir, airlock) = open(config());
+    let comment = |id: &str, author: &str, body: &str| Comment {
+        id: id.into(),
+        ticket_id: "t-sam".into(),
+        author_id: Some(author.into()),
+        body: Some(body.into()),
+        public: true,
+        created_at: Some("2026-12-01T10:00:00Z".into()),
+    };
+    airlock
+        .import(&Dataset {
+            tickets: vec![ticket("t-sam", "Sam's printer", "jammed", "u-2")],
+            comments: vec![
+                comment("c-vera", "u-vip", "Vera here: same problem at Big Corp"),
+                comment("c-sam", "u-2", "thanks"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let admin_actor = Actor::cli();
+    let admin = airlock.admin(&admin_actor);
+    let export = admin.dsr_export("u-vip").unwrap();
+    let ids: Vec<&str> = export
+        .comments
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"c-vera") && !ids.contains(&"c-sam"),
+        "{ids:?}"
+    );
+    assert!(export.tickets.iter().all(|t| t["id"] != "t-sam"));
+
+    admin.dsr_erase("u-vip").unwrap();
+    let store = airlock.store();
+    assert!(store.get(Kind::Comment, "c-vera").unwrap().is_none());
+    assert!(store.get(Kind::Comment, "c-sam").unwrap().is_some());
+    assert!(store.get(Kind::Ticket, "t-sam").unwrap().is_some());
+    assert!(admin.dsr_export("u-vip").unwrap().comments.is_empty());
+}
