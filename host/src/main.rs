@@ -125,7 +125,17 @@ enum Command {
         /// One JSON object per call, then one for the outcome.
         #[arg(long)]
         json: bool,
+        /// Dev mode, as for `serve`: plain-http requests to loopback addresses allowed.
+        #[arg(long)]
+        dev: bool,
+        /// Answer outbound requests from this stub file (TOML, `[[stub]]` tables) after
+        /// every real check, never from the network.
+        #[arg(long)]
+        http_stub: Option<PathBuf>,
     },
+    /// Run a plugin's test cases (TOML files) against its built component, through the
+    /// real sandbox and broker; exits non-zero when one fails.
+    Test(airlock_host::cli::plugin_test::TestArgs),
     /// Load a running service with `ticket-created` events and report events/s, p50 and
     /// p99 (needs the demo data set's requesters, as `make run` imports them).
     Loadtest {
@@ -221,14 +231,22 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // An author's commands report on their own; the service's housekeeping of their
+    // scratch directory is noise there.
+    let quiet = matches!(cli.command, Command::Dev { .. } | Command::Test(_));
+    let default = match quiet {
+        true => "warn",
+        false => "info,wasmtime=warn,cranelift=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
-                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+                .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -451,8 +469,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grant_read,
             grant_write,
             json,
+            dev,
+            http_stub,
         } => {
-            let report = dev::run(&dev::DevOptions {
+            let options = config.options();
+            let mut egress = options.egress;
+            egress.dev_mode |= dev;
+            let files = dev::DevOptions {
                 component,
                 manifest,
                 fixture: data,
@@ -460,7 +483,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings,
                 grant_read,
                 grant_write,
-            })?;
+                http_stub,
+            };
+            let report = dev::run(files.load(egress, options.limits)?)?;
             if json {
                 for line in report.json_lines() {
                     terminal::println(&line.to_string());
@@ -472,6 +497,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(1),
             });
+        }
+        Command::Test(args) => {
+            let options = config.options();
+            return airlock_host::cli::plugin_test::run(&args, options.egress, options.limits);
         }
         Command::New { name, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));

@@ -57,10 +57,16 @@ fn dev_prints_each_call_and_what_was_withheld() {
     let (ok, text, err) = airlock(&base, tmp.path());
     assert!(ok, "{text}{err}");
     assert!(text.contains("event.prefetch-ticket t-1 → allow"), "{text}");
-    assert!(
-        text.contains("ticket.requester_id withheld: not declared in plugin.toml [data] read"),
-        "{text}"
-    );
+    // Undeclared fields in one summary line, and the value written.
+    let undeclared = text
+        .lines()
+        .find(|l| {
+            l.contains("undeclared fields withheld (not declared in plugin.toml [data] read)")
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(undeclared.contains("ticket.requester_id"), "{text}");
+    assert!(!text.contains("ticket.requester_id withheld:"), "{text}");
+    assert!(text.contains("wrote ticket.tags = [\"billing\"]"), "{text}");
     assert!(text.contains("outcome: ok: added 1 tag(s)"), "{text}");
 
     // Grant only the subject: the description is withheld as not granted.

@@ -4,6 +4,7 @@
 mod api;
 mod at_rest;
 mod audit_tamper;
+mod author;
 mod budget;
 mod cli;
 mod crash;

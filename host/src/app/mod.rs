@@ -57,6 +57,9 @@ pub struct Options {
     pub egress: EgressConfig,
     /// How outbound requests resolve host names (the system's resolver by default).
     pub resolver: Arc<dyn Resolve>,
+    /// What carries outbound requests once checked: the network by default, an author's
+    /// stubs in `airlock dev` and `airlock test`.
+    pub transport: Arc<dyn crate::egress::client::Transport>,
     /// The master key for secret settings; `None` reads `AIRLOCK_MASTER_KEY` or
     /// `<data-dir>/master.key` (generated on first use).
     pub master_key: Option<[u8; 32]>,
@@ -91,6 +94,7 @@ impl Default for Options {
             durability: Durability::Full,
             egress: EgressConfig::default(),
             resolver: Arc::new(SystemResolver),
+            transport: Arc::new(crate::egress::client::Network),
             master_key: None,
             alerts: crate::monitor::AlertConfig::default(),
             metrics_token: None,
@@ -252,7 +256,13 @@ impl Airlock {
         };
         let accounts = crate::access::Accounts::new(store.clone(), totp_key, options.accounts);
         let dev_mode = options.egress.dev_mode;
-        let egress = Egress::new(options.egress, options.resolver, key, detectors);
+        let egress = Egress::new(
+            options.egress,
+            options.resolver,
+            options.transport,
+            key,
+            detectors,
+        );
         let kv = Arc::new(crate::capability::kv::KvService::new(
             store.clone(),
             options.kv,

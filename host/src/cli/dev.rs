@@ -1,17 +1,22 @@
 //! `airlock dev`: run a plugin locally against fixture data and an event, and show every
-//! call it made, what came back, and what was withheld and why.
+//! call it made, what came back, what was withheld and why, what it wrote and where it
+//! sent requests. `airlock test` ([`super::plugin_test`]) runs the same way.
 
-use crate::app::Airlock;
+use crate::app::{Airlock, Options};
 use crate::audit::{AuditEntry, Decision};
 use crate::dispatch::EventRequest;
+use crate::egress::EgressConfig;
+use crate::egress::stub::{StubbedRequest, Stubs};
 use crate::installation::Grants;
-use crate::model::Dataset;
+use crate::model::{Dataset, Kind};
 use crate::runtime::{Failure, RuntimeLimits};
 use anyhow::Context;
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// What `airlock dev` runs.
+/// The files `airlock dev` reads.
 #[derive(Debug, Clone)]
 pub struct DevOptions {
     /// The component.
@@ -28,6 +33,36 @@ pub struct DevOptions {
     pub grant_read: Option<Vec<String>>,
     /// Write grants; `None` grants everything declared.
     pub grant_write: Option<Vec<String>>,
+    /// HTTP stubs (TOML, `[[stub]]` tables): egress is answered by them, never the
+    /// network.
+    pub http_stub: Option<PathBuf>,
+}
+
+/// One run, in memory: what `airlock dev` reads from files and `airlock test` from a
+/// case.
+pub struct DevRun {
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// Where the manifest came from (for messages).
+    pub manifest_name: String,
+    /// The manifest's text.
+    pub manifest: String,
+    /// Records to load first.
+    pub fixture: Option<Dataset>,
+    /// The event.
+    pub event: EventRequest,
+    /// Settings.
+    pub settings: Option<Value>,
+    /// Read grants; `None` grants everything declared.
+    pub grant_read: Option<Vec<String>>,
+    /// Write grants; `None` grants everything declared.
+    pub grant_write: Option<Vec<String>>,
+    /// Outbound HTTP settings (dev mode from `--dev` or the config).
+    pub egress: EgressConfig,
+    /// The sandbox's limits (from the config).
+    pub limits: RuntimeLimits,
+    /// The stubs that answer egress, if any.
+    pub stubs: Option<Arc<Stubs>>,
 }
 
 /// What happened in a dev run.
@@ -38,33 +73,66 @@ pub struct DevReport {
     pub outcome: Result<String, Failure>,
     /// What the plugin logged.
     pub logs: Vec<crate::capability::log::LogLine>,
+    /// The values of the fields it wrote, by field path, as stored afterwards.
+    pub writes: BTreeMap<String, Value>,
+    /// The requests the stubs received (only with stubs).
+    pub requests: Vec<StubbedRequest>,
 }
 
-fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
+fn read(path: &Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
 }
 
-/// Runs the plugin once in a throw-away data directory.
-pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
-    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let airlock = Airlock::open(scratch.path(), RuntimeLimits::default())?;
-    let component = std::fs::read(&opts.component)
-        .with_context(|| format!("cannot read component {}", opts.component.display()))?;
-    let manifest_name = opts.manifest.display().to_string();
-    let manifest_text = read(&opts.manifest, "manifest")?;
-    let inst = airlock.install(&manifest_name, &manifest_text, &component, None)?;
+fn json_file<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    serde_json::from_str(&read(path, what)?)
+        .with_context(|| format!("{} is not a valid {what}", path.display()))
+}
+
+impl DevOptions {
+    /// Reads the files into a run, with the egress settings and limits given.
+    pub fn load(&self, egress: EgressConfig, limits: RuntimeLimits) -> anyhow::Result<DevRun> {
+        Ok(DevRun {
+            component: std::fs::read(&self.component)
+                .with_context(|| format!("cannot read component {}", self.component.display()))?,
+            manifest_name: self.manifest.display().to_string(),
+            manifest: read(&self.manifest, "manifest")?,
+            fixture: self
+                .fixture
+                .as_deref()
+                .map(|p| json_file(p, "data set"))
+                .transpose()?,
+            event: json_file(&self.event, "event")?,
+            settings: self
+                .settings
+                .as_deref()
+                .map(|p| json_file(p, "settings object"))
+                .transpose()?,
+            grant_read: self.grant_read.clone(),
+            grant_write: self.grant_write.clone(),
+            egress,
+            limits,
+            stubs: self
+                .http_stub
+                .as_deref()
+                .map(Stubs::load)
+                .transpose()?
+                .map(Arc::new),
+        })
+    }
+}
+
+/// The grant of a dev run: what was asked for, or everything declared.
+fn grants(run: &DevRun, inst: &crate::installation::Installation) -> Grants {
     let declared = &inst.manifest.data;
-    let grants = Grants {
-        read: opts
-            .grant_read
+    let pick = |given: &Option<Vec<String>>, all: &std::collections::BTreeSet<String>| {
+        given
             .clone()
             .map(|v| v.into_iter().collect())
-            .unwrap_or_else(|| declared.read.clone()),
-        write: opts
-            .grant_write
-            .clone()
-            .map(|v| v.into_iter().collect())
-            .unwrap_or_else(|| declared.write.clone()),
+            .unwrap_or_else(|| all.clone())
+    };
+    Grants {
+        read: pick(&run.grant_read, &declared.read),
+        write: pick(&run.grant_write, &declared.write),
         // Every declared destination, as with fields.
         egress: inst
             .manifest
@@ -74,27 +142,34 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
             .collect(),
         reveal: declared.reveal.clone(),
         kv: inst.manifest.storage.kv,
+    }
+}
+
+/// Runs the plugin once in a throw-away data directory.
+pub fn run(run: DevRun) -> anyhow::Result<DevReport> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let mut options = Options {
+        limits: run.limits,
+        egress: run.egress.clone(),
+        master_key: Some(rand::random()),
+        durability: crate::store::Durability::Normal,
+        ..Options::default()
     };
-    airlock.set_grants(&inst.id, grants)?;
-    if let Some(path) = &opts.settings {
-        let settings = serde_json::from_str(&read(path, "settings")?)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
+    if let Some(stubs) = &run.stubs {
+        options.resolver = stubs.clone();
+        options.transport = stubs.clone();
+    }
+    let airlock = Airlock::open_with(scratch.path(), options)?;
+    let inst = airlock.install(&run.manifest_name, &run.manifest, &run.component, None)?;
+    airlock.set_grants(&inst.id, grants(&run, &inst))?;
+    if let Some(settings) = run.settings.clone() {
         airlock.set_settings(&inst.id, settings)?;
     }
-    if let Some(path) = &opts.fixture {
-        let data: Dataset = serde_json::from_str(&read(path, "fixture data")?)
-            .with_context(|| format!("{} is not a valid data set", path.display()))?;
-        airlock.import(&data)?;
+    if let Some(data) = &run.fixture {
+        airlock.import(data)?;
     }
-    let event: EventRequest = serde_json::from_str(&read(&opts.event, "event")?)
-        .with_context(|| format!("{} is not a valid event", opts.event.display()))?;
-    let inst = airlock.installation(&inst.id)?;
-    let mut results = Vec::new();
     // Dispatch stores the event's records and runs every subscriber (only this one).
-    for r in airlock.handle_event(event)? {
-        results.push(r);
-    }
-    let Some(result) = results.pop() else {
+    let Some(result) = airlock.handle_event(run.event)?.pop() else {
         anyhow::bail!(
             "plugin `{}` does not subscribe to this event; its manifest lists events {:?}",
             inst.manifest.name,
@@ -105,30 +180,67 @@ pub fn run(opts: &DevOptions) -> anyhow::Result<DevReport> {
                 .collect::<Vec<_>>()
         );
     };
-    let calls = airlock.audit(&crate::audit::AuditFilter {
-        limit: Some(10_000),
-        ..Default::default()
-    })?;
-    Ok(DevReport {
+    let calls: Vec<AuditEntry> = airlock
+        .audit(&crate::audit::AuditFilter {
+            limit: Some(10_000),
+            installation: Some(inst.id.clone()),
+            ..Default::default()
+        })?
+        .into_iter()
+        .map(|r| r.entry)
+        .filter(|e| e.invocation == result.invocation)
         // Each call once: its outcome (a call with an effect also has an intent record).
-        calls: calls
-            .into_iter()
-            .map(|r| r.entry)
-            .filter(|e| !crate::broker::is_intent(e))
-            .collect(),
+        .filter(|e| !crate::broker::is_intent(e))
+        .collect();
+    let writes = written_values(&airlock, &calls)?;
+    Ok(DevReport {
+        calls,
         outcome: match (result.summary, result.failure) {
             (Some(s), _) => Ok(s),
             (None, Some(f)) => Err(f),
             (None, None) => Ok(String::new()),
         },
         logs: result.logs,
+        writes,
+        requests: run.stubs.map(|s| s.requests()).unwrap_or_default(),
     })
 }
 
+/// The stored values of the ticket fields the allowed write calls wrote.
+fn written_values(
+    airlock: &Airlock,
+    calls: &[AuditEntry],
+) -> anyhow::Result<BTreeMap<String, Value>> {
+    let mut writes = BTreeMap::new();
+    for c in calls {
+        let is_write =
+            crate::capability::call_kind(&c.call) == Some(crate::capability::CallKind::Write);
+        if !is_write || c.decision != Some(Decision::Allow) {
+            continue;
+        }
+        let Some(record) = airlock.store().get(Kind::Ticket, &c.resource)? else {
+            continue;
+        };
+        for field in &c.fields_returned {
+            let record = Value::Object(record.clone());
+            let mut value = &record;
+            for part in field.trim_start_matches("ticket.").split('.') {
+                value = value.get(part).unwrap_or(&Value::Null);
+            }
+            writes.insert(field.clone(), value.clone());
+        }
+    }
+    Ok(writes)
+}
+
+/// The reason a field is withheld when the manifest does not declare it: one summary
+/// line for all of them.
+const UNDECLARED: &str = "not declared in plugin.toml [data] read";
+
 impl DevReport {
     /// One JSON object per call, then one for the outcome.
-    pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        let mut lines: Vec<serde_json::Value> = self
+    pub fn json_lines(&self) -> Vec<Value> {
+        let mut lines: Vec<Value> = self
             .calls
             .iter()
             .filter(|c| c.call != crate::runtime::OUTCOME_CALL)
@@ -144,10 +256,15 @@ impl DevReport {
                 })
             })
             .collect();
-        lines.push(match &self.outcome {
-            Ok(summary) => json!({"outcome": "ok", "summary": summary, "logs": self.logs}),
-            Err(f) => json!({"outcome": "failed", "failure": f, "logs": self.logs}),
-        });
+        let extra = json!({"logs": self.logs, "writes": self.writes, "requests": self.requests});
+        let mut outcome = match &self.outcome {
+            Ok(summary) => json!({"outcome": "ok", "summary": summary}),
+            Err(f) => json!({"outcome": "failed", "failure": f}),
+        };
+        if let (Some(o), Some(e)) = (outcome.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        lines.push(outcome);
         lines
     }
 
@@ -167,7 +284,19 @@ impl DevReport {
             if !c.fields_returned.is_empty() {
                 out.push_str(&format!("  returned: {}\n", c.fields_returned.join(", ")));
             }
-            for w in &c.fields_withheld {
+            let (undeclared, withheld): (Vec<_>, Vec<_>) = c
+                .fields_withheld
+                .iter()
+                .partition(|w| w.reason == UNDECLARED);
+            if !undeclared.is_empty() {
+                let names: Vec<&str> = undeclared.iter().map(|w| w.field.as_str()).collect();
+                out.push_str(&format!(
+                    "  {} undeclared fields withheld ({UNDECLARED}): {}\n",
+                    names.len(),
+                    names.join(", ")
+                ));
+            }
+            for w in withheld {
                 out.push_str(&format!("  {} withheld: {}\n", w.field, w.reason));
             }
             for (class, n) in &c.redactions {
@@ -176,6 +305,18 @@ impl DevReport {
         }
         for line in &self.logs {
             out.push_str(&format!("log [{}] {}\n", line.level.as_str(), line.message));
+        }
+        for (field, value) in &self.writes {
+            out.push_str(&format!("wrote {field} = {value}\n"));
+        }
+        for r in &self.requests {
+            let answer = r.status.map_or("no stub matched".to_string(), |s| {
+                format!("stub answered {s}")
+            });
+            out.push_str(&format!(
+                "sent {} {}{} ({} bytes): {answer}\n",
+                r.method, r.destination, r.path, r.body_bytes
+            ));
         }
         match &self.outcome {
             Ok(summary) => out.push_str(&format!("outcome: ok: {summary}\n")),

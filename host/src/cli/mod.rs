@@ -6,7 +6,8 @@
 //! - [`monitor`]: `airlock audit export | blast-radius`, `alerts`, `metrics`, `review`;
 //! - [`people`]: `airlock user` and `airlock token`;
 //! - [`redact`]: `airlock redact` and its backfill;
-//! - [`dev`]: `airlock dev`, one plugin against sample data;
+//! - [`dev`]: `airlock dev`, one plugin against sample data, egress answered by stubs;
+//! - [`plugin_test`]: `airlock test`, a plugin's test cases;
 //! - [`scaffold`]: `airlock new`;
 //! - [`plugin`], [`lifecycle`]: `airlock plugin`, bundles, upgrades and versions;
 //! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
@@ -28,6 +29,7 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod people;
 pub mod plugin;
+pub mod plugin_test;
 pub mod redact;
 pub mod review;
 pub mod scaffold;

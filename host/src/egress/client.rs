@@ -97,6 +97,36 @@ fn io_err(e: std::io::Error) -> ClientError {
     }
 }
 
+/// Where a request goes once every check has passed: the network ([`Network`]), or, in
+/// `airlock dev` and `airlock test`, an author's stubs
+/// ([`Stubs`](super::stub::Stubs)). Nothing before this point differs between them.
+pub trait Transport: Send + Sync {
+    /// Sends one request to the pinned target and reads the response, within `timeout`
+    /// overall and at most `max_body` body bytes.
+    fn exchange(
+        &self,
+        target: &Target,
+        request: &WireRequest<'_>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<WireResponse, ClientError>;
+}
+
+/// The network: TCP (and TLS) to the pinned address.
+pub struct Network;
+
+impl Transport for Network {
+    fn exchange(
+        &self,
+        target: &Target,
+        request: &WireRequest<'_>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<WireResponse, ClientError> {
+        exchange(target, request, timeout, max_body)
+    }
+}
+
 /// Sends one request to the pinned target and reads the response, within `timeout`
 /// overall and at most `max_body` body bytes.
 pub fn exchange(

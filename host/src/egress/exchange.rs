@@ -32,7 +32,9 @@ impl Egress {
                 body: &x.body,
             };
             let timeout = self.hop_timeout(&x)?;
-            let result = client::exchange(&target, &wire, timeout, self.config.max_response_bytes);
+            let result =
+                self.transport
+                    .exchange(&target, &wire, timeout, self.config.max_response_bytes);
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {

@@ -26,6 +26,7 @@ pub mod rate;
 pub mod reflect;
 pub use airlock_core::manifest::rules;
 pub mod secrets;
+pub mod stub;
 pub use airlock_core::addr as ssrf;
 mod taint;
 mod wire;
@@ -104,6 +105,7 @@ pub struct Approved {
 pub struct Egress {
     config: EgressConfig,
     resolver: Arc<dyn Resolve>,
+    transport: Arc<dyn client::Transport>,
     limiter: rate::RateLimiter,
     key: secrets::MasterKey,
     redactor: Arc<airlock_redact::Redactor>,
@@ -131,13 +133,14 @@ fn out_of_time(label: &str) -> EgressError {
 }
 
 impl Egress {
-    /// The service with its configuration, resolver and master key.
+    /// The service with its configuration, resolver, transport and master key.
     ///
     /// `redactor` holds the admin's `[redaction]` detectors and allow-list, so outbound
     /// checks find what the broker's redaction finds.
     pub fn new(
         config: EgressConfig,
         resolver: Arc<dyn Resolve>,
+        transport: Arc<dyn client::Transport>,
         key: secrets::MasterKey,
         redactor: Arc<airlock_redact::Redactor>,
     ) -> Egress {
@@ -145,6 +148,7 @@ impl Egress {
             limiter: rate::RateLimiter::new(config.rate_per_minute),
             config,
             resolver,
+            transport,
             key,
             redactor,
         }
