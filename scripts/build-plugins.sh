@@ -3,8 +3,11 @@
 #
 #   scripts/build-plugins.sh              every plugin of the plugins/ workspace (incl. the
 #                                         test plugins in tests/plugins/) -> plugins/dist/<name>.wasm
-#   scripts/build-plugins.sh <crate-dir>  one standalone plugin crate (e.g. made by
-#                                         `airlock new`) -> <crate-dir>/dist/<name>.wasm
+#   scripts/build-plugins.sh [--locked] <crate-dir>
+#                                         one standalone plugin crate (e.g. made by
+#                                         `airlock new`) -> <crate-dir>/dist/<name>.wasm;
+#                                         its Cargo.lock is updated as needed, unless
+#                                         --locked (for CI) requires it to be current
 #   scripts/build-plugins.sh --check <component.wasm>...
 #                                         verify built components (only airlock:plugin/* imports)
 #
@@ -37,6 +40,12 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f s", b - a 
 # ------------------------------------------------------------------ arguments
 MODE=workspace
 CRATE_DIR=
+CRATE_LOCKED=()
+if [ "${1:-}" = --locked ]; then
+  CRATE_LOCKED=(--locked)
+  shift
+  [ $# -eq 1 ] || die "--locked goes with one plugin crate directory"
+fi
 case "${1:-}" in
   "") ;;
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -200,8 +209,8 @@ link_fixed_src() {
 if [ "$MODE" = crate ]; then
   MANIFEST=$CRATE_DIR/Cargo.toml
   DIST=$CRATE_DIR/dist
-  LOCKED=()
-  [ -f "$CRATE_DIR/Cargo.lock" ] && LOCKED=(--locked)
+  # An author adding a dependency gets the lock file updated; CI passes --locked.
+  LOCKED=("${CRATE_LOCKED[@]}")
 else
   [ -f "$PLUGINS_WS/Cargo.lock" ] || die "plugins/Cargo.lock is missing: run cargo generate-lockfile in plugins/ and commit it"
   if link_fixed_src; then

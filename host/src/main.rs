@@ -508,6 +508,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("created plugin `{name}` in {}", dir.display());
             println!("build:  scripts/build-plugins.sh {}", dir.display());
             println!(
+                "test:   airlock test {0}/dist/{1}.wasm --manifest {0}/plugin.toml",
+                dir.display(),
+                name
+            );
+            println!(
                 "run:    airlock dev {0}/dist/{1}.wasm --manifest {0}/plugin.toml --data {0}/fixture.json --event {0}/event.json",
                 dir.display(),
                 name

@@ -159,6 +159,34 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     );
     assert!(text.contains("outcome: ok: noted"), "{text}");
 
+    // Its scaffolded test passes.
+    let (ok, text, err) = airlock(
+        &["test", wasm.to_str().unwrap(), "--manifest", "plugin.toml"],
+        &dir,
+    );
+    assert!(
+        ok && text.contains("PASS a new ticket gets a hello note"),
+        "{text}{err}"
+    );
+
+    // Adding a dependency after the first build (its lock file exists) just works.
+    let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(dir.join("Cargo.lock").is_file());
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        cargo_toml.replace("[dependencies]\n", "[dependencies]\nitoa = \"1\"\n"),
+    )
+    .unwrap();
+    let rebuild = Command::new(root().join("scripts/build-plugins.sh"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        rebuild.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuild.stderr)
+    );
+
     // Signing is part of the kit: a key, a bundle, and what an admin installs.
     let (ok, text, err) = airlock(&["vendor", "keygen", "--out", "vendor.key"], &dir);
     assert!(ok, "{text}{err}");

@@ -35,6 +35,7 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
     })?;
     let crate_name = name.replace('-', "_");
     std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::create_dir_all(dir.join("tests"))?;
     let files = [
         (
             "Cargo.toml",
@@ -46,6 +47,7 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
         ("src/lib.rs", LIB_RS.replace("{crate}", &crate_name)),
         ("fixture.json", FIXTURE_JSON.to_string()),
         ("event.json", EVENT_JSON.to_string()),
+        ("tests/hello.toml", TEST_TOML.to_string()),
         ("README.md", README_MD.replace("{name}", name)),
         // The signing key never goes into version control.
         (".gitignore", "/target\n/dist\n*.key\n".to_string()),
@@ -61,13 +63,19 @@ const README_MD: &str = r#"# {name}
 An Airlock plugin.
 
 1. Build: `scripts/build-plugins.sh .` (from Airlock's checkout) writes `dist/{name}.wasm`.
-2. Try it: `airlock dev dist/{name}.wasm --manifest plugin.toml --data fixture.json --event event.json`.
-3. Sign it, once per vendor: `airlock vendor keygen --out vendor.key` makes your signing key
+   Adding a dependency just works (the lock file is updated); CI builds with
+   `scripts/build-plugins.sh --locked .`.
+2. Test it: `airlock test dist/{name}.wasm --manifest plugin.toml` runs every case in
+   `tests/` (the event, the data, the grant, HTTP stubs, and what to expect) in the real
+   sandbox, and prints a diff for each failure. Pure logic is tested with `cargo test`.
+3. Try it: `airlock dev dist/{name}.wasm --manifest plugin.toml --data fixture.json --event event.json`
+   (add `--http-stub stubs.toml` to answer outbound requests after every real check).
+4. Sign it, once per vendor: `airlock vendor keygen --out vendor.key` makes your signing key
    (keep `vendor.key` secret; `.gitignore` keeps it out of git) and prints its
    fingerprint. Publish the fingerprint where admins can check it.
-4. Pack: `airlock plugin pack . --key vendor.key` writes `dist/{name}-<version>.airlock`, the
+5. Pack: `airlock plugin pack . --key vendor.key` writes `dist/{name}-<version>.airlock`, the
    one file admins install.
-5. Admins install it with `airlock plugin install dist/{name}-<version>.airlock
+6. Admins install it with `airlock plugin install dist/{name}-<version>.airlock
    --trust-vendor-key <your fingerprint>` the first time; later versions signed by the same
    key install as pending upgrades, which admins approve item by item.
 
@@ -139,4 +147,19 @@ const EVENT_JSON: &str = r#"{
   "type": "ticket-created",
   "ticket": {"id": "t-1", "subject": "Printer on fire", "requester_id": "u-1", "status": "new"}
 }
+"#;
+
+const TEST_TOML: &str = r#"# One case for `airlock test`: the event, the data, and what the plugin must do.
+name = "a new ticket gets a hello note"
+data = "../fixture.json"
+
+[event]
+type = "ticket-created"
+ticket = { id = "t-1", subject = "Printer on fire", requester_id = "u-1", status = "new" }
+
+[expect]
+outcome = "ok"
+summary = "noted"
+calls = ["event.prefetch-ticket t-1 allow", "helpdesk.add-internal-note t-1 allow"]
+withheld = ["ticket.requester_id"]
 "#;
