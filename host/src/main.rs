@@ -522,15 +522,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every minute: sign a checkpoint if the log grew; every hour: apply retention.
+/// How often `serve` looks for scheduled plugins that are due.
+const SCHEDULE_TICK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How often `serve` signs a checkpoint of what was appended since the last one.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Every few seconds: run the scheduled plugins that are due, and sign a checkpoint if
+/// the log grew; every hour: apply retention.
 fn start_housekeeping(
     airlock: Arc<Airlock>,
     retention_days: Option<u64>,
     policy: airlock_host::app::retention::RetentionPolicy,
 ) {
+    let scheduled = airlock.clone();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(SCHEDULE_TICK);
+            match scheduled.run_due_schedules(time::OffsetDateTime::now_utc()) {
+                Ok(runs) => {
+                    for r in runs {
+                        tracing::debug!(installation = %r.installation, status = r.status, "scheduled run");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot run the scheduled plugins"),
+            }
+        }
+    });
     std::thread::spawn(move || {
         let per_hour = 3600 / CHECKPOINT_INTERVAL.as_secs();
         for tick in 1u64.. {

@@ -183,14 +183,14 @@ pub use bindings::airlock::plugin::types::Action;
 /// ```
 pub use bindings::airlock::plugin::types::CommentEvent;
 
-/// What a plugin is asked to handle. Every variant carries the pre-fetched ticket
-/// ([`Event::ticket`]).
+/// What a plugin is asked to handle. Every variant but `Schedule` carries the
+/// pre-fetched ticket ([`Event::ticket`]).
 ///
 /// ```
 /// use airlock_sdk::{Event, Ticket};
 /// let event = Event::TicketCreated(Ticket::new("42"));
 /// assert_eq!(event.kind(), "ticket-created");
-/// assert_eq!(event.ticket().id, "42");
+/// assert_eq!(event.ticket().map(|t| t.id.as_str()), Some("42"));
 /// ```
 pub use bindings::airlock::plugin::types::Event;
 
@@ -235,7 +235,8 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// struct Echo;
 /// impl Plugin for Echo {
 ///     fn handle(event: Event) -> Result<Outcome, Error> {
-///         Ok(Outcome::new(format!("{} {}", event.kind(), event.ticket().id)))
+///         let id = event.ticket().map_or("-", |t| t.id.as_str());
+///         Ok(Outcome::new(format!("{} {id}", event.kind())))
 ///     }
 /// }
 ///

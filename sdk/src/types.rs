@@ -165,7 +165,7 @@ impl Comment {
 
 impl Event {
     /// The event's name as used in `plugin.toml`'s `events`: `ticket-created`,
-    /// `ticket-updated`, `comment-added` or `action`.
+    /// `ticket-updated`, `comment-added`, `action` or `schedule`.
     ///
     /// ```
     /// use airlock_sdk::{Event, Ticket};
@@ -177,36 +177,40 @@ impl Event {
             Event::TicketUpdated(_) => "ticket-updated",
             Event::CommentAdded(_) => "comment-added",
             Event::Action(_) => "action",
+            Event::Schedule => "schedule",
         }
     }
 
-    /// The pre-fetched ticket the event is about (every event has one).
+    /// The pre-fetched ticket the event is about (every event but `schedule` has one).
     ///
     /// ```
     /// use airlock_sdk::{Comment, CommentEvent, Event, Ticket};
     /// let ev = Event::CommentAdded(CommentEvent { ticket: Ticket::new("42"), comment: Comment::new("c", "42") });
-    /// assert_eq!(ev.ticket().id, "42");
+    /// assert_eq!(ev.ticket().map(|t| t.id.as_str()), Some("42"));
+    /// assert!(Event::Schedule.ticket().is_none());
     /// ```
-    pub fn ticket(&self) -> &Ticket {
+    pub fn ticket(&self) -> Option<&Ticket> {
         match self {
-            Event::TicketCreated(t) | Event::TicketUpdated(t) => t,
-            Event::CommentAdded(CommentEvent { ticket, .. }) => ticket,
-            Event::Action(Action { ticket, .. }) => ticket,
+            Event::TicketCreated(t) | Event::TicketUpdated(t) => Some(t),
+            Event::CommentAdded(CommentEvent { ticket, .. }) => Some(ticket),
+            Event::Action(Action { ticket, .. }) => Some(ticket),
+            Event::Schedule => None,
         }
     }
 
-    /// Consumes the event, returning its ticket.
+    /// Consumes the event, returning its ticket, if it has one.
     ///
     /// ```
     /// use airlock_sdk::{Event, Ticket};
-    /// let ticket = Event::TicketCreated(Ticket::new("42")).into_ticket();
+    /// let ticket = Event::TicketCreated(Ticket::new("42")).into_ticket().unwrap();
     /// assert_eq!(ticket.id, "42");
     /// ```
-    pub fn into_ticket(self) -> Ticket {
+    pub fn into_ticket(self) -> Option<Ticket> {
         match self {
-            Event::TicketCreated(t) | Event::TicketUpdated(t) => t,
-            Event::CommentAdded(CommentEvent { ticket, .. }) => ticket,
-            Event::Action(Action { ticket, .. }) => ticket,
+            Event::TicketCreated(t) | Event::TicketUpdated(t) => Some(t),
+            Event::CommentAdded(CommentEvent { ticket, .. }) => Some(ticket),
+            Event::Action(Action { ticket, .. }) => Some(ticket),
+            Event::Schedule => None,
         }
     }
 
@@ -297,7 +301,7 @@ mod tests {
             payload: "{}".into(),
         });
         assert_eq!(action.kind(), "action");
-        assert_eq!(action.ticket().id, "5");
+        assert_eq!(action.ticket().unwrap().id, "5");
         assert!(action.comment().is_none());
         let comment = Event::CommentAdded(CommentEvent {
             ticket: Ticket::new("6"),
@@ -306,7 +310,7 @@ mod tests {
         assert_eq!(comment.kind(), "comment-added");
         assert_eq!(comment.comment().unwrap().id, "c");
         assert!(comment.action().is_none());
-        assert_eq!(comment.into_ticket().id, "6");
+        assert_eq!(comment.into_ticket().unwrap().id, "6");
     }
 
     #[test]

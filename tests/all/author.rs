@@ -184,3 +184,28 @@ fn dev_sends_egress_through_every_check_to_a_stub() {
         "the secret never shows: {text}"
     );
 }
+
+/// A scheduled plugin is tested like any other: `{"type": "schedule"}` as the event.
+#[test]
+fn airlock_test_runs_a_scheduled_plugin() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("tick.toml"),
+        "[event]\ntype = \"schedule\"\n[expect]\noutcome = \"ok\"\nsummary = \"count=1\"\ncalls = []\n",
+    )
+    .unwrap();
+    let wasm = root().join("plugins/dist/counter.wasm");
+    let manifest = root().join("tests/plugins/counter/plugin.toml");
+    let (code, text) = airlock(
+        &[
+            "test",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "tick.toml",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("PASS tick"), "{text}");
+}

@@ -22,5 +22,6 @@ mod people;
 mod pii_probe;
 mod redaction;
 mod retention;
+mod schedule;
 mod service;
 mod support;

@@ -12,6 +12,7 @@ mod audit_log;
 mod people;
 pub mod retention;
 mod review;
+mod schedule;
 mod sealing;
 pub use people::{PublicCredential, PublicUser};
 pub use review::{Change, DEFAULT_WINDOW_DAYS, ReviewStatus};
@@ -131,6 +132,8 @@ pub struct Airlock {
     lifecycle: lifecycle::Policy,
     /// The last log lines of each installation.
     recent_logs: logs::RecentLogs,
+    /// Scheduled triggers: when each installation last ran, and whether it still does.
+    scheduler: schedule::Scheduler,
     /// Declared last: dropped first, so the follower drains while the rest still stands.
     follower: follower::Follower,
 }
@@ -288,6 +291,7 @@ impl Airlock {
                 vendor_review_days: options.vendor_review_days.max(1),
             },
             recent_logs: Default::default(),
+            scheduler: Default::default(),
             follower,
         })
     }

@@ -50,7 +50,7 @@ pub struct DevRun {
     /// Records to load first.
     pub fixture: Option<Dataset>,
     /// The event.
-    pub event: EventRequest,
+    pub event: DevEvent,
     /// Settings.
     pub settings: Option<Value>,
     /// Read grants; `None` grants everything declared.
@@ -63,6 +63,27 @@ pub struct DevRun {
     pub limits: RuntimeLimits,
     /// The stubs that answer egress, if any.
     pub stubs: Option<Arc<Stubs>>,
+}
+
+/// The event of a dev run: one the API takes, or a scheduled run (`{"type":
+/// "schedule"}`), which only the scheduler makes in a service.
+pub enum DevEvent {
+    /// As posted to `/api/v1/events`.
+    Posted(Box<EventRequest>),
+    /// A scheduled run.
+    Schedule,
+}
+
+impl<'de> serde::Deserialize<'de> for DevEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        if value.get("type").and_then(Value::as_str) == Some("schedule") {
+            return Ok(DevEvent::Schedule);
+        }
+        serde_json::from_value(value)
+            .map(|e| DevEvent::Posted(Box::new(e)))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// What happened in a dev run.
@@ -169,7 +190,18 @@ pub fn run(run: DevRun) -> anyhow::Result<DevReport> {
         airlock.import(data)?;
     }
     // Dispatch stores the event's records and runs every subscriber (only this one).
-    let Some(result) = airlock.handle_event(run.event)?.pop() else {
+    let results = match run.event {
+        DevEvent::Posted(event) => airlock.handle_event(*event)?,
+        DevEvent::Schedule => match inst.subscribes_to(crate::manifest::EventKind::Schedule) {
+            // As stored: with the grant and settings set above.
+            true => vec![airlock.run(
+                airlock.installation(&inst.id)?,
+                &crate::runtime::EventInput::Schedule,
+            )?],
+            false => Vec::new(),
+        },
+    };
+    let Some(result) = results.into_iter().next_back() else {
         anyhow::bail!(
             "plugin `{}` does not subscribe to this event; its manifest lists events {:?}",
             inst.manifest.name,

@@ -130,6 +130,7 @@ impl HostState {
             | EventInput::TicketUpdated { ticket_id }
             | EventInput::CommentAdded { ticket_id, .. }
             | EventInput::Action { ticket_id, .. } => ticket_id.clone(),
+            EventInput::Schedule => return Ok(Event::Schedule),
         };
         let ticket = match self.declares(Kind::Ticket) {
             true => match self
@@ -145,6 +146,7 @@ impl HostState {
             false => convert::bare_ticket(&ticket_id),
         };
         Ok(match event {
+            EventInput::Schedule => Event::Schedule,
             EventInput::TicketCreated { .. } => Event::TicketCreated(ticket),
             EventInput::TicketUpdated { .. } => Event::TicketUpdated(ticket),
             EventInput::Action { name, payload, .. } => Event::Action(types::Action {

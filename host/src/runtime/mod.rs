@@ -137,6 +137,8 @@ pub enum EventInput {
         /// Its JSON payload.
         payload: String,
     },
+    /// A scheduled run; no ticket.
+    Schedule,
 }
 
 impl EventInput {
@@ -148,6 +150,7 @@ impl EventInput {
             EventInput::TicketUpdated { .. } => TicketUpdated,
             EventInput::CommentAdded { .. } => CommentAdded,
             EventInput::Action { .. } => Action,
+            EventInput::Schedule => Schedule,
         }
     }
 }

@@ -35,6 +35,8 @@ pub enum EventKind {
     CommentAdded,
     /// An agent-invoked custom action.
     Action,
+    /// A scheduled run (`[schedule] every`); it carries no ticket.
+    Schedule,
 }
 
 impl EventKind {
@@ -45,6 +47,7 @@ impl EventKind {
             EventKind::TicketUpdated => "ticket-updated",
             EventKind::CommentAdded => "comment-added",
             EventKind::Action => "action",
+            EventKind::Schedule => "schedule",
         }
     }
 }
@@ -118,6 +121,37 @@ pub struct Manifest {
     /// `[[egress]]`: where it may send outbound HTTP requests, and what.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<rules::EgressRule>,
+    /// `[schedule]`: how often it runs, with `events = ["schedule"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+}
+
+/// `[schedule]`: a plugin's interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// `15m`, `2h`, `1d`: a number and a unit, at least one minute.
+    pub every: String,
+}
+
+impl Schedule {
+    /// The interval in seconds (the schema checked its form).
+    ///
+    /// ```
+    /// use airlock_core::manifest::Schedule;
+    /// assert_eq!(Schedule { every: "15m".into() }.seconds(), Some(900));
+    /// assert_eq!(Schedule { every: "2h".into() }.seconds(), Some(7200));
+    /// assert_eq!(Schedule { every: "30s".into() }.seconds(), None);
+    /// ```
+    pub fn seconds(&self) -> Option<u64> {
+        let (n, unit) = self.every.split_at(self.every.len().checked_sub(1)?);
+        let unit = match unit {
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return None,
+        };
+        n.parse::<u64>().ok().filter(|n| *n > 0).map(|n| n * unit)
+    }
 }
 
 /// Why a manifest was rejected: the file, the key and what is wrong.
@@ -249,6 +283,23 @@ impl Manifest {
         }
         rules::validate(&mut manifest.egress, manifest.settings.as_ref())
             .map_err(|(key, message)| fail(&key, message))?;
+        let scheduled = manifest.events.contains(&EventKind::Schedule);
+        match (&manifest.schedule, scheduled) {
+            (None, true) => {
+                return Err(fail(
+                    "schedule",
+                    "events lists \"schedule\": say how often with [schedule] every = \"15m\""
+                        .into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(fail(
+                    "schedule",
+                    "[schedule] needs \"schedule\" in events".into(),
+                ));
+            }
+            _ => {}
+        }
         Ok(manifest)
     }
 
