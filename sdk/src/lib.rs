@@ -74,7 +74,7 @@ mod error;
 #[track_caller]
 pub(crate) fn outside_the_sandbox(call: &str) {
     panic!(
-        "`{call}` is a host call: it only works inside Airlock. Test pure logic natively, and host calls by running the built component with `airlock dev`"
+        "`{call}` is a host call: it only works inside Airlock. Test pure logic natively, and host calls with `airlock test` (cases in tests/*.toml, run against the built component)"
     )
 }
 
