@@ -108,8 +108,12 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// The event file (JSON).
-        #[arg(long)]
-        event: PathBuf,
+        #[arg(long, required_unless_present = "replay")]
+        event: Option<PathBuf>,
+        /// Re-run this recorded invocation of the data directory (--data-dir) against
+        /// this build, in a scratch copy, and show how its calls and outcome differ.
+        #[arg(long, conflicts_with_all = ["event", "data", "settings", "grant_read", "grant_write"])]
+        replay: Option<String>,
         /// Fixture data (JSON data set).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -471,6 +475,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             dev,
             http_stub,
+            replay,
         } => {
             let options = config.options();
             let mut egress = options.egress;
@@ -479,12 +484,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 component,
                 manifest,
                 fixture: data,
-                event,
+                event: event.unwrap_or_default(),
                 settings,
                 grant_read,
                 grant_write,
                 http_stub,
             };
+            if let Some(invocation) = replay {
+                let report = airlock_host::cli::replay::replay(
+                    &cli.data_dir,
+                    &invocation,
+                    &files,
+                    egress,
+                    options.limits,
+                )?;
+                terminal::print(&report.text());
+                return Ok(ExitCode::SUCCESS);
+            }
             let report = dev::run(files.load(egress, options.limits)?)?;
             if json {
                 for line in report.json_lines() {

@@ -209,3 +209,76 @@ fn airlock_test_runs_a_scheduled_plugin() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("PASS tick"), "{text}");
 }
+
+/// A recorded invocation re-runs against another build, in a copy: the changed calls show
+/// as a diff, and the live data directory is left as it was.
+#[test]
+fn replay_shows_how_a_new_build_changes_a_recorded_invocation() {
+    let host = crate::support::TestHost::new();
+    host.install(
+        "auto-tagger",
+        &["ticket.subject", "ticket.description"],
+        &["ticket.tags"],
+    );
+    host.airlock
+        .set_settings(
+            "auto-tagger",
+            serde_json::json!({"rules": [{"keyword": "refund", "tag": "billing"}]}),
+        )
+        .unwrap();
+    let results = host.ticket_created(crate::support::ticket("t-1", "Refund", "crash", "u-vip"));
+    let invocation = results[0].invocation.clone();
+    let crate::support::TestHost { dir, airlock: live } = host;
+    let records_before = live.store().count_audit().unwrap();
+    drop(live);
+    let data = dir.path().to_str().unwrap();
+    let replay = |plugin: &str, manifest: &str| {
+        let wasm = root().join(format!("plugins/dist/{plugin}.wasm"));
+        let manifest = root().join(manifest);
+        airlock(
+            &[
+                "--data-dir",
+                data,
+                "dev",
+                wasm.to_str().unwrap(),
+                "--manifest",
+                manifest.to_str().unwrap(),
+                "--replay",
+                &invocation,
+            ],
+            dir.path(),
+        )
+    };
+    let (code, text) = replay("auto-tagger", "plugins/auto-tagger/plugin.toml");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("calls: the same"), "{text}");
+    assert!(text.contains("outcome: recorded ok, replayed ok"), "{text}");
+
+    // Another build under the same grant: its calls differ, and the diff says how.
+    let (code, text) = replay("vip-escalation", "plugins/vip-escalation/plugin.toml");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("calls differ:"), "{text}");
+    assert!(text.contains("- helpdesk.add-tags t-1 allow"), "{text}");
+
+    // The live directory is unchanged: no record, no write.
+    let live = airlock_host::app::Airlock::open(dir.path(), Default::default()).unwrap();
+    assert_eq!(live.store().count_audit().unwrap(), records_before);
+    let (code, text) = airlock(
+        &[
+            "--data-dir",
+            data,
+            "dev",
+            "x.wasm",
+            "--manifest",
+            "m",
+            "--replay",
+            "inv_nope",
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, Some(0));
+    assert!(
+        text.contains("no audit records of invocation inv_nope"),
+        "{text}"
+    );
+}

@@ -461,6 +461,9 @@ pub struct AuditFilter {
     /// user name, `break-glass` or `cli`).
     #[serde(default)]
     pub actor: Option<String>,
+    /// Only records of this invocation.
+    #[serde(default)]
+    pub invocation: Option<String>,
     /// Only records after this sequence number.
     pub after_seq: Option<u64>,
     /// At most this many records (default 100, at most 10,000).

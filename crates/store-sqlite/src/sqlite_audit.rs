@@ -110,6 +110,7 @@ impl AuditStore for SqliteStore {
                 ("time", ">=", &filter.since),
                 ("time", "<", &filter.until),
                 ("call", "=", &filter.call),
+                ("invocation", "=", &filter.invocation),
                 (
                     "decision",
                     "=",

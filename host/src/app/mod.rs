@@ -192,7 +192,7 @@ impl Airlock {
             }
         };
         // A store with records but no purpose keys is from before the key hierarchy.
-        let predates = store.count_audit()? > 0;
+        let predates = !store.audit_positions()?.is_empty();
         // Sensitive helpdesk values are sealed at rest; a store from before is sealed now.
         // Without the key that sealed it (a copied directory), the helpdesk data stays
         // sealed and its writes fail; the audit log and the rest still work.

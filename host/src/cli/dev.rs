@@ -216,11 +216,11 @@ pub fn run(run: DevRun) -> anyhow::Result<DevReport> {
         .audit(&crate::audit::AuditFilter {
             limit: Some(10_000),
             installation: Some(inst.id.clone()),
+            invocation: Some(result.invocation.clone()),
             ..Default::default()
         })?
         .into_iter()
         .map(|r| r.entry)
-        .filter(|e| e.invocation == result.invocation)
         // Each call once: its outcome (a call with an effect also has an intent record).
         .filter(|e| !crate::broker::is_intent(e))
         .collect();

@@ -8,6 +8,7 @@
 //! - [`redact`]: `airlock redact` and its backfill;
 //! - [`dev`]: `airlock dev`, one plugin against sample data, egress answered by stubs;
 //! - [`plugin_test`]: `airlock test`, a plugin's test cases;
+//! - [`replay`]: `airlock dev --replay`, a recorded invocation against a new build;
 //! - [`scaffold`]: `airlock new`;
 //! - [`plugin`], [`lifecycle`]: `airlock plugin`, bundles, upgrades and versions;
 //! - [`vendor`]: `airlock vendor` and `airlock plugin pack`;
@@ -31,6 +32,7 @@ pub mod people;
 pub mod plugin;
 pub mod plugin_test;
 pub mod redact;
+pub mod replay;
 pub mod review;
 pub mod scaffold;
 pub mod terminal;

@@ -35,6 +35,9 @@ pub struct ExportArgs {
     /// sign-in records).
     #[arg(long)]
     pub actor: Option<String>,
+    /// Only the records of this invocation (`inv_…`, from an event's result).
+    #[arg(long)]
+    pub invocation: Option<String>,
     /// From this RFC 3339 time (inclusive).
     #[arg(long)]
     pub since: Option<String>,
@@ -107,6 +110,7 @@ pub fn export(airlock: &Airlock, a: ExportArgs) -> anyhow::Result<()> {
         decision,
         call: a.call,
         actor: a.actor,
+        invocation: a.invocation,
         since: a.since,
         until: a.until,
         after_seq: a.after_seq,

@@ -229,7 +229,7 @@ pub fn run(
 
 /// A list expectation's diff: `-` for expected lines missing, `+` for lines not
 /// expected, in order.
-fn list_diff(what: &str, expected: &[String], got: &[String]) -> Option<String> {
+pub(super) fn list_diff(what: &str, expected: &[String], got: &[String]) -> Option<String> {
     if expected == got {
         return None;
     }
