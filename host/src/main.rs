@@ -179,9 +179,22 @@ enum Command {
         /// Where to create it (default: `./<name>`).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Path to Airlock's SDK crate (default: the one this binary was built with).
+        /// Depend on the SDK crate at this path (a checkout's `sdk/`) instead of
+        /// vendoring the one this binary was built with into the crate.
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+    /// The plugin SDK this binary was built with.
+    #[command(subcommand)]
+    Sdk(SdkCommand),
+}
+
+#[derive(Subcommand)]
+enum SdkCommand {
+    /// Write the SDK crate (airlock-sdk/) and the WIT contract (wit/) into a directory.
+    Export {
+        /// Where (created if needed; existing files are never overwritten).
+        dir: PathBuf,
     },
 }
 
@@ -517,6 +530,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => {
             let options = config.options();
             return airlock_host::cli::plugin_test::run(&args, options.egress, options.limits);
+        }
+        Command::Sdk(SdkCommand::Export { dir }) => {
+            let n = scaffold::export_sdk(&dir)?;
+            println!(
+                "wrote {n} files into {0}: depend on it with airlock-sdk = {{ path = \"{0}/airlock-sdk\" }}",
+                dir.display()
+            );
         }
         Command::New { name, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));

@@ -123,12 +123,23 @@ fn dev_prints_each_call_and_what_was_withheld() {
 #[test]
 fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("hello-notes");
+    let made = tmp.path().join("made-here");
     let (ok, text, err) = airlock(
-        &["new", "hello-notes", "--dir", dir.to_str().unwrap()],
+        &["new", "hello-notes", "--dir", made.to_str().unwrap()],
         tmp.path(),
     );
     assert!(ok, "{text}{err}");
+    // The SDK and WIT are vendored: nothing points into this checkout, and the crate
+    // builds wherever it is moved.
+    let cargo_toml = std::fs::read_to_string(made.join("Cargo.toml")).unwrap();
+    assert!(
+        cargo_toml.contains("path = \"vendor/airlock-sdk\""),
+        "{cargo_toml}"
+    );
+    assert!(made.join("vendor/wit/airlock.wit").is_file());
+    let dir = tmp.path().join("moved").join("hello-notes");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::rename(&made, &dir).unwrap();
     let build = Command::new(root().join("scripts/build-plugins.sh"))
         .arg(&dir)
         .output()
@@ -369,4 +380,28 @@ fn backup_restore_and_key_rotation_through_the_binary() {
         !from_env.status.success() && err.contains("--new-key-file"),
         "{err}"
     );
+}
+
+/// Issue 16: `airlock sdk export` writes the SDK and its WIT anywhere, and never
+/// overwrites them.
+#[test]
+fn sdk_export_writes_the_sdk_and_its_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sdk");
+    let (ok, text, err) = airlock(&["sdk", "export", out.to_str().unwrap()], tmp.path());
+    assert!(ok, "{text}{err}");
+    for file in [
+        "airlock-sdk/Cargo.toml",
+        "airlock-sdk/src/lib.rs",
+        "wit/airlock.wit",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let wit = std::fs::read_to_string(out.join("wit/airlock.wit")).unwrap();
+    assert_eq!(
+        wit,
+        std::fs::read_to_string(root().join("wit/airlock.wit")).unwrap()
+    );
+    let (ok, _, err) = airlock(&["sdk", "export", out.to_str().unwrap()], tmp.path());
+    assert!(!ok && err.contains("exists"), "{err}");
 }

@@ -1,13 +1,35 @@
-//! `airlock new`: a plugin crate outside this repository that builds with
-//! `scripts/build-plugins.sh <dir>` and runs under `airlock dev` unchanged.
+//! `airlock new`: a plugin crate that builds on its own (the SDK and the WIT contract
+//! vendored into it, no checkout of this repository needed) and passes its scaffolded
+//! `airlock test`; and `airlock sdk export`, which writes the SDK anywhere.
 
 use anyhow::{Context, bail};
 use std::path::Path;
 
-/// The SDK this binary was built with.
-pub const BUILT_IN_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
 
-/// Creates the crate in `dir` (which must not exist or be empty).
+/// Where a scaffolded crate keeps the vendored SDK and WIT.
+pub const VENDOR_DIR: &str = "vendor";
+
+/// Writes the SDK crate (`airlock-sdk/`) and the WIT contract (`wit/`) this binary was
+/// built with into `dir`; a plugin depends on it with
+/// `airlock-sdk = { path = "<dir>/airlock-sdk" }`. Refuses to overwrite files.
+pub fn export_sdk(dir: &Path) -> anyhow::Result<usize> {
+    for (path, text) in SDK_FILES {
+        let file = dir.join(path);
+        if file.exists() {
+            bail!(
+                "{} exists: export into an empty directory (a new SDK version replaces the old folder)",
+                file.display()
+            );
+        }
+        std::fs::create_dir_all(file.parent().expect("files are in folders"))?;
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(SDK_FILES.len())
+}
+
+/// Creates the crate in `dir` (which must not exist or be empty), with the SDK vendored
+/// into it, or depending on the SDK crate at `sdk` (a checkout's `sdk/`).
 pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> {
     let valid = name.len() >= 2
         && name.len() <= 63
@@ -26,22 +48,24 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
             dir.display()
         );
     }
-    let sdk = sdk.unwrap_or(Path::new(BUILT_IN_SDK));
-    let sdk = sdk.canonicalize().with_context(|| {
-        format!(
-            "cannot find the Airlock SDK at {}; pass --sdk <path to sdk/>",
-            sdk.display()
-        )
-    })?;
+    let sdk = match sdk {
+        Some(sdk) => sdk
+            .canonicalize()
+            .with_context(|| format!("cannot find the Airlock SDK at {}", sdk.display()))?
+            .display()
+            .to_string(),
+        None => {
+            export_sdk(&dir.join(VENDOR_DIR))?;
+            format!("{VENDOR_DIR}/airlock-sdk")
+        }
+    };
     let crate_name = name.replace('-', "_");
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::create_dir_all(dir.join("tests"))?;
     let files = [
         (
             "Cargo.toml",
-            CARGO_TOML
-                .replace("{name}", name)
-                .replace("{sdk}", &sdk.display().to_string()),
+            CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk),
         ),
         ("plugin.toml", PLUGIN_TOML.replace("{name}", name)),
         ("src/lib.rs", LIB_RS.replace("{crate}", &crate_name)),
@@ -61,6 +85,9 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
 const README_MD: &str = r#"# {name}
 
 An Airlock plugin.
+
+The SDK and the WIT contract it was made with are vendored in `vendor/` (commit them);
+`airlock sdk export vendor.new` writes those of a newer `airlock`, to swap in.
 
 1. Build: `scripts/build-plugins.sh .` (from Airlock's checkout) writes `dist/{name}.wasm`.
    Adding a dependency just works (the lock file is updated); CI builds with
