@@ -198,6 +198,25 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
         String::from_utf8_lossy(&rebuild.stderr)
     );
 
+    // Validate before shipping: what a host checks on install.
+    let (ok, text, err) = airlock(&["plugin", "validate", "."], &dir);
+    assert!(
+        ok && text.contains("hello-notes 0.1.0 is valid"),
+        "{text}{err}"
+    );
+    std::fs::write(dir.join("not-a-component.wasm"), b"\0asm junk").unwrap();
+    let (ok, _, err) = airlock(
+        &[
+            "plugin",
+            "validate",
+            ".",
+            "--component",
+            "not-a-component.wasm",
+        ],
+        &dir,
+    );
+    assert!(!ok && err.contains("not a valid plugin component"), "{err}");
+
     // Signing is part of the kit: a key, a bundle, and what an admin installs.
     let (ok, text, err) = airlock(&["vendor", "keygen", "--out", "vendor.key"], &dir);
     assert!(ok, "{text}{err}");

@@ -71,6 +71,8 @@ pub enum PluginCommand {
     },
     /// Write a signed bundle of a plugin crate (its plugin.toml and built component).
     Pack(super::vendor::PackArgs),
+    /// Check a plugin crate's plugin.toml and built component as a host would.
+    Validate(super::vendor::ValidateArgs),
     /// List the versions an installation ran, runs and may run next.
     Versions {
         /// The installation.
@@ -189,6 +191,7 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
             }
         }
         PluginCommand::Pack(args) => super::vendor::pack(&args)?,
+        PluginCommand::Validate(args) => super::vendor::validate(&args)?,
         PluginCommand::Versions { id } => super::lifecycle::print_versions(&airlock.versions(&id)?),
         PluginCommand::Upgrade { id, json } => match airlock.pending_upgrade(&id)? {
             None => println!("`{id}` has no pending upgrade"),

@@ -77,6 +77,50 @@ pub struct PackArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `airlock plugin validate`.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The plugin crate (holding plugin.toml).
+    pub crate_dir: PathBuf,
+    /// The built component (default: as for `airlock plugin pack`).
+    #[arg(long)]
+    pub component: Option<PathBuf>,
+}
+
+/// Checks a crate's plugin.toml and built component as a host would on install: the
+/// manifest against its schema and the field catalog, the component against the
+/// contract (only Airlock's imports, the handler exported).
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<()> {
+    let manifest_path = args.crate_dir.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let manifest = crate::manifest::Manifest::parse(&manifest_path.display().to_string(), &text)?;
+    let component_path = match &args.component {
+        Some(p) => p.clone(),
+        None => default_component(&args.crate_dir, &manifest.name)?,
+    };
+    let component = std::fs::read(&component_path)
+        .with_context(|| format!("cannot read {}", component_path.display()))?;
+    let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeLimits::default(), None)?;
+    runtime.load(&component).with_context(|| {
+        format!(
+            "{} is not a valid plugin component",
+            component_path.display()
+        )
+    })?;
+    let events: Vec<&str> = manifest.events.iter().map(|e| e.as_str()).collect();
+    println!(
+        "{} {} is valid: events {}; reads {} fields, writes {}; {} destinations",
+        manifest.name,
+        manifest.version,
+        events.join(", "),
+        manifest.data.read.len(),
+        manifest.data.write.len(),
+        manifest.egress.len()
+    );
+    Ok(())
+}
+
 /// True for the commands that need no data directory.
 pub fn is_offline(cmd: &VendorCommand) -> bool {
     matches!(
