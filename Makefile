@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup plugins build run test lint unit bench
+.PHONY: help setup plugins build run test lint unit bench fuzz fuzz-smoke fuzz-setup
 help:
 	@echo "make run    build everything and run the service with demo data and plugins"
-	@echo "make test   build everything and run every check and test"
+	@echo "make test   build everything and run every check and test (with a fuzz smoke pass)"
 	@echo "make bench  run the benchmarks (criterion)"
+	@echo "make fuzz   run every fuzz target for FUZZ_SECONDS (default 300) each"
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95+ with rustup first"; exit 1; }
@@ -38,7 +39,30 @@ PROPTEST_RNG_SEED ?= 20261129
 unit: plugins
 	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace
 
-test: plugins lint unit
+test: plugins lint unit fuzz-smoke
+
+# Fuzzing on stable Rust: cargo-fuzz without a sanitizer. Each target replays its seeds
+# (fuzz/seeds/<target>, checked in) and what earlier runs found (fuzz/corpus/<target>),
+# then explores for the given time; a finding fails the run and is written to
+# fuzz/artifacts/<target>/.
+FUZZ_TARGETS := manifest redactor audit_verify
+FUZZ_SECONDS ?= 300
+CARGO_FUZZ_VERSION := 0.13.2
+
+fuzz-setup: setup
+	@cargo fuzz --version 2>/dev/null | grep -q "$(CARGO_FUZZ_VERSION)" \
+		|| $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+
+fuzz-smoke: fuzz-setup
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+fuzz: fuzz-setup
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t && \
+		cargo fuzz run -s none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 \
+			| grep -E '^(Done|stat::number_of_executed_units|==|thread|assertion|  left|  right)|crash-' ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 bench: plugins
 	$(CARGO) bench --workspace

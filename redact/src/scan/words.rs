@@ -216,8 +216,14 @@ fn nino(b: &[u8], i: usize, end: usize) -> Option<usize> {
     None
 }
 
-/// IPv6 address starting at `p` (which is a hex digit or `::`).
+/// IPv6 address starting at `p` (which is a hex digit or `::`). An address never
+/// starts right after a colon, nor ends glued to more colons: inside a longer
+/// colon-separated token (`11::1::`, `2::::0`, which are no addresses) no part of it is
+/// one, so redacting twice masks nothing more.
 pub(super) fn ipv6(b: &[u8], p: usize) -> Option<usize> {
+    if p > 0 && b[p - 1] == b':' {
+        return None;
+    }
     let mut j = p;
     let mut groups = 0;
     let mut double = false;
@@ -266,7 +272,9 @@ pub(super) fn ipv6(b: &[u8], p: usize) -> Option<usize> {
     } else {
         groups == 8
     };
-    if !valid || is_word(at(b, j)) || (double && groups < 3 && !has_digit) {
+    // Nor does one end glued to more of a colon-run (`2::` of `2::::0`).
+    let glued = at(b, j) == b':' && (at(b, j + 1) == b':' || at(b, j + 1).is_ascii_hexdigit());
+    if !valid || glued || is_word(at(b, j)) || (double && groups < 3 && !has_digit) {
         return None;
     }
     Some(j)
