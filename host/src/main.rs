@@ -412,6 +412,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(airlock_host::cli::plugin::PluginCommand::Validate(args)) => {
             airlock_host::cli::vendor::validate(&args)?
         }
+        Command::Plugin(airlock_host::cli::plugin::PluginCommand::Componentize(args)) => {
+            airlock_host::cli::vendor::componentize(&args)?
+        }
         Command::Plugin(cmd) => airlock_host::cli::plugin::run(&open()?, cmd)?,
         Command::Dsr(cmd) => airlock_host::cli::dsr::run(&open()?, cmd)?,
         Command::Keys(cmd) => airlock_host::cli::keys::run(&open()?, cmd)?,

@@ -198,6 +198,29 @@ fn new_scaffolds_a_plugin_that_builds_and_runs_unchanged() {
         String::from_utf8_lossy(&rebuild.stderr)
     );
 
+    // Without the build script: cargo's core module, made a component by the binary.
+    let core = root().join("plugins/target/wasm32-unknown-unknown/release/hello_notes.wasm");
+    let own = dir.join("own/hello-notes.wasm");
+    let (ok, text, err) = airlock(
+        &[
+            "plugin",
+            "componentize",
+            core.to_str().unwrap(),
+            "--out",
+            own.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert!(
+        ok && text.contains("exports [airlock:plugin/handler@0.1.0]"),
+        "{text}{err}"
+    );
+    let (ok, text, err) = airlock(
+        &["test", own.to_str().unwrap(), "--manifest", "plugin.toml"],
+        &dir,
+    );
+    assert!(ok && text.contains("PASS"), "{text}{err}");
+
     // Validate before shipping: what a host checks on install.
     let (ok, text, err) = airlock(&["plugin", "validate", "."], &dir);
     assert!(

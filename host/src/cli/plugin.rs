@@ -73,6 +73,9 @@ pub enum PluginCommand {
     Pack(super::vendor::PackArgs),
     /// Check a plugin crate's plugin.toml and built component as a host would.
     Validate(super::vendor::ValidateArgs),
+    /// Make a plugin's core module (from `cargo build --target wasm32-unknown-unknown`)
+    /// into its component.
+    Componentize(super::vendor::ComponentizeArgs),
     /// List the versions an installation ran, runs and may run next.
     Versions {
         /// The installation.
@@ -192,6 +195,7 @@ pub fn run(airlock: &Airlock, cmd: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::Pack(args) => super::vendor::pack(&args)?,
         PluginCommand::Validate(args) => super::vendor::validate(&args)?,
+        PluginCommand::Componentize(args) => super::vendor::componentize(&args)?,
         PluginCommand::Versions { id } => super::lifecycle::print_versions(&airlock.versions(&id)?),
         PluginCommand::Upgrade { id, json } => match airlock.pending_upgrade(&id)? {
             None => println!("`{id}` has no pending upgrade"),

@@ -72,7 +72,12 @@ pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> 
         ("fixture.json", FIXTURE_JSON.to_string()),
         ("event.json", EVENT_JSON.to_string()),
         ("tests/hello.toml", TEST_TOML.to_string()),
-        ("README.md", README_MD.replace("{name}", name)),
+        (
+            "README.md",
+            README_MD
+                .replace("{name}", name)
+                .replace("{crate}", &crate_name),
+        ),
         // The signing key never goes into version control.
         (".gitignore", "/target\n/dist\n*.key\n".to_string()),
     ];
@@ -91,7 +96,9 @@ The SDK and the WIT contract it was made with are vendored in `vendor/` (commit 
 
 1. Build: `scripts/build-plugins.sh .` (from Airlock's checkout) writes `dist/{name}.wasm`.
    Adding a dependency just works (the lock file is updated); CI builds with
-   `scripts/build-plugins.sh --locked .`.
+   `scripts/build-plugins.sh --locked .`. Without Airlock's checkout:
+   `cargo build --release --target wasm32-unknown-unknown`, then
+   `airlock plugin componentize target/wasm32-unknown-unknown/release/{crate}.wasm --out dist/{name}.wasm`.
 2. Test it: `airlock test dist/{name}.wasm --manifest plugin.toml` runs every case in
    `tests/` (the event, the data, the grant, HTTP stubs, and what to expect) in the real
    sandbox, and prints a diff for each failure. Pure logic is tested with `cargo test`.

@@ -121,6 +121,43 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `airlock plugin componentize`.
+#[derive(Args)]
+pub struct ComponentizeArgs {
+    /// The core module `cargo build --release --target wasm32-unknown-unknown` made
+    /// (`target/wasm32-unknown-unknown/release/<crate>.wasm`).
+    pub module: PathBuf,
+    /// Where to write the component (it must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Turns a plugin's core module into its component, refusing imports that are not
+/// Airlock's: the step after `cargo build` for a crate built without
+/// `scripts/build-plugins.sh`.
+pub fn componentize(args: &ComponentizeArgs) -> anyhow::Result<()> {
+    let module = std::fs::read(&args.module)
+        .with_context(|| format!("cannot read {}", args.module.display()))?;
+    let name = args.module.display().to_string();
+    let (component, summary) =
+        airlock_componentize::componentize(&name, &module).map_err(anyhow::Error::msg)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&args.out)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &component))
+        .with_context(|| format!("cannot write {} (it must not exist)", args.out.display()))?;
+    println!(
+        "{}: {} bytes; {summary}",
+        args.out.display(),
+        component.len()
+    );
+    Ok(())
+}
+
 /// True for the commands that need no data directory.
 pub fn is_offline(cmd: &VendorCommand) -> bool {
     matches!(
