@@ -143,10 +143,15 @@ pub fn run(
     limits: RuntimeLimits,
 ) -> anyhow::Result<ExitCode> {
     egress.dev_mode |= args.dev;
-    let component = std::fs::read(&args.component)
-        .with_context(|| format!("cannot read component {}", args.component.display()))?;
-    let manifest = std::fs::read_to_string(&args.manifest)
-        .with_context(|| format!("cannot read manifest {}", args.manifest.display()))?;
+    let build = Build {
+        component: std::fs::read(&args.component)
+            .with_context(|| format!("cannot read component {}", args.component.display()))?,
+        manifest_name: args.manifest.display().to_string(),
+        manifest: std::fs::read_to_string(&args.manifest)
+            .with_context(|| format!("cannot read manifest {}", args.manifest.display()))?,
+        egress,
+        limits,
+    };
     let (mut passed, mut failed) = (0, 0);
     for file in case_files(args)? {
         let fallback = file
@@ -154,61 +159,14 @@ pub fn run(
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let outcome = (|| -> anyhow::Result<(String, Vec<String>)> {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let case: Case = toml::from_str(&text)
-                .with_context(|| format!("{} is not a test case", file.display()))?;
-            let Case {
-                name,
-                event,
-                data,
-                settings,
-                grant,
-                stub,
-                expect,
-            } = case;
-            let name = name.unwrap_or(fallback.clone());
-            let report = super::dev::run(DevRun {
-                component: component.clone(),
-                manifest_name: args.manifest.display().to_string(),
-                manifest: manifest.clone(),
-                fixture: match data {
-                    None => None,
-                    Some(DataSpec::Inline(d)) => Some(d),
-                    Some(DataSpec::Path(p)) => {
-                        let p = file.parent().unwrap_or(Path::new(".")).join(p);
-                        let text = std::fs::read_to_string(&p)
-                            .with_context(|| format!("cannot read the data set {}", p.display()))?;
-                        Some(
-                            serde_json::from_str(&text).with_context(|| {
-                                format!("{} is not a valid data set", p.display())
-                            })?,
-                        )
-                    }
-                },
-                event: serde_json::from_value(to_json(event)?)
-                    .context("[event] is not a valid event")?,
-                settings: settings.map(to_json).transpose()?,
-                grant_read: grant.as_ref().map(|g| g.read.clone()),
-                grant_write: grant.as_ref().map(|g| g.write.clone()),
-                egress: egress.clone(),
-                limits,
-                stubs: match stub.is_empty() {
-                    true => None,
-                    false => Some(Arc::new(Stubs::new(stub)?)),
-                },
-            })?;
-            Ok((name, check(&expect, &report)?))
-        })();
-        match outcome {
+        match run_case(&build, &file) {
             Ok((name, diffs)) if diffs.is_empty() => {
                 passed += 1;
-                super::terminal::println(&format!("PASS {name}"));
+                super::terminal::println(&format!("PASS {}", name.unwrap_or(fallback)));
             }
             Ok((name, diffs)) => {
                 failed += 1;
-                super::terminal::println(&format!("FAIL {name}"));
+                super::terminal::println(&format!("FAIL {}", name.unwrap_or(fallback)));
                 for d in diffs {
                     super::terminal::println(&format!("  {d}"));
                 }
@@ -225,6 +183,54 @@ pub fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What every case runs.
+struct Build {
+    component: Vec<u8>,
+    manifest_name: String,
+    manifest: String,
+    egress: EgressConfig,
+    limits: RuntimeLimits,
+}
+
+/// Runs one case file: its name, if it gives one, and what differed.
+fn run_case(build: &Build, file: &Path) -> anyhow::Result<(Option<String>, Vec<String>)> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let case: Case =
+        toml::from_str(&text).with_context(|| format!("{} is not a test case", file.display()))?;
+    let fixture = match case.data {
+        None => None,
+        Some(DataSpec::Inline(d)) => Some(d),
+        Some(DataSpec::Path(p)) => {
+            let p = file.parent().unwrap_or(Path::new(".")).join(p);
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read the data set {}", p.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a valid data set", p.display()))?,
+            )
+        }
+    };
+    let report = super::dev::run(DevRun {
+        component: build.component.clone(),
+        manifest_name: build.manifest_name.clone(),
+        manifest: build.manifest.clone(),
+        fixture,
+        event: serde_json::from_value(to_json(case.event)?)
+            .context("[event] is not a valid event")?,
+        settings: case.settings.map(to_json).transpose()?,
+        grant_read: case.grant.as_ref().map(|g| g.read.clone()),
+        grant_write: case.grant.as_ref().map(|g| g.write.clone()),
+        egress: build.egress.clone(),
+        limits: build.limits,
+        stubs: match case.stub.is_empty() {
+            true => None,
+            false => Some(Arc::new(Stubs::new(case.stub)?)),
+        },
+    })?;
+    Ok((case.name, check(&case.expect, &report)?))
 }
 
 /// A list expectation's diff: `-` for expected lines missing, `+` for lines not

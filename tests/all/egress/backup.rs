@@ -2,7 +2,7 @@
 //! restores and verifies; a tampered or cut backup restores nothing; an old backup
 //! restored after an erasure does not bring the person back.
 
-use super::dsr::{copier, files_holding};
+use super::dsr::{files_holding, host_with_a_copied_email};
 use super::*;
 use airlock_host::app::Actor;
 use airlock_host::app::backup::{BackupLock, RestoreOptions, restore};
@@ -37,21 +37,6 @@ fn reopen(dir: &Path) -> Airlock {
         },
     )
     .unwrap()
-}
-
-/// The host with the copier, which read the requester and stored their email in kv.
-fn host_with_a_copied_email() -> (tempfile::TempDir, Airlock, Server) {
-    let (a, b) = (Server::start(), Server::start());
-    let (dir, airlock) = open(config());
-    copier(&airlock, &a, &b);
-    let (lines, _) = act(
-        &airlock,
-        json!({"read_requester": true, "store": "kv", "requests": [
-            request("POST", &a.url("/api/crm"), json!([]), "{email}")
-        ]}),
-    );
-    assert!(lines[0].starts_with("#0 status=200"), "{lines:?}");
-    (dir, airlock, a)
 }
 
 fn backup_file(dir: &tempfile::TempDir) -> PathBuf {

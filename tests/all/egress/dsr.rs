@@ -6,7 +6,7 @@ use super::*;
 use airlock_host::app::Actor;
 
 /// The thief, with destination A allowed to receive the requester's email, and kv.
-pub(super) fn copier(airlock: &Airlock, a: &Server, b: &Server) {
+fn copier(airlock: &Airlock, a: &Server, b: &Server) {
     let send_a = "send = [\"ticket.subject\", \"ticket.requester_id\", \"ticket.tags\", \"ticket.custom_fields.escalation\", \"comment.body\"]\nsecrets = [\"token\"]";
     let text = manifest("secret-thief")
         .replace("127.0.0.1:18081", &a.addr.to_string())
@@ -35,8 +35,9 @@ pub(super) fn copier(airlock: &Airlock, a: &Server, b: &Server) {
         .unwrap();
 }
 
-#[test]
-fn a_person_is_found_in_the_helpdesk_kv_audit_and_egress_and_erased_from_all_but_the_trail() {
+/// The host with the copier, which read the requester, stored their email in kv and
+/// sent it to destination A (returned).
+pub(super) fn host_with_a_copied_email() -> (tempfile::TempDir, Airlock, Server) {
     let (a, b) = (Server::start(), Server::start());
     let (dir, airlock) = open(config());
     copier(&airlock, &a, &b);
@@ -47,6 +48,12 @@ fn a_person_is_found_in_the_helpdesk_kv_audit_and_egress_and_erased_from_all_but
         ]}),
     );
     assert!(lines[0].starts_with("#0 status=200"), "{lines:?}");
+    (dir, airlock, a)
+}
+
+#[test]
+fn a_person_is_found_in_the_helpdesk_kv_audit_and_egress_and_erased_from_all_but_the_trail() {
+    let (dir, airlock, a) = host_with_a_copied_email();
     assert!(a.saw(EMAIL), "the approved destination received the email");
 
     let cli = Actor::cli();
