@@ -97,3 +97,20 @@ fn a_schedule_needs_the_event_and_an_interval_of_a_minute_or_more() {
         assert!(parse(&text).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_restart_does_not_run_a_schedule_before_its_interval() {
+    let host = TestHost::new();
+    host.install("counter", &[], &[]);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(ran(&host, now), ["counter count=1"]);
+    // A new process over the same data directory learns the last run from the log.
+    let TestHost { dir, airlock } = host;
+    drop(airlock);
+    let host = TestHost {
+        airlock: airlock_host::app::Airlock::open(dir.path(), Default::default()).unwrap(),
+        dir,
+    };
+    assert!(ran(&host, now + Duration::minutes(1)).is_empty());
+    assert_eq!(ran(&host, now + Duration::minutes(16)), ["counter count=1"]);
+}
