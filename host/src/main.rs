@@ -101,42 +101,7 @@ enum Command {
     #[command(subcommand)]
     Evidence(airlock_host::cli::evidence::EvidenceCommand),
     /// Run a plugin locally against fixture data and an event.
-    Dev {
-        /// The component (.wasm).
-        component: PathBuf,
-        /// Its plugin.toml.
-        #[arg(long)]
-        manifest: PathBuf,
-        /// The event file (JSON).
-        #[arg(long, required_unless_present = "replay")]
-        event: Option<PathBuf>,
-        /// Re-run this recorded invocation of the data directory (--data-dir) against
-        /// this build, in a scratch copy, and show how its calls and outcome differ.
-        #[arg(long, conflicts_with_all = ["event", "data", "settings", "grant_read", "grant_write"])]
-        replay: Option<String>,
-        /// Fixture data (JSON data set).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Settings (JSON object).
-        #[arg(long)]
-        settings: Option<PathBuf>,
-        /// Grant only these read fields (comma-separated); default: all declared.
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        grant_read: Option<Vec<String>>,
-        /// Grant only these write fields (comma-separated); default: all declared.
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        grant_write: Option<Vec<String>>,
-        /// One JSON object per call, then one for the outcome.
-        #[arg(long)]
-        json: bool,
-        /// Dev mode, as for `serve`: plain-http requests to loopback addresses allowed.
-        #[arg(long)]
-        dev: bool,
-        /// Answer outbound requests from this stub file (TOML, `[[stub]]` tables) after
-        /// every real check, never from the network.
-        #[arg(long)]
-        http_stub: Option<PathBuf>,
-    },
+    Dev(dev::DevArgs),
     /// Run a plugin's test cases (TOML files) against its built component, through the
     /// real sandbox and broker; exits non-zero when one fails.
     Test(airlock_host::cli::plugin_test::TestArgs),
@@ -251,7 +216,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // An author's commands report on their own; the service's housekeeping of their
     // scratch directory is noise there.
-    let quiet = matches!(cli.command, Command::Dev { .. } | Command::Test(_));
+    let quiet = matches!(cli.command, Command::Dev(_) | Command::Test(_));
     let default = match quiet {
         true => "warn",
         false => "info,wasmtime=warn,cranelift=warn",
@@ -483,55 +448,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 terminal::println(&serde_json::to_string(&r)?);
             }
         }
-        Command::Dev {
-            component,
-            manifest,
-            event,
-            data,
-            settings,
-            grant_read,
-            grant_write,
-            json,
-            dev,
-            http_stub,
-            replay,
-        } => {
+        Command::Dev(args) => {
             let options = config.options();
-            let mut egress = options.egress;
-            egress.dev_mode |= dev;
-            let files = dev::DevOptions {
-                component,
-                manifest,
-                fixture: data,
-                event: event.unwrap_or_default(),
-                settings,
-                grant_read,
-                grant_write,
-                http_stub,
-            };
-            if let Some(invocation) = replay {
-                let report = airlock_host::cli::replay::replay(
-                    &cli.data_dir,
-                    &invocation,
-                    &files,
-                    egress,
-                    options.limits,
-                )?;
-                terminal::print(&report.text());
-                return Ok(ExitCode::SUCCESS);
-            }
-            let report = dev::run(files.load(egress, options.limits)?)?;
-            if json {
-                for line in report.json_lines() {
-                    terminal::println(&line.to_string());
-                }
-            } else {
-                terminal::print(&report.text());
-            }
-            return Ok(match report.outcome {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(1),
-            });
+            return dev::command(&cli.data_dir, args, options.egress, options.limits);
         }
         Command::Test(args) => {
             let options = config.options();

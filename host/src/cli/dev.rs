@@ -16,6 +16,82 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// `airlock dev`.
+#[derive(clap::Args)]
+pub struct DevArgs {
+    /// The component (.wasm).
+    pub component: PathBuf,
+    /// Its plugin.toml.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// The event file (JSON).
+    #[arg(long, required_unless_present = "replay")]
+    pub event: Option<PathBuf>,
+    /// Re-run this recorded invocation of the data directory (--data-dir) against this
+    /// build, in a scratch copy, and show how its calls and outcome differ.
+    #[arg(long, conflicts_with_all = ["event", "data", "settings", "grant_read", "grant_write"])]
+    pub replay: Option<String>,
+    /// Fixture data (JSON data set).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Settings (JSON object).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+    /// Grant only these read fields (comma-separated); default: all declared.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub grant_read: Option<Vec<String>>,
+    /// Grant only these write fields (comma-separated); default: all declared.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub grant_write: Option<Vec<String>>,
+    /// One JSON object per call, then one for the outcome.
+    #[arg(long)]
+    pub json: bool,
+    /// Dev mode, as for `serve`: plain-http requests to loopback addresses allowed.
+    #[arg(long)]
+    pub dev: bool,
+    /// Answer outbound requests from this stub file (TOML, `[[stub]]` tables) after every
+    /// real check, never from the network.
+    #[arg(long)]
+    pub http_stub: Option<PathBuf>,
+}
+
+/// Runs `airlock dev` (or its replay) and prints the report; exit 1 when the run failed.
+pub fn command(
+    data_dir: &Path,
+    args: DevArgs,
+    mut egress: EgressConfig,
+    limits: RuntimeLimits,
+) -> anyhow::Result<std::process::ExitCode> {
+    egress.dev_mode |= args.dev;
+    let files = DevOptions {
+        component: args.component,
+        manifest: args.manifest,
+        fixture: args.data,
+        event: args.event.unwrap_or_default(),
+        settings: args.settings,
+        grant_read: args.grant_read,
+        grant_write: args.grant_write,
+        http_stub: args.http_stub,
+    };
+    if let Some(invocation) = args.replay {
+        let report = super::replay::replay(data_dir, &invocation, &files, egress, limits)?;
+        super::terminal::print(&report.text());
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let report = run(files.load(egress, limits)?)?;
+    if args.json {
+        for line in report.json_lines() {
+            super::terminal::println(&line.to_string());
+        }
+    } else {
+        super::terminal::print(&report.text());
+    }
+    Ok(match report.outcome {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::from(1),
+    })
+}
+
 /// The files `airlock dev` reads.
 #[derive(Debug, Clone)]
 pub struct DevOptions {
