@@ -36,7 +36,7 @@ mod sqlite_sealing;
 mod sqlite_vendors;
 
 pub use sqlite::{Durability, SqliteStore};
-pub use sqlite_backup::BackupPoint;
+pub use sqlite_backup::{BackupPoint, copy_database};
 
 use airlock_audit::AuditStore;
 #[cfg(test)]

@@ -185,7 +185,8 @@ impl Airlock {
             Some(key) => MasterKey::fixed(key),
             None => {
                 let file = data.path().join(MASTER_KEY_FILE);
-                if !crate::egress::secrets::key_in_env() {
+                // A key from the environment leaves the key file unused.
+                if crate::egress::secrets::env_key()?.is_none() {
                     keys::settle_interrupted_rotation(&file, store.as_ref())?;
                 }
                 MasterKey::from_env_or_file(Some(file))

@@ -341,6 +341,16 @@ fn written_values(
     Ok(writes)
 }
 
+/// A call as `airlock test` cases and replays name it: `call resource decision` (no
+/// resource: `call decision`).
+pub fn call_line(c: &AuditEntry) -> String {
+    let decision = c.decision.map_or("?", Decision::as_str);
+    match c.resource.is_empty() {
+        true => format!("{} {decision}", c.call),
+        false => format!("{} {} {decision}", c.call, c.resource),
+    }
+}
+
 /// The reason a field is withheld when the manifest does not declare it: one summary
 /// line for all of them.
 const UNDECLARED: &str = "not declared in plugin.toml [data] read";

@@ -289,18 +289,7 @@ fn check(expect: &Expect, report: &DevReport) -> anyhow::Result<Vec<String>> {
         }
     }
     if let Some(want) = &expect.calls {
-        let got: Vec<String> = calls
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {} {}",
-                    c.call,
-                    c.resource,
-                    c.decision.map_or("?", Decision::as_str)
-                )
-            })
-            .map(|l| l.replace("  ", " "))
-            .collect();
+        let got: Vec<String> = calls.iter().map(|c| super::dev::call_line(c)).collect();
         diffs.extend(list_diff("calls", want, &got));
     }
     for call in &expect.denied {

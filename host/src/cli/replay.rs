@@ -13,9 +13,10 @@
 //! hold values), so actions replay with an empty payload.
 
 use super::dev::DevOptions;
+use super::dev::call_line;
 use super::plugin_test::list_diff;
 use crate::app::{Airlock, Options};
-use crate::audit::{AuditEntry, AuditFilter, Decision};
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::egress::EgressConfig;
 use crate::egress::stub::Stubs;
 use crate::manifest::Manifest;
@@ -48,8 +49,7 @@ fn lines(entries: &[AuditEntry]) -> (Vec<String>, String) {
             outcome = e.reason.split(':').next().unwrap_or("?").to_string();
             continue;
         }
-        let decision = e.decision.map_or("?", Decision::as_str);
-        calls.push(format!("{} {} {decision}", e.call, e.resource).replace("  ", " "));
+        calls.push(call_line(e));
     }
     (calls, outcome)
 }
@@ -101,20 +101,6 @@ fn event_of(entries: &[AuditEntry]) -> anyhow::Result<EventInput> {
     })
 }
 
-/// Copies the live database into `into` (SQLite's online backup API, from a read-only
-/// connection: a serving host is not disturbed).
-fn copy_database(live: &Path, into: &Path) -> anyhow::Result<()> {
-    let source =
-        rusqlite::Connection::open_with_flags(live, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .with_context(|| format!("cannot open {}", live.display()))?;
-    let mut copy = rusqlite::Connection::open(into)?;
-    let backup = rusqlite::backup::Backup::new(&source, &mut copy)?;
-    while backup.step(-1)? != rusqlite::backup::StepResult::Done {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    Ok(())
-}
-
 /// Replays `invocation` of the data directory `live` with the build in `files`.
 pub fn replay(
     live: &Path,
@@ -136,7 +122,8 @@ pub fn replay(
     drop(opened);
 
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    copy_database(&live.join("airlock.db"), &scratch.path().join("airlock.db"))?;
+    // From a read-only connection: a serving host is not disturbed.
+    crate::store::copy_database(&live.join("airlock.db"), &scratch.path().join("airlock.db"))?;
     let stubs = Arc::new(match &files.http_stub {
         Some(path) => Stubs::load(path)?,
         None => Stubs::default(),

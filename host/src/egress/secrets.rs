@@ -255,16 +255,8 @@ pub fn env_key() -> anyhow::Result<Option<[u8; 32]>> {
     }
 }
 
-/// Whether `AIRLOCK_MASTER_KEY` is set (then the key file is not used).
-pub fn key_in_env() -> bool {
-    std::env::var(MASTER_KEY_ENV).is_ok_and(|t| !t.trim().is_empty())
-}
-
 fn load_key(file: Option<&PathBuf>) -> anyhow::Result<Loaded> {
-    if let Ok(text) = std::env::var(MASTER_KEY_ENV)
-        && !text.trim().is_empty()
-    {
-        let key = parse_hex_key(&text, MASTER_KEY_ENV)?;
+    if let Some(key) = env_key()? {
         return Ok(Loaded {
             key,
             from_env: true,

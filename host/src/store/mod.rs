@@ -9,7 +9,7 @@ pub use airlock_core::store::{
     AccountStore, AlertStore, FieldSealer, HelpdeskStore, InstallationStore, KvChange, KvEntry,
     KvQuota, KvStore, ReviewStore, StoreError, StoreResult, TicketQuery, VendorStore,
 };
-pub use airlock_store_sqlite::{Durability, SqliteStore};
+pub use airlock_store_sqlite::{Durability, SqliteStore, copy_database};
 
 /// Everything the service needs from storage.
 pub trait Store: HelpdeskStore + InstallationStore + AuditStore {}

@@ -333,7 +333,6 @@ impl<W: Write> Write for ArchiveWriter<W> {
 /// Reads a backup: its header, then the payload, authenticated chunk by chunk.
 pub struct ArchiveReader<R: BufRead> {
     input: R,
-    header: Header,
     aad: Vec<u8>,
     stream: Option<DecryptorBE32<Aes256Gcm>>,
     plain: Vec<u8>,
@@ -369,18 +368,12 @@ impl<R: BufRead> ArchiveReader<R> {
         let stream = DecryptorBE32::from_aead(cipher, header.nonce()?.as_slice().into());
         Ok(ArchiveReader {
             input,
-            header,
             aad,
             stream: Some(stream),
             plain: Vec::new(),
             at: 0,
             chunk: 0,
         })
-    }
-
-    /// The header.
-    pub fn header(&self) -> &Header {
-        &self.header
     }
 
     /// Reads the manifest (first in the payload), refusing unsafe file names.

@@ -185,11 +185,14 @@ pub fn unwrap_data_key_or(
     owner: &str,
     initial: &mut dyn FnMut() -> [u8; 32],
 ) -> anyhow::Result<[u8; 32]> {
-    let wrapped = store.kv_init_data_key(owner, &mut || {
-        master
-            .seal(owner, DATA_KEY_NAME, &hex::encode(initial()))
-            .map_err(|e| format!("{e:#}"))
-    })?;
+    let wrapped = match store.kv_data_key(owner)? {
+        Some(wrapped) => wrapped,
+        None => store.kv_init_data_key(owner, &mut || {
+            master
+                .seal(owner, DATA_KEY_NAME, &hex::encode(initial()))
+                .map_err(|e| format!("{e:#}"))
+        })?,
+    };
     hex::decode(master.open(owner, DATA_KEY_NAME, &wrapped)?)
         .ok()
         .and_then(|b| b.try_into().ok())
